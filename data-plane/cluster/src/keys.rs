@@ -1,0 +1,135 @@
+//! The etcd key layout of one cluster.
+//!
+//! Every key lives under `/objectio/<cluster>/v1/`. Object keys are
+//! `objects/<bucket>/<key bytes>`: bucket names cannot hold `/`, so an etcd
+//! range read over `objects/<bucket>/` returns keys in S3's UTF-8 binary order.
+
+use uuid::Uuid;
+
+/// Builds the etcd keys of one cluster.
+#[derive(Clone, Debug)]
+pub struct Keys {
+    root: String,
+}
+
+impl Keys {
+    /// Keys of the cluster named `cluster`.
+    pub fn new(cluster: &str) -> Self {
+        Self {
+            root: format!("/objectio/{cluster}/v1/"),
+        }
+    }
+
+    /// The common prefix of every key of this cluster.
+    pub fn root(&self) -> &str {
+        &self.root
+    }
+
+    fn k(&self, rest: &str) -> String {
+        format!("{}{rest}", self.root)
+    }
+
+    /// The cluster configuration record.
+    pub fn config(&self) -> String {
+        self.k("config")
+    }
+    pub fn osds_prefix(&self) -> String {
+        self.k("osds/")
+    }
+    pub fn osd(&self, id: &str) -> String {
+        self.k(&format!("osds/{id}"))
+    }
+    /// Liveness key of an OSD, bound to the OSD's lease.
+    pub fn osd_alive(&self, id: &str) -> String {
+        self.k(&format!("alive/osds/{id}"))
+    }
+    pub fn osd_alive_prefix(&self) -> String {
+        self.k("alive/osds/")
+    }
+    /// Liveness key of a gateway, bound to the gateway's lease.
+    pub fn gateway_alive(&self, id: &str) -> String {
+        self.k(&format!("alive/gateways/{id}"))
+    }
+    pub fn gateway_alive_prefix(&self) -> String {
+        self.k("alive/gateways/")
+    }
+    pub fn disks_prefix(&self) -> String {
+        self.k("disks/")
+    }
+    pub fn disk(&self, id: &Uuid) -> String {
+        self.k(&format!("disks/{id}"))
+    }
+    pub fn buckets_prefix(&self) -> String {
+        self.k("buckets/")
+    }
+    pub fn bucket(&self, name: &str) -> String {
+        self.k(&format!("buckets/{name}"))
+    }
+    pub fn users_prefix(&self) -> String {
+        self.k("users/")
+    }
+    pub fn user(&self, access_key: &str) -> String {
+        self.k(&format!("users/{access_key}"))
+    }
+    pub fn objects_root(&self) -> String {
+        self.k("objects/")
+    }
+    /// Prefix of every object key of `bucket`.
+    pub fn objects_prefix(&self, bucket: &str) -> Vec<u8> {
+        self.k(&format!("objects/{bucket}/")).into_bytes()
+    }
+    /// The record key of object `key` in `bucket`.
+    pub fn object(&self, bucket: &str, key: &str) -> Vec<u8> {
+        let mut k = self.objects_prefix(bucket);
+        k.extend_from_slice(key.as_bytes());
+        k
+    }
+    pub fn intents_prefix(&self) -> String {
+        self.k("intents/")
+    }
+    pub fn intent(&self, version_id: &Uuid) -> String {
+        self.k(&format!("intents/{version_id}"))
+    }
+    pub fn gc_prefix(&self) -> String {
+        self.k("gc/")
+    }
+    pub fn gc(&self, version_id: &Uuid) -> String {
+        self.k(&format!("gc/{version_id}"))
+    }
+}
+
+/// The smallest key greater than every key starting with `prefix`
+/// (the prefix with its last non-0xff byte incremented), or `None` when no
+/// such key exists.
+pub fn prefix_end(prefix: &[u8]) -> Option<Vec<u8>> {
+    let mut end = prefix.to_vec();
+    while let Some(last) = end.pop() {
+        if last < 0xff {
+            end.push(last + 1);
+            return Some(end);
+        }
+    }
+    None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn prefix_end_increments_last_byte() {
+        assert_eq!(prefix_end(b"a/b"), Some(b"a/c".to_vec()));
+        assert_eq!(prefix_end(b"a\xff"), Some(b"b".to_vec()));
+        assert_eq!(prefix_end(b"\xff\xff"), None);
+    }
+
+    #[test]
+    fn object_keys_sort_like_s3() {
+        let k = Keys::new("c");
+        let a = k.object("b", "a/b");
+        let b = k.object("b", "a0");
+        // '/' (0x2f) sorts before '0' (0x30), as in S3 listings.
+        assert!(a < b);
+        assert!(k.object("b", "z") < prefix_end(&k.objects_prefix("b")).unwrap());
+    }
+}

@@ -1,0 +1,208 @@
+//! Versioned records stored as JSON values in etcd.
+//!
+//! Every record carries `version` (its schema version). A reader refuses a
+//! record whose version is newer than it knows ([`crate::Error::UnknownVersion`]);
+//! older versions are migrated on read when a new schema appears.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+/// The schema version written by this build.
+pub const SCHEMA_VERSION: u32 = 1;
+
+fn schema() -> u32 {
+    SCHEMA_VERSION
+}
+
+/// Records that carry a schema version.
+pub trait Versioned {
+    fn schema_version(&self) -> u32;
+}
+
+macro_rules! versioned {
+    ($($t:ty),*) => {$(
+        impl Versioned for $t {
+            fn schema_version(&self) -> u32 { self.version }
+        }
+    )*};
+}
+
+/// An erasure-coding profile: `k` data and `m` parity chunks of
+/// `chunk_size` bytes per stripe.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EcProfile {
+    pub k: u8,
+    pub m: u8,
+    pub chunk_size: u32,
+}
+
+impl Default for EcProfile {
+    fn default() -> Self {
+        Self {
+            k: 4,
+            m: 2,
+            chunk_size: 1 << 20,
+        }
+    }
+}
+
+impl EcProfile {
+    /// Data plus parity shards.
+    pub fn total(&self) -> usize {
+        self.k as usize + self.m as usize
+    }
+}
+
+/// The cluster-wide configuration, written once by the first `objectio-meta`.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct ClusterConfig {
+    #[serde(default = "schema")]
+    pub version: u32,
+    pub name: String,
+    pub cluster_id: Uuid,
+    pub ec: EcProfile,
+    pub created: u64,
+}
+
+/// An OSD's registration. Persistent: it outlives the OSD process, whose
+/// liveness is the separate lease-bound [`OsdAlive`] key.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct OsdRecord {
+    #[serde(default = "schema")]
+    pub version: u32,
+    pub id: String,
+    /// `host:port` of the shard protocol.
+    pub address: String,
+    /// The failure domain (host by default) placement spreads shards over.
+    pub failure_domain: String,
+    pub disks: Vec<Uuid>,
+    pub registered: u64,
+}
+
+/// Value of the lease-bound liveness key of an OSD.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct OsdAlive {
+    pub address: String,
+    pub started: u64,
+}
+
+/// Value of the lease-bound liveness key of a gateway.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct GatewayAlive {
+    pub address: String,
+    pub started: u64,
+}
+
+/// Whether a disk takes part in placement.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum DiskState {
+    #[default]
+    In,
+    Out,
+}
+
+/// A disk owned by an OSD.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct DiskRecord {
+    #[serde(default = "schema")]
+    pub version: u32,
+    pub id: Uuid,
+    pub osd: String,
+    pub path: String,
+    pub capacity_bytes: u64,
+    pub used_bytes: u64,
+    /// Placement weight (capacity in GiB by default).
+    pub weight: f64,
+    #[serde(default)]
+    pub state: DiskState,
+}
+
+/// A bucket.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct BucketRecord {
+    #[serde(default = "schema")]
+    pub version: u32,
+    pub name: String,
+    /// Access key id of the creator.
+    pub owner: String,
+    pub created: u64,
+}
+
+/// An S3 access key.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct AccessKeyRecord {
+    #[serde(default = "schema")]
+    pub version: u32,
+    pub access_key_id: String,
+    pub secret_access_key: String,
+    pub name: String,
+    pub created: u64,
+}
+
+/// Where one shard of an object version lives.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ShardLocation {
+    pub osd: String,
+    pub disk: Uuid,
+}
+
+/// The object index entry of one object (its current version).
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct ObjectRecord {
+    #[serde(default = "schema")]
+    pub version: u32,
+    pub bucket: String,
+    pub key: String,
+    pub version_id: Uuid,
+    pub size: u64,
+    /// Hex MD5 of the body, without quotes.
+    pub etag: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub content_type: Option<String>,
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub user_metadata: BTreeMap<String, String>,
+    /// Milliseconds since the epoch.
+    pub created_ms: u64,
+    pub ec: EcProfile,
+    /// Shard `i` lives at `shards[i]`; `None` marks a shard that was not
+    /// written (a degraded write within the write quorum).
+    pub shards: Vec<Option<ShardLocation>>,
+}
+
+/// A PUT in progress: names the shards it may have written so that GC can
+/// reclaim them if the gateway dies before committing.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct IntentRecord {
+    #[serde(default = "schema")]
+    pub version: u32,
+    pub gateway: String,
+    pub bucket: String,
+    pub key: String,
+    pub version_id: Uuid,
+    pub shards: Vec<Option<ShardLocation>>,
+    pub created: u64,
+}
+
+/// Shards queued for deletion (an overwritten or deleted version).
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct GcRecord {
+    #[serde(default = "schema")]
+    pub version: u32,
+    pub version_id: Uuid,
+    pub shards: Vec<Option<ShardLocation>>,
+    pub queued: u64,
+}
+
+versioned!(
+    ClusterConfig,
+    OsdRecord,
+    DiskRecord,
+    BucketRecord,
+    AccessKeyRecord,
+    ObjectRecord,
+    IntentRecord,
+    GcRecord
+);

@@ -1,0 +1,174 @@
+//! `objectio-osd`: owns disks, stores shards, serves the shard protocol,
+//! and keeps its registration and liveness in etcd.
+//!
+//! Owns the on-disk layout ([`disk`]) and the protocol server ([`server`]).
+//! It never talks S3 and never reads object records.
+
+pub mod disk;
+pub mod server;
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::{Context, bail};
+use clap::Parser;
+use objectio_cluster::{DiskRecord, DiskState, Lease, OsdAlive, OsdRecord, Store, now_secs};
+use tokio::net::TcpListener;
+
+/// Configuration of one OSD (flags, or `OBJECTIO_*` environment variables).
+#[derive(Parser, Debug, Clone)]
+#[command(name = "objectio-osd", version, about = "ObjectIO OSD: stores erasure-coded shards on local disks")]
+pub struct Config {
+    /// OSD id, unique in the cluster (e.g. osd1).
+    #[arg(long, env = "OBJECTIO_OSD_ID")]
+    pub id: String,
+    /// Address the shard protocol listens on.
+    #[arg(long, env = "OBJECTIO_OSD_LISTEN", default_value = "0.0.0.0:9200")]
+    pub listen: String,
+    /// Address gateways reach this OSD at (defaults to --listen).
+    #[arg(long, env = "OBJECTIO_OSD_ADVERTISE")]
+    pub advertise: Option<String>,
+    /// Failure domain (host by default) placement spreads shards over.
+    #[arg(long, env = "OBJECTIO_FAILURE_DOMAIN")]
+    pub failure_domain: Option<String>,
+    /// A disk: a device or file path. Repeat for several disks.
+    #[arg(long = "disk", env = "OBJECTIO_OSD_DISKS", value_delimiter = ',', required = true)]
+    pub disks: Vec<PathBuf>,
+    /// Size of a file-backed disk created when the path does not exist.
+    #[arg(long, env = "OBJECTIO_OSD_DISK_SIZE", default_value = "4GiB", value_parser = objectio_cluster::util::parse_size)]
+    pub disk_size: u64,
+    /// etcd endpoints.
+    #[arg(long, env = "OBJECTIO_ETCD", value_delimiter = ',', default_value = "http://127.0.0.1:2379")]
+    pub etcd: Vec<String>,
+    /// Cluster name (the etcd key prefix `/objectio/<cluster>/v1/`).
+    #[arg(long, env = "OBJECTIO_CLUSTER", default_value = "objectio")]
+    pub cluster: String,
+    /// Shared secret of the shard protocol.
+    #[arg(long, env = "OBJECTIO_CLUSTER_SECRET", hide_env_values = true)]
+    pub cluster_secret: Option<String>,
+    /// File holding the shared secret (mode 600).
+    #[arg(long, env = "OBJECTIO_CLUSTER_SECRET_FILE")]
+    pub cluster_secret_file: Option<PathBuf>,
+    /// Liveness lease TTL in seconds: a dead OSD shows as down after it.
+    #[arg(long, env = "OBJECTIO_LEASE_TTL", default_value_t = 10)]
+    pub lease_ttl: i64,
+    /// Check the configuration and exit.
+    #[arg(long)]
+    pub check_config: bool,
+}
+
+impl Config {
+    /// Validates the configuration and resolves the secret.
+    pub fn check(&self) -> anyhow::Result<Vec<u8>> {
+        let secret = objectio_cluster::util::load_secret(
+            self.cluster_secret.as_deref(),
+            self.cluster_secret_file.as_deref(),
+            "cluster secret",
+        )
+        .map_err(anyhow::Error::msg)?;
+        if self.id.is_empty() || self.id.contains('/') {
+            bail!("--id must be non-empty and hold no '/'");
+        }
+        if self.lease_ttl < 1 {
+            bail!("--lease-ttl must be at least 1 second");
+        }
+        Ok(secret.into_bytes())
+    }
+}
+
+/// Runs the OSD until the process is stopped.
+pub async fn run(cfg: Config) -> anyhow::Result<()> {
+    let secret = cfg.check()?;
+    let store = Store::connect(&cfg.etcd, &cfg.cluster)
+        .await
+        .context("connecting to etcd")?;
+    let cc = store.wait_config(Duration::from_secs(60)).await?;
+    let mut disks = HashMap::new();
+    for p in &cfg.disks {
+        let d = disk::Disk::open(p, cfg.disk_size, cc.cluster_id, &cfg.id)
+            .await
+            .with_context(|| format!("opening disk {}", p.display()))?;
+        disks.insert(d.sb.disk_id, d);
+    }
+    let listener = TcpListener::bind(&cfg.listen)
+        .await
+        .with_context(|| format!("binding {}", cfg.listen))?;
+    let address = cfg
+        .advertise
+        .clone()
+        .unwrap_or_else(|| listener.local_addr().map(|a| a.to_string()).unwrap_or(cfg.listen.clone()));
+    let rec = OsdRecord {
+        version: objectio_cluster::SCHEMA_VERSION,
+        id: cfg.id.clone(),
+        address: address.clone(),
+        failure_domain: cfg.failure_domain.clone().unwrap_or_else(|| cfg.id.clone()),
+        disks: disks.keys().copied().collect(),
+        registered: now_secs(),
+    };
+    store.put(store.keys().osd(&cfg.id), &rec).await?;
+    publish_disks(&store, &cfg.id, &disks).await?;
+    let state = Arc::new(server::ServerState { secret, disks: disks.clone() });
+    tokio::spawn(server::serve(listener, state));
+    tracing::info!(osd = %cfg.id, %address, disks = disks.len(), "OSD serving");
+
+    let alive = OsdAlive {
+        address,
+        started: now_secs(),
+    };
+    let mut lease: Option<Lease> = None;
+    let mut tick = tokio::time::interval(Duration::from_secs(1));
+    let mut n: u64 = 0;
+    loop {
+        tick.tick().await;
+        n += 1;
+        if lease.as_ref().is_none_or(|l| l.is_lost()) {
+            match register_alive(&store, &cfg, &alive).await {
+                Ok(l) => lease = Some(l),
+                Err(e) => tracing::warn!(error = %e, "could not register liveness; retrying"),
+            }
+        }
+        if n % 10 == 0
+            && let Err(e) = publish_disks(&store, &cfg.id, &disks).await
+        {
+            tracing::warn!(error = %e, "could not publish disk usage");
+        }
+    }
+}
+
+async fn register_alive(store: &Store, cfg: &Config, alive: &OsdAlive) -> objectio_cluster::Result<Lease> {
+    let lease = Lease::grant(store, cfg.lease_ttl).await?;
+    store
+        .put_with_lease(store.keys().osd_alive(&cfg.id), alive, lease.id())
+        .await?;
+    Ok(lease)
+}
+
+/// Writes each disk's record (capacity, usage), keeping its in/out state.
+async fn publish_disks(
+    store: &Store,
+    osd: &str,
+    disks: &HashMap<uuid::Uuid, Arc<disk::Disk>>,
+) -> objectio_cluster::Result<()> {
+    for (id, d) in disks {
+        let key = store.keys().disk(id);
+        let state = store
+            .get::<DiskRecord>(key.clone())
+            .await?
+            .map(|(r, _)| r.state)
+            .unwrap_or(DiskState::In);
+        let rec = DiskRecord {
+            version: objectio_cluster::SCHEMA_VERSION,
+            id: *id,
+            osd: osd.to_string(),
+            path: d.path.display().to_string(),
+            capacity_bytes: d.sb.capacity,
+            used_bytes: d.used().await,
+            weight: (d.sb.capacity as f64 / (1u64 << 30) as f64).max(0.001),
+            state,
+        };
+        store.put(key, &rec).await?;
+    }
+    Ok(())
+}
