@@ -1,1 +1,173 @@
+//! `objectio-gateway`: the stateless S3 endpoint.
+//!
+//! Owns the S3 surface ([`s3`]), the object layer that erasure-codes
+//! bodies and streams shards to OSDs ([`object`]), and the gateway's view
+//! of the cluster map ([`map`]). All state lives in etcd and on OSDs; a
+//! gateway can be killed at any moment (an unfinished PUT leaves an intent
+//! for GC, never a visible object).
 
+pub mod map;
+pub mod object;
+pub mod s3;
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use clap::Parser;
+use hyper_util::rt::{TokioExecutor, TokioIo};
+use objectio_cluster::{GatewayAlive, Lease, Store, now_secs};
+use objectio_shard::ShardClient;
+use s3s::route::S3Route;
+use s3s::service::S3ServiceBuilder;
+use s3s::{Body, S3Request, S3Response, S3Result};
+use tokio::net::TcpListener;
+
+/// Configuration of a gateway (flags, or `OBJECTIO_*` environment variables).
+#[derive(Parser, Debug, Clone)]
+#[command(name = "objectio-gateway", version, about = "ObjectIO S3 gateway")]
+pub struct Config {
+    /// Address the S3 endpoint listens on.
+    #[arg(long, env = "OBJECTIO_GATEWAY_LISTEN", default_value = "0.0.0.0:9000")]
+    pub listen: String,
+    /// Gateway id (defaults to a random one per process).
+    #[arg(long, env = "OBJECTIO_GATEWAY_ID")]
+    pub id: Option<String>,
+    /// etcd endpoints.
+    #[arg(long, env = "OBJECTIO_ETCD", value_delimiter = ',', default_value = "http://127.0.0.1:2379")]
+    pub etcd: Vec<String>,
+    /// Cluster name.
+    #[arg(long, env = "OBJECTIO_CLUSTER", default_value = "objectio")]
+    pub cluster: String,
+    /// Shared secret of the shard protocol.
+    #[arg(long, env = "OBJECTIO_CLUSTER_SECRET", hide_env_values = true)]
+    pub cluster_secret: Option<String>,
+    /// File holding the shared secret (mode 600).
+    #[arg(long, env = "OBJECTIO_CLUSTER_SECRET_FILE")]
+    pub cluster_secret_file: Option<PathBuf>,
+    /// Timeout of one shard operation, in seconds.
+    #[arg(long, env = "OBJECTIO_SHARD_TIMEOUT", default_value_t = 30)]
+    pub shard_timeout: u64,
+    /// How often the cluster map is re-read from etcd, in milliseconds.
+    #[arg(long, env = "OBJECTIO_MAP_REFRESH_MS", default_value_t = 1000)]
+    pub map_refresh_ms: u64,
+    /// Check the configuration and exit.
+    #[arg(long)]
+    pub check_config: bool,
+}
+
+impl Config {
+    /// Validates the configuration and resolves the secret.
+    pub fn check(&self) -> anyhow::Result<Vec<u8>> {
+        let s = objectio_cluster::util::load_secret(
+            self.cluster_secret.as_deref(),
+            self.cluster_secret_file.as_deref(),
+            "cluster secret",
+        )
+        .map_err(anyhow::Error::msg)?;
+        self.listen
+            .parse::<std::net::SocketAddr>()
+            .with_context(|| format!("--listen {:?} is not host:port", self.listen))?;
+        Ok(s.into_bytes())
+    }
+}
+
+/// `GET /health` without authentication.
+struct Health;
+
+#[async_trait::async_trait]
+impl S3Route for Health {
+    fn is_match(
+        &self,
+        method: &http::Method,
+        uri: &http::Uri,
+        _headers: &http::HeaderMap,
+        _ext: &mut http::Extensions,
+    ) -> bool {
+        method == http::Method::GET && uri.path() == "/health"
+    }
+
+    async fn check_access(&self, _req: &mut S3Request<Body>) -> S3Result<()> {
+        Ok(())
+    }
+
+    async fn call(&self, _req: S3Request<Body>) -> S3Result<S3Response<Body>> {
+        Ok(S3Response::new(Body::from("OK\n".to_string())))
+    }
+}
+
+/// Runs the gateway until the process is stopped.
+pub async fn run(cfg: Config) -> anyhow::Result<()> {
+    let secret = cfg.check()?;
+    let store = Store::connect(&cfg.etcd, &cfg.cluster)
+        .await
+        .context("connecting to etcd")?;
+    let cc = store.wait_config(Duration::from_secs(60)).await?;
+    let map = map::ClusterMap::start(store.clone(), Duration::from_millis(cfg.map_refresh_ms)).await?;
+    let shards = ShardClient::new(&secret, Duration::from_secs(cfg.shard_timeout));
+    let id = cfg
+        .id
+        .clone()
+        .unwrap_or_else(|| format!("gw-{}", &uuid::Uuid::new_v4().simple().to_string()[..8]));
+    let objects = object::Objects::new(store.clone(), cc, map, shards, id.clone());
+
+    let mut builder = S3ServiceBuilder::new(s3::Gateway { objects });
+    builder.set_auth(s3::EtcdAuth { store: store.clone() });
+    builder.set_route(Health);
+    let service = builder.build();
+
+    let listener = TcpListener::bind(&cfg.listen)
+        .await
+        .with_context(|| format!("binding {}", cfg.listen))?;
+    let local = listener.local_addr()?;
+    let alive = GatewayAlive {
+        address: local.to_string(),
+        started: now_secs(),
+    };
+    tokio::spawn(keep_alive(store.clone(), id.clone(), alive));
+    tracing::info!(gateway = %id, address = %local, "S3 gateway serving");
+
+    let http = Arc::new(hyper_util::server::conn::auto::Builder::new(TokioExecutor::new()));
+    loop {
+        let (tcp, _) = match listener.accept().await {
+            Ok(c) => c,
+            Err(e) => {
+                tracing::warn!(error = %e, "accept failed");
+                tokio::time::sleep(Duration::from_millis(50)).await;
+                continue;
+            }
+        };
+        let _ = tcp.set_nodelay(true);
+        let service = service.clone();
+        let http = http.clone();
+        tokio::spawn(async move {
+            if let Err(e) = http.serve_connection(TokioIo::new(tcp), service).await {
+                tracing::debug!(error = %e, "connection ended");
+            }
+        });
+    }
+}
+
+/// Keeps the gateway's lease-bound liveness key, re-registering after loss.
+async fn keep_alive(store: Store, id: String, alive: GatewayAlive) {
+    let mut lease: Option<Lease> = None;
+    let mut tick = tokio::time::interval(Duration::from_secs(1));
+    loop {
+        tick.tick().await;
+        if lease.as_ref().is_none_or(|l| l.is_lost()) {
+            let r = async {
+                let l = Lease::grant(&store, 10).await?;
+                store
+                    .put_with_lease(store.keys().gateway_alive(&id), &alive, l.id())
+                    .await?;
+                Ok::<_, objectio_cluster::Error>(l)
+            }
+            .await;
+            match r {
+                Ok(l) => lease = Some(l),
+                Err(e) => tracing::warn!(error = %e, "could not register gateway liveness"),
+            }
+        }
+    }
+}

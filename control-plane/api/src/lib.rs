@@ -1,1 +1,180 @@
+//! Request and response types of the admin API (`/api/v1`), shared by
+//! `objectio-meta` (which serves them and derives the OpenAPI spec from
+//! them) and `objectio-cli` (which calls them). Pure data: no I/O.
 
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+/// Overall state, as the operations guide draws it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "UPPERCASE")]
+pub enum ClusterState {
+    /// All components operational.
+    Healthy,
+    /// Some redundancy lost, every object readable.
+    Degraded,
+    /// Some objects have fewer than `k` shards reachable.
+    Critical,
+}
+
+impl std::fmt::Display for ClusterState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            ClusterState::Healthy => "HEALTHY",
+            ClusterState::Degraded => "DEGRADED",
+            ClusterState::Critical => "CRITICAL",
+        })
+    }
+}
+
+/// `healthy` of `total` members.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct Members {
+    pub healthy: u32,
+    pub total: u32,
+}
+
+/// Metadata service members and the elected leader.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct MetaMembers {
+    pub healthy: u32,
+    pub total: u32,
+    pub leader: Option<String>,
+}
+
+/// OSDs and which are down.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct OsdSummary {
+    pub up: u32,
+    pub total: u32,
+    pub down: Vec<String>,
+}
+
+/// Object counts.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct ObjectSummary {
+    pub total: u64,
+    /// Objects missing at least one shard but still readable.
+    pub degraded: u64,
+    /// Objects with fewer than `k` shards reachable.
+    pub at_risk: u64,
+}
+
+/// Raw capacity of every disk.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct Capacity {
+    pub used_bytes: u64,
+    pub total_bytes: u64,
+}
+
+/// The erasure-coding profile of new objects.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct EcProfileOut {
+    pub k: u8,
+    pub m: u8,
+    pub chunk_size: u32,
+}
+
+/// `GET /api/v1/cluster/status`.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct ClusterStatusOut {
+    pub name: String,
+    pub cluster_id: String,
+    pub state: ClusterState,
+    pub gateways: Members,
+    pub meta: MetaMembers,
+    pub osds: OsdSummary,
+    pub objects: ObjectSummary,
+    pub capacity: Capacity,
+    pub ec: EcProfileOut,
+}
+
+/// Whether an OSD holds a live lease.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum OsdState {
+    Up,
+    Down,
+}
+
+/// A disk of an OSD.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct DiskOut {
+    pub id: String,
+    pub path: String,
+    pub capacity_bytes: u64,
+    pub used_bytes: u64,
+    /// `in` (takes new shards) or `out`.
+    pub state: String,
+}
+
+/// An OSD.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct OsdOut {
+    pub id: String,
+    pub address: String,
+    pub failure_domain: String,
+    pub state: OsdState,
+    pub disks: Vec<DiskOut>,
+}
+
+/// `GET /api/v1/osds`.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct ListOsdsOut {
+    pub osds: Vec<OsdOut>,
+}
+
+/// A bucket.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct BucketOut {
+    pub name: String,
+    /// Access key id of the creator.
+    pub owner: String,
+    /// Seconds since the Unix epoch.
+    pub created: u64,
+    pub objects: u64,
+}
+
+/// `GET /api/v1/buckets`.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct ListBucketsOut {
+    pub buckets: Vec<BucketOut>,
+}
+
+/// `POST /api/v1/keys`.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct AccessKeyIn {
+    /// A label for the key (who or what uses it).
+    pub name: String,
+}
+
+/// An S3 access key. The secret is only returned when the key is created.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct AccessKeyOut {
+    pub access_key_id: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub secret_access_key: Option<String>,
+    pub name: String,
+    pub created: u64,
+}
+
+/// `GET /api/v1/keys`.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct ListAccessKeysOut {
+    pub keys: Vec<AccessKeyOut>,
+}
+
+/// `GET /health`.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct HealthOut {
+    pub status: String,
+}
+
+/// Every error of the admin API.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct ErrorOut {
+    /// Machine-readable code, e.g. `unauthorized`, `not_found`.
+    pub code: String,
+    /// Human-readable message.
+    pub message: String,
+}

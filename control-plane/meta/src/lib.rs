@@ -1,1 +1,207 @@
+//! `objectio-meta`: the stateless control plane.
+//!
+//! Owns the admin API (`/api/v1`, described with utoipa; the spec is
+//! committed as `openapi/objectio-admin-v1.json`), cluster initialisation
+//! (the config record in etcd), and leader election among meta replicas.
+//! Every piece of state lives in etcd; any number of replicas may run.
 
+pub mod auth;
+pub mod v1;
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use axum::Router;
+use clap::Parser;
+use objectio_cluster::{ClusterConfig, EcProfile, Lease, SCHEMA_VERSION, Store, now_secs};
+use auth::SecurityAddon;
+use axum::serve::ListenerExt;
+use utoipa::OpenApi;
+
+/// Configuration of a meta replica (flags, or `OBJECTIO_*` environment variables).
+#[derive(Parser, Debug, Clone)]
+#[command(name = "objectio-meta", version, about = "ObjectIO control plane and admin API")]
+pub struct Config {
+    /// Replica id (e.g. meta1).
+    #[arg(long, env = "OBJECTIO_META_ID", default_value = "meta1")]
+    pub id: String,
+    /// Address the admin API listens on.
+    #[arg(long, env = "OBJECTIO_META_LISTEN", default_value = "0.0.0.0:9100")]
+    pub listen: String,
+    /// etcd endpoints.
+    #[arg(long, env = "OBJECTIO_ETCD", value_delimiter = ',', default_value = "http://127.0.0.1:2379")]
+    pub etcd: Vec<String>,
+    /// Cluster name.
+    #[arg(long, env = "OBJECTIO_CLUSTER", default_value = "objectio")]
+    pub cluster: String,
+    /// Admin bearer tokens (comma separated).
+    #[arg(long, env = "OBJECTIO_ADMIN_TOKEN", value_delimiter = ',', hide_env_values = true)]
+    pub admin_token: Vec<String>,
+    /// File holding the admin token (mode 600).
+    #[arg(long, env = "OBJECTIO_ADMIN_TOKEN_FILE")]
+    pub admin_token_file: Option<PathBuf>,
+    /// Data shards of the EC profile written when the cluster is initialised.
+    #[arg(long, env = "OBJECTIO_EC_K", default_value_t = 4)]
+    pub ec_k: u8,
+    /// Parity shards of the EC profile written when the cluster is initialised.
+    #[arg(long, env = "OBJECTIO_EC_M", default_value_t = 2)]
+    pub ec_m: u8,
+    /// Chunk size of the EC profile written when the cluster is initialised.
+    #[arg(long, env = "OBJECTIO_EC_CHUNK", default_value = "1MiB", value_parser = objectio_cluster::util::parse_size)]
+    pub ec_chunk: u64,
+    /// Print the OpenAPI spec and exit.
+    #[arg(long)]
+    pub print_openapi: bool,
+    /// Check the configuration and exit.
+    #[arg(long)]
+    pub check_config: bool,
+}
+
+impl Config {
+    /// Validates the configuration; returns the admin tokens.
+    pub fn check(&self) -> anyhow::Result<Vec<String>> {
+        let mut tokens: Vec<String> = self.admin_token.iter().filter(|t| !t.is_empty()).cloned().collect();
+        if let Some(f) = &self.admin_token_file {
+            tokens.push(objectio_cluster::util::load_secret(None, Some(f), "admin token").map_err(anyhow::Error::msg)?);
+        }
+        if tokens.is_empty() {
+            anyhow::bail!("no admin token: set OBJECTIO_ADMIN_TOKEN or --admin-token-file");
+        }
+        if tokens.iter().any(|t| t.len() < 16) {
+            anyhow::bail!("admin tokens must be at least 16 characters");
+        }
+        if self.ec_k == 0 || self.ec_m == 0 || self.ec_k as usize + self.ec_m as usize > 32 {
+            anyhow::bail!("EC profile {}+{} is not supported", self.ec_k, self.ec_m);
+        }
+        if self.ec_chunk == 0 || self.ec_chunk % 4096 != 0 || self.ec_chunk > 16 << 20 {
+            anyhow::bail!("--ec-chunk must be a multiple of 4 KiB, at most 16 MiB");
+        }
+        Ok(tokens)
+    }
+}
+
+/// Handles shared by every handler. Cheap to clone.
+#[derive(Clone)]
+pub struct AppState {
+    pub store: Store,
+    pub tokens: Arc<Vec<String>>,
+}
+
+/// The OpenAPI description of the admin API.
+#[derive(OpenApi)]
+#[openapi(
+    info(title = "ObjectIO admin API", version = "1", description = "Cluster administration for ObjectIO. Every route but /health requires a bearer token."),
+    paths(
+        v1::health,
+        v1::cluster::status,
+        v1::osds::list,
+        v1::buckets::list,
+        v1::keys::create,
+        v1::keys::list,
+        v1::keys::delete,
+    ),
+    modifiers(&SecurityAddon),
+    tags((name = "cluster"), (name = "osds"), (name = "buckets"), (name = "keys"))
+)]
+pub struct ApiDoc;
+
+/// The spec as committed in `openapi/objectio-admin-v1.json`.
+pub fn openapi_json() -> String {
+    let mut s = ApiDoc::openapi().to_pretty_json().expect("spec serialises");
+    s.push('\n');
+    s
+}
+
+/// The whole router.
+pub fn router(state: AppState) -> Router {
+    Router::new()
+        .route("/health", axum::routing::get(v1::health))
+        .route(
+            "/api/v1/openapi.json",
+            axum::routing::get(|| async { ([(axum::http::header::CONTENT_TYPE, "application/json")], openapi_json()) }),
+        )
+        .merge(utoipa_swagger_ui::SwaggerUi::new("/api/docs").url("/api/docs/openapi.json", ApiDoc::openapi()))
+        .merge(v1::cluster::router())
+        .merge(v1::osds::router())
+        .merge(v1::buckets::router())
+        .merge(v1::keys::router())
+        .fallback(|| async { v1::ApiError::not_found("no such route") })
+        .with_state(state)
+}
+
+/// Writes the cluster config if this is the first meta of a new cluster.
+async fn init_cluster(store: &Store, cfg: &Config) -> anyhow::Result<ClusterConfig> {
+    let cc = ClusterConfig {
+        version: SCHEMA_VERSION,
+        name: cfg.cluster.clone(),
+        cluster_id: uuid::Uuid::new_v4(),
+        ec: EcProfile {
+            k: cfg.ec_k,
+            m: cfg.ec_m,
+            chunk_size: cfg.ec_chunk as u32,
+        },
+        created: now_secs(),
+    };
+    if store.create(store.keys().config(), &cc).await? {
+        tracing::info!(cluster = %cc.name, id = %cc.cluster_id, k = cc.ec.k, m = cc.ec.m, "initialised a new cluster");
+    }
+    Ok(store.config().await?)
+}
+
+/// The etcd election name of the meta leader.
+pub fn election_name(store: &Store) -> String {
+    format!("{}election/meta", store.keys().root())
+}
+
+/// Keeps this replica's liveness key and campaigns for leadership.
+async fn membership(store: Store, id: String) {
+    loop {
+        let r: anyhow::Result<()> = async {
+            let lease = Lease::grant(&store, 10).await?;
+            store
+                .put_with_lease(
+                    format!("{}alive/metas/{id}", store.keys().root()),
+                    &serde_json::json!({ "id": id, "started": now_secs() }),
+                    lease.id(),
+                )
+                .await?;
+            let mut ec = store.client().election_client();
+            ec.campaign(election_name(&store), id.clone(), lease.id()).await?;
+            tracing::info!(meta = %id, "elected leader");
+            while !lease.is_lost() {
+                tokio::time::sleep(Duration::from_secs(1)).await;
+            }
+            anyhow::bail!("lease lost")
+        }
+        .await;
+        if let Err(e) = r {
+            tracing::warn!(error = %e, "membership lost; rejoining");
+        }
+        tokio::time::sleep(Duration::from_secs(1)).await;
+    }
+}
+
+/// Runs the meta replica until the process is stopped.
+pub async fn run(cfg: Config) -> anyhow::Result<()> {
+    let tokens = cfg.check()?;
+    let store = Store::connect(&cfg.etcd, &cfg.cluster)
+        .await
+        .context("connecting to etcd")?;
+    init_cluster(&store, &cfg).await?;
+    tokio::spawn(membership(store.clone(), cfg.id.clone()));
+    let app = router(AppState {
+        store,
+        tokens: Arc::new(tokens),
+    });
+    let listener = tokio::net::TcpListener::bind(&cfg.listen)
+        .await
+        .with_context(|| format!("binding {}", cfg.listen))?;
+    tracing::info!(address = %listener.local_addr()?, "admin API serving");
+    let listener = listener.tap_io(|tcp| {
+        let _ = tcp.set_nodelay(true);
+    });
+    axum::serve(listener, app).await?;
+    Ok(())
+}

@@ -1,0 +1,344 @@
+//! The S3 layer: `s3s` parses requests, verifies SigV4 (headers, presigned,
+//! `aws-chunked` with trailers) and renders XML; these handlers translate
+//! to the object layer. Operations not listed here answer `NotImplemented`
+//! (the `s3s::S3` trait's default) in proper S3 XML.
+
+use std::collections::BTreeMap;
+
+use objectio_cluster::{AccessKeyRecord, ObjectRecord, Store};
+use s3s::auth::{S3Auth, SecretKey};
+use s3s::dto::*;
+use s3s::{S3, S3Error, S3ErrorCode, S3Request, S3Response, S3Result, s3_error};
+
+use crate::object::{self, Objects, PutParams, Wanted};
+
+/// The S3 service.
+#[derive(Clone)]
+pub struct Gateway {
+    pub objects: Objects,
+}
+
+/// Maps object-layer errors to S3 codes; internal details go to the log.
+fn s3_err(e: object::Error) -> S3Error {
+    use object::Error as E;
+    match e {
+        E::NoSuchBucket(b) => s3_error!(NoSuchBucket, "The specified bucket {b} does not exist"),
+        E::NoSuchKey => s3_error!(NoSuchKey),
+        E::BucketNotEmpty(_) => s3_error!(BucketNotEmpty),
+        E::BucketExists { owned_by_you: true } => s3_error!(BucketAlreadyOwnedByYou),
+        E::BucketExists { owned_by_you: false } => s3_error!(BucketAlreadyExists),
+        E::IncompleteBody { got, expected } => {
+            s3_error!(IncompleteBody, "got {got} of {expected} bytes")
+        }
+        E::BadDigest(m) => s3_error!(BadDigest, "{m}"),
+        E::Body(m) => s3_error!(InvalidRequest, "{m}"),
+        E::Unavailable(m) => {
+            tracing::error!(error = %m, "service unavailable");
+            s3_error!(ServiceUnavailable, "Please reduce your request rate or retry.")
+        }
+        other => {
+            let id = uuid::Uuid::new_v4();
+            tracing::error!(request_id = %id, error = %other, "internal error");
+            s3_error!(InternalError, "We encountered an internal error (request id {id}). Please try again.")
+        }
+    }
+}
+
+fn owner(creds: &Option<s3s::auth::Credentials>) -> String {
+    creds.as_ref().map(|c| c.access_key.clone()).unwrap_or_default()
+}
+
+fn etag(e: &str) -> ETag {
+    ETag::Strong(e.to_string())
+}
+
+fn ts_ms(ms: u64) -> Timestamp {
+    Timestamp::from(std::time::UNIX_EPOCH + std::time::Duration::from_millis(ms))
+}
+
+fn metadata(r: &ObjectRecord) -> Option<Metadata> {
+    (!r.user_metadata.is_empty()).then(|| r.user_metadata.clone().into_iter().collect())
+}
+
+/// Which checksums the client asked to be verified, from the headers and
+/// the `x-amz-trailer` announcement.
+fn wanted(input: &PutObjectInput, headers: &http::HeaderMap) -> Wanted {
+    let trailer = headers
+        .get("x-amz-trailer")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .to_ascii_lowercase();
+    Wanted {
+        crc32: input.checksum_crc32.is_some() || trailer.contains("x-amz-checksum-crc32") && !trailer.contains("crc32c"),
+        crc32c: input.checksum_crc32c.is_some() || trailer.contains("x-amz-checksum-crc32c"),
+        sha256: input.checksum_sha256.is_some() || trailer.contains("x-amz-checksum-sha256"),
+    }
+}
+
+#[async_trait::async_trait]
+impl S3 for Gateway {
+    async fn list_buckets(&self, _req: S3Request<ListBucketsInput>) -> S3Result<S3Response<ListBucketsOutput>> {
+        let buckets = self.objects.list_buckets().await.map_err(s3_err)?;
+        let out = ListBucketsOutput {
+            buckets: Some(
+                buckets
+                    .into_iter()
+                    .map(|b| Bucket {
+                        name: Some(b.name),
+                        creation_date: Some(ts_ms(b.created * 1000)),
+                        ..Default::default()
+                    })
+                    .collect(),
+            ),
+            owner: Some(Owner {
+                display_name: Some("objectio".into()),
+                id: Some("objectio".into()),
+            }),
+            ..Default::default()
+        };
+        Ok(S3Response::new(out))
+    }
+
+    async fn create_bucket(&self, req: S3Request<CreateBucketInput>) -> S3Result<S3Response<CreateBucketOutput>> {
+        let who = owner(&req.credentials);
+        self.objects
+            .create_bucket(&req.input.bucket, &who)
+            .await
+            .map_err(s3_err)?;
+        Ok(S3Response::new(CreateBucketOutput {
+            location: Some(format!("/{}", req.input.bucket)),
+            ..Default::default()
+        }))
+    }
+
+    async fn head_bucket(&self, req: S3Request<HeadBucketInput>) -> S3Result<S3Response<HeadBucketOutput>> {
+        self.objects.bucket(&req.input.bucket).await.map_err(s3_err)?;
+        Ok(S3Response::new(HeadBucketOutput::default()))
+    }
+
+    async fn delete_bucket(&self, req: S3Request<DeleteBucketInput>) -> S3Result<S3Response<DeleteBucketOutput>> {
+        self.objects
+            .delete_bucket(&req.input.bucket)
+            .await
+            .map_err(s3_err)?;
+        Ok(S3Response::new(DeleteBucketOutput::default()))
+    }
+
+    async fn put_object(&self, req: S3Request<PutObjectInput>) -> S3Result<S3Response<PutObjectOutput>> {
+        let want = wanted(&req.input, &req.headers);
+        let trailers = req.trailing_headers.clone();
+        let input = req.input;
+        let size = match input.content_length {
+            Some(n) if n >= 0 => n as u64,
+            _ => return Err(s3_error!(MissingContentLength)),
+        };
+        if size > 5 << 30 {
+            return Err(s3_error!(EntityTooLarge, "single PUT is limited to 5 GiB"));
+        }
+        let content_md5 = match &input.content_md5 {
+            Some(v) => Some(
+                base64_decode(v)
+                    .filter(|b| b.len() == 16)
+                    .ok_or_else(|| s3_error!(InvalidDigest))?,
+            ),
+            None => None,
+        };
+        let body = input.body.ok_or_else(|| s3_error!(IncompleteBody))?;
+        let header_sums = (
+            input.checksum_crc32.clone(),
+            input.checksum_crc32c.clone(),
+            input.checksum_sha256.clone(),
+        );
+        let params = PutParams {
+            bucket: input.bucket,
+            key: input.key,
+            size,
+            content_type: input.content_type,
+            user_metadata: input.metadata.unwrap_or_default().into_iter().collect::<BTreeMap<_, _>>(),
+            wanted: want,
+        };
+        let verify = |d: &object::Digests| -> object::Result<()> {
+            if let Some(m) = &content_md5
+                && m.as_slice() != d.md5
+            {
+                return Err(object::Error::BadDigest(
+                    "The Content-MD5 you specified did not match what we received.".into(),
+                ));
+            }
+            let trailer = |name: &str| -> Option<String> {
+                trailers
+                    .as_ref()?
+                    .read(|h| h.get(name).and_then(|v| v.to_str().ok()).map(str::to_string))
+                    .flatten()
+            };
+            let checks = [
+                ("x-amz-checksum-crc32", header_sums.0.clone(), &d.crc32),
+                ("x-amz-checksum-crc32c", header_sums.1.clone(), &d.crc32c),
+                ("x-amz-checksum-sha256", header_sums.2.clone(), &d.sha256),
+            ];
+            for (name, from_header, computed) in checks {
+                let expected = from_header.or_else(|| trailer(name));
+                if let (Some(e), Some(c)) = (expected, computed)
+                    && &e != c
+                {
+                    return Err(object::Error::BadDigest(format!(
+                        "The {name} you specified did not match the calculated checksum."
+                    )));
+                }
+            }
+            Ok(())
+        };
+        let (rec, digests) = self.objects.put(params, body, verify).await.map_err(s3_err)?;
+        Ok(S3Response::new(PutObjectOutput {
+            e_tag: Some(etag(&rec.etag)),
+            checksum_crc32: digests.crc32,
+            checksum_crc32c: digests.crc32c,
+            checksum_sha256: digests.sha256,
+            ..Default::default()
+        }))
+    }
+
+    async fn get_object(&self, req: S3Request<GetObjectInput>) -> S3Result<S3Response<GetObjectOutput>> {
+        let input = req.input;
+        let rec = self.objects.head(&input.bucket, &input.key).await.map_err(s3_err)?;
+        let (start, end, content_range) = match &input.range {
+            None => (0, rec.size, None),
+            Some(r) => {
+                let rg = r.check(rec.size).map_err(|_| s3_error!(InvalidRange))?;
+                let cr = format!("bytes {}-{}/{}", rg.start, rg.end.saturating_sub(1), rec.size);
+                (rg.start, rg.end, Some(cr))
+            }
+        };
+        let stream = self.objects.read(&rec, start, end).await.map_err(s3_err)?;
+        let out = GetObjectOutput {
+            body: Some(StreamingBlob::wrap(stream)),
+            content_length: Some((end - start) as i64),
+            content_range,
+            accept_ranges: Some("bytes".into()),
+            content_type: rec.content_type.clone(),
+            e_tag: Some(etag(&rec.etag)),
+            last_modified: Some(ts_ms(rec.created_ms)),
+            metadata: metadata(&rec),
+            ..Default::default()
+        };
+        let mut resp = S3Response::new(out);
+        if input.range.is_some() {
+            resp.status = Some(http::StatusCode::PARTIAL_CONTENT);
+        }
+        Ok(resp)
+    }
+
+    async fn head_object(&self, req: S3Request<HeadObjectInput>) -> S3Result<S3Response<HeadObjectOutput>> {
+        let rec = self
+            .objects
+            .head(&req.input.bucket, &req.input.key)
+            .await
+            .map_err(s3_err)?;
+        Ok(S3Response::new(HeadObjectOutput {
+            content_length: Some(rec.size as i64),
+            accept_ranges: Some("bytes".into()),
+            content_type: rec.content_type.clone(),
+            e_tag: Some(etag(&rec.etag)),
+            last_modified: Some(ts_ms(rec.created_ms)),
+            metadata: metadata(&rec),
+            ..Default::default()
+        }))
+    }
+
+    async fn delete_object(&self, req: S3Request<DeleteObjectInput>) -> S3Result<S3Response<DeleteObjectOutput>> {
+        self.objects
+            .delete(&req.input.bucket, &req.input.key)
+            .await
+            .map_err(s3_err)?;
+        Ok(S3Response::new(DeleteObjectOutput::default()))
+    }
+
+    async fn list_objects_v2(&self, req: S3Request<ListObjectsV2Input>) -> S3Result<S3Response<ListObjectsV2Output>> {
+        let input = req.input;
+        let max_keys = input.max_keys.unwrap_or(1000);
+        if max_keys < 0 {
+            return Err(s3_error!(InvalidArgument, "max-keys must be non-negative"));
+        }
+        let max = (max_keys as usize).min(1000);
+        let prefix = input.prefix.clone().unwrap_or_default();
+        let page = self
+            .objects
+            .list(
+                &input.bucket,
+                &prefix,
+                input.delimiter.as_deref(),
+                input.continuation_token.as_deref(),
+                input.start_after.as_deref(),
+                max,
+            )
+            .await
+            .map_err(|e| match e {
+                object::Error::Body(m) => s3_error!(InvalidArgument, "{m}"),
+                e => s3_err(e),
+            })?;
+        let key_count = (page.objects.len() + page.prefixes.len()) as i32;
+        let out = ListObjectsV2Output {
+            name: Some(input.bucket),
+            prefix: Some(prefix),
+            delimiter: input.delimiter,
+            max_keys: Some(max_keys),
+            key_count: Some(key_count),
+            continuation_token: input.continuation_token,
+            start_after: input.start_after,
+            is_truncated: Some(page.next.is_some()),
+            next_continuation_token: page.next,
+            contents: Some(
+                page.objects
+                    .into_iter()
+                    .map(|o| Object {
+                        key: Some(o.key),
+                        size: Some(o.size as i64),
+                        e_tag: Some(etag(&o.etag)),
+                        last_modified: Some(ts_ms(o.created_ms)),
+                        storage_class: Some(ObjectStorageClass::from_static(ObjectStorageClass::STANDARD)),
+                        ..Default::default()
+                    })
+                    .collect(),
+            ),
+            common_prefixes: Some(
+                page.prefixes
+                    .into_iter()
+                    .map(|p| CommonPrefix { prefix: Some(p) })
+                    .collect(),
+            ),
+            ..Default::default()
+        };
+        Ok(S3Response::new(out))
+    }
+}
+
+fn base64_decode(s: &str) -> Option<Vec<u8>> {
+    use base64::Engine;
+    base64::engine::general_purpose::STANDARD.decode(s).ok()
+}
+
+/// SigV4 secrets come from the access keys in etcd.
+pub struct EtcdAuth {
+    pub store: Store,
+}
+
+#[async_trait::async_trait]
+impl S3Auth for EtcdAuth {
+    async fn get_secret_key(&self, access_key: &str) -> S3Result<SecretKey> {
+        if access_key.is_empty() || access_key.len() > 128 || access_key.contains('/') {
+            return Err(s3_error!(InvalidAccessKeyId));
+        }
+        match self
+            .store
+            .get::<AccessKeyRecord>(self.store.keys().user(access_key))
+            .await
+        {
+            Ok(Some((k, _))) => Ok(SecretKey::from(k.secret_access_key)),
+            Ok(None) => Err(s3_error!(InvalidAccessKeyId, "The AWS Access Key Id you provided does not exist in our records.")),
+            Err(e) => {
+                tracing::error!(error = %e, "reading access key");
+                Err(S3Error::with_message(S3ErrorCode::ServiceUnavailable, "credential store unavailable"))
+            }
+        }
+    }
+}
