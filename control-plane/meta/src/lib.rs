@@ -205,3 +205,17 @@ pub async fn run(cfg: Config) -> anyhow::Result<()> {
     axum::serve(listener, app).await?;
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn committed_openapi_spec_matches_the_code() {
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../openapi/objectio-admin-v1.json");
+        let committed = std::fs::read_to_string(path).unwrap_or_default();
+        assert!(
+            committed == super::openapi_json(),
+            "openapi/objectio-admin-v1.json is stale: regenerate it with\n  \
+             cargo run -p objectio-meta -- --print-openapi > openapi/objectio-admin-v1.json"
+        );
+    }
+}

@@ -1,1 +1,377 @@
+//! Test harness: starts a real cluster on 127.0.0.1 — an etcd process, an
+//! `objectio-meta`, N `objectio-osd` processes on file-backed disks and an
+//! `objectio-gateway` — in a temporary folder, and gives tests handles to
+//! kill, restart and corrupt its parts. Used only as a dev-dependency.
+//!
+//! The binaries are taken from the cargo target folder of the running test
+//! (`cargo build --workspace --bins` must have run first).
 
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, bail};
+
+/// A free TCP port on 127.0.0.1.
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a free port")
+}
+
+/// The folder holding the workspace binaries.
+pub fn bin_dir() -> PathBuf {
+    if let Ok(d) = std::env::var("OBJECTIO_BIN_DIR") {
+        return PathBuf::from(d);
+    }
+    let exe = std::env::current_exe().expect("current exe");
+    // target/<profile>/deps/<test> -> target/<profile>
+    let dir = exe.parent().and_then(Path::parent).expect("target dir").to_path_buf();
+    assert!(
+        dir.join("objectio-osd").exists(),
+        "binaries not found in {}: run `cargo build --workspace --bins` first",
+        dir.display()
+    );
+    dir
+}
+
+/// One OSD of the cluster.
+pub struct Osd {
+    pub id: String,
+    pub port: u16,
+    pub domain: String,
+    pub disk: PathBuf,
+    child: Option<Child>,
+}
+
+/// Options of a test cluster.
+#[derive(Clone)]
+pub struct Options {
+    pub osds: usize,
+    pub domains: usize,
+    pub disk_size: &'static str,
+    pub lease_ttl: u32,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Self {
+            osds: 6,
+            domains: 3,
+            disk_size: "1GiB",
+            lease_ttl: 2,
+        }
+    }
+}
+
+/// A running cluster; every process is killed on drop.
+pub struct Cluster {
+    pub dir: tempfile::TempDir,
+    pub etcd_port: u16,
+    pub meta_port: u16,
+    pub gateway_port: u16,
+    pub token: String,
+    pub secret: String,
+    pub access_key: String,
+    pub secret_key: String,
+    pub osds: Vec<Osd>,
+    etcd: Option<Child>,
+    meta: Option<Child>,
+    gateway: Option<Child>,
+    opts: Options,
+    bin: PathBuf,
+}
+
+fn random_hex(n: usize) -> String {
+    (0..n).map(|_| format!("{:x}", rand::random::<u8>() % 16)).collect()
+}
+
+impl Cluster {
+    /// Starts a cluster with default options (6 OSDs on 3 failure domains).
+    pub async fn start() -> anyhow::Result<Self> {
+        Self::start_with(Options::default()).await
+    }
+
+    /// Starts a cluster.
+    pub async fn start_with(opts: Options) -> anyhow::Result<Self> {
+        let dir = tempfile::Builder::new().prefix("objectio-it-").tempdir()?;
+        let mut c = Cluster {
+            etcd_port: free_port(),
+            meta_port: free_port(),
+            gateway_port: free_port(),
+            token: random_hex(40),
+            secret: random_hex(64),
+            access_key: String::new(),
+            secret_key: String::new(),
+            osds: Vec::new(),
+            etcd: None,
+            meta: None,
+            gateway: None,
+            bin: bin_dir(),
+            opts: opts.clone(),
+            dir,
+        };
+        c.start_etcd()?;
+        c.wait_http(&format!("http://127.0.0.1:{}/health", c.etcd_port), "etcd")
+            .await?;
+        c.start_meta()?;
+        c.wait_http(&format!("http://127.0.0.1:{}/health", c.meta_port), "meta")
+            .await?;
+        for i in 0..opts.osds {
+            let id = format!("osd{}", i + 1);
+            c.osds.push(Osd {
+                disk: c.dir.path().join(format!("{id}.img")),
+                id,
+                port: free_port(),
+                domain: format!("host{}", i % opts.domains + 1),
+                child: None,
+            });
+            c.start_osd(i)?;
+        }
+        c.wait_osds_up(opts.osds).await?;
+        c.start_gateway()?;
+        c.wait_http(&format!("http://127.0.0.1:{}/health", c.gateway_port), "gateway")
+            .await?;
+        let key: serde_json::Value = c
+            .admin()
+            .post(c.admin_url("/api/v1/keys"))
+            .json(&serde_json::json!({"name": "test"}))
+            .send()
+            .await?
+            .error_for_status()?
+            .json()
+            .await?;
+        c.access_key = key["access_key_id"].as_str().context("key id")?.to_string();
+        c.secret_key = key["secret_access_key"].as_str().context("secret")?.to_string();
+        Ok(c)
+    }
+
+    fn log(&self, name: &str) -> anyhow::Result<(Stdio, Stdio)> {
+        let f = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(self.dir.path().join(format!("{name}.log")))?;
+        Ok((Stdio::from(f.try_clone()?), Stdio::from(f)))
+    }
+
+    fn spawn(&self, name: &str, cmd: &mut Command) -> anyhow::Result<Child> {
+        let (o, e) = self.log(name)?;
+        cmd.stdout(o)
+            .stderr(e)
+            .stdin(Stdio::null())
+            .env("RUST_LOG", std::env::var("RUST_LOG").unwrap_or_else(|_| "info".into()))
+            .spawn()
+            .with_context(|| format!("spawning {name}"))
+    }
+
+    fn etcd_url(&self) -> String {
+        format!("http://127.0.0.1:{}", self.etcd_port)
+    }
+
+    fn start_etcd(&mut self) -> anyhow::Result<()> {
+        let peer = free_port();
+        let data = self.dir.path().join("etcd");
+        let url = self.etcd_url();
+        let child = self.spawn(
+            "etcd",
+            Command::new("etcd")
+                .arg("--name")
+                .arg("t")
+                .arg("--data-dir")
+                .arg(&data)
+                .arg("--listen-client-urls")
+                .arg(&url)
+                .arg("--advertise-client-urls")
+                .arg(&url)
+                .arg("--listen-peer-urls")
+                .arg(format!("http://127.0.0.1:{peer}"))
+                .arg("--initial-advertise-peer-urls")
+                .arg(format!("http://127.0.0.1:{peer}"))
+                .arg("--initial-cluster")
+                .arg(format!("t=http://127.0.0.1:{peer}")),
+        )?;
+        self.etcd = Some(child);
+        Ok(())
+    }
+
+    fn start_meta(&mut self) -> anyhow::Result<()> {
+        let child = self.spawn(
+            "meta",
+            Command::new(self.bin.join("objectio-meta"))
+                .args(["--etcd", &self.etcd_url(), "--cluster", "it", "--id", "meta1"])
+                .arg("--listen")
+                .arg(format!("127.0.0.1:{}", self.meta_port))
+                .env("OBJECTIO_ADMIN_TOKEN", &self.token),
+        )?;
+        self.meta = Some(child);
+        Ok(())
+    }
+
+    /// Starts (or restarts) OSD `i` (0-based).
+    pub fn start_osd(&mut self, i: usize) -> anyhow::Result<()> {
+        let o = &self.osds[i];
+        let mut cmd = Command::new(self.bin.join("objectio-osd"));
+        cmd.args(["--etcd", &self.etcd_url(), "--cluster", "it"])
+            .args(["--id", &o.id, "--failure-domain", &o.domain])
+            .arg("--listen")
+            .arg(format!("127.0.0.1:{}", o.port))
+            .arg("--disk")
+            .arg(&o.disk)
+            .args(["--disk-size", self.opts.disk_size])
+            .args(["--lease-ttl", &self.opts.lease_ttl.to_string()])
+            .env("OBJECTIO_CLUSTER_SECRET", &self.secret);
+        let child = self.spawn(&o.id.clone(), &mut cmd)?;
+        self.osds[i].child = Some(child);
+        Ok(())
+    }
+
+    /// Kills OSD `i` with SIGKILL.
+    pub fn kill_osd(&mut self, i: usize) {
+        if let Some(mut c) = self.osds[i].child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+
+    /// Starts (or restarts) the gateway.
+    pub fn start_gateway(&mut self) -> anyhow::Result<()> {
+        let child = self.spawn(
+            "gateway",
+            Command::new(self.bin.join("objectio-gateway"))
+                .args(["--etcd", &self.etcd_url(), "--cluster", "it", "--id", "gw1"])
+                .arg("--listen")
+                .arg(format!("127.0.0.1:{}", self.gateway_port))
+                .args(["--map-refresh-ms", "200", "--shard-timeout", "10"])
+                .env("OBJECTIO_CLUSTER_SECRET", &self.secret),
+        )?;
+        self.gateway = Some(child);
+        Ok(())
+    }
+
+    /// Kills the gateway with SIGKILL.
+    pub fn kill_gateway(&mut self) {
+        if let Some(mut c) = self.gateway.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+
+    /// Restarts the gateway and waits for it to answer.
+    pub async fn restart_gateway(&mut self) -> anyhow::Result<()> {
+        self.kill_gateway();
+        self.start_gateway()?;
+        self.wait_http(&format!("http://127.0.0.1:{}/health", self.gateway_port), "gateway")
+            .await
+    }
+
+    /// The S3 endpoint.
+    pub fn s3_endpoint(&self) -> String {
+        format!("http://127.0.0.1:{}", self.gateway_port)
+    }
+
+    /// A URL of the admin API.
+    pub fn admin_url(&self, path: &str) -> String {
+        format!("http://127.0.0.1:{}{path}", self.meta_port)
+    }
+
+    /// An HTTP client carrying the admin token.
+    pub fn admin(&self) -> reqwest::Client {
+        let mut h = reqwest::header::HeaderMap::new();
+        h.insert(
+            reqwest::header::AUTHORIZATION,
+            format!("Bearer {}", self.token).parse().expect("header"),
+        );
+        reqwest::Client::builder()
+            .default_headers(h)
+            .build()
+            .expect("client")
+    }
+
+    /// The etcd endpoint, for tests that inspect records.
+    pub fn etcd_endpoint(&self) -> String {
+        self.etcd_url()
+    }
+
+    async fn wait_http(&mut self, url: &str, what: &str) -> anyhow::Result<()> {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while Instant::now() < deadline {
+            if let Ok(r) = reqwest::get(url).await
+                && r.status().is_success()
+            {
+                return Ok(());
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        bail!("{what} did not answer at {url}; logs:\n{}", self.logs())
+    }
+
+    /// Waits until exactly `n` OSDs report up in the admin API.
+    pub async fn wait_osds_up(&mut self, n: usize) -> anyhow::Result<()> {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while Instant::now() < deadline {
+            if self.osds_up().await? == n {
+                return Ok(());
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        bail!("OSDs up did not reach {n}; logs:\n{}", self.logs())
+    }
+
+    /// How many OSDs the admin API reports up.
+    pub async fn osds_up(&self) -> anyhow::Result<usize> {
+        let r = self.admin().get(self.admin_url("/api/v1/osds")).send().await?;
+        if !r.status().is_success() {
+            return Ok(0);
+        }
+        let v: serde_json::Value = r.json().await?;
+        Ok(v["osds"]
+            .as_array()
+            .map(|a| a.iter().filter(|o| o["state"] == "up").count())
+            .unwrap_or(0))
+    }
+
+    /// The tail of every log, for failure messages.
+    pub fn logs(&self) -> String {
+        let mut out = String::new();
+        if let Ok(rd) = std::fs::read_dir(self.dir.path()) {
+            for e in rd.flatten() {
+                let p = e.path();
+                if p.extension().is_some_and(|x| x == "log") {
+                    let s = std::fs::read_to_string(&p).unwrap_or_default();
+                    let tail: Vec<&str> = s.lines().rev().take(15).collect();
+                    out += &format!("--- {}\n", p.display());
+                    for l in tail.into_iter().rev() {
+                        out += l;
+                        out.push('\n');
+                    }
+                }
+            }
+        }
+        out
+    }
+}
+
+impl Drop for Cluster {
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            eprintln!("cluster logs ({}):\n{}", self.dir.path().display(), self.logs());
+        }
+        let mut kids: Vec<Child> = Vec::new();
+        kids.extend(self.gateway.take());
+        for o in &mut self.osds {
+            kids.extend(o.child.take());
+        }
+        kids.extend(self.meta.take());
+        kids.extend(self.etcd.take());
+        for mut k in kids {
+            let _ = k.kill();
+            let _ = k.wait();
+        }
+        if std::env::var_os("OBJECTIO_KEEP_TEST_DIR").is_some() {
+            let dir = std::mem::replace(&mut self.dir, tempfile::tempdir().expect("tempdir"));
+            eprintln!("kept test folder {}", dir.keep().display());
+        }
+    }
+}

@@ -1,1 +1,10 @@
+//! End-to-end tests: a real etcd, real OSD, meta and gateway processes on
+//! 127.0.0.1, driven with real clients (`aws-sdk-s3` at default settings,
+//! raw HTTP for edge cases).
 
+mod admin;
+mod auth;
+mod common;
+mod failures;
+mod list;
+mod roundtrip;

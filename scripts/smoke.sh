@@ -1,0 +1,42 @@
+#!/usr/bin/env bash
+# Drives a running dev cluster with real clients: aws cli (cp/ls/rm) and boto3.
+# Usage: eval "$(scripts/dev-cluster.sh env)"; scripts/smoke.sh
+set -euo pipefail
+: "${AWS_ENDPOINT_URL:?run eval \"\$(scripts/dev-cluster.sh env)\" first}"
+here=$(cd "$(dirname "$0")" && pwd)
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+bucket=smoke-$RANDOM$RANDOM
+
+# Single PUTs up to 64 MiB (multipart uploads are not served yet).
+cat >"$work/aws.cfg" <<CFG
+[default]
+region = us-east-1
+s3 =
+    multipart_threshold = 64MB
+CFG
+export AWS_CONFIG_FILE=$work/aws.cfg
+aws() { command aws --endpoint-url "$AWS_ENDPOINT_URL" --only-show-errors "$@"; }
+
+echo "== aws cli"
+aws s3 mb "s3://$bucket"
+head -c 5000000 /dev/urandom >"$work/five"
+echo "small" >"$work/small.txt"
+: >"$work/empty"
+aws s3 cp "$work/five" "s3://$bucket/dir/five"
+aws s3 cp "$work/small.txt" "s3://$bucket/dir/small.txt"
+aws s3 cp "$work/empty" "s3://$bucket/empty"
+command aws --endpoint-url "$AWS_ENDPOINT_URL" s3 ls "s3://$bucket/" | tee "$work/ls"
+grep -q "PRE dir/" "$work/ls"
+grep -q " 0 empty" "$work/ls"
+aws s3 ls --recursive "s3://$bucket/" | grep -q "dir/five"
+aws s3 cp "s3://$bucket/dir/five" "$work/five.back"
+cmp "$work/five" "$work/five.back"
+aws s3 rm "s3://$bucket/dir/five"
+if aws s3 ls "s3://$bucket/dir/five" >/dev/null 2>&1; then echo "rm did not remove"; exit 1; fi
+aws s3 rm --recursive "s3://$bucket/"
+aws s3 rb "s3://$bucket"
+
+echo "== boto3"
+python3 "$here/smoke_boto3.py"
+echo "smoke: 2 passed, 0 failed"

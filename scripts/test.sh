@@ -1,0 +1,20 @@
+#!/usr/bin/env bash
+# Runs every test: unit tests, the end-to-end suite (real etcd, OSD, meta and
+# gateway processes on 127.0.0.1) and the smoke run of aws cli and boto3
+# against a dev cluster. Needs etcd, protoc, python3 with awscli and boto3
+# (.ci/run installs them on a fresh machine).
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+cd "$root"
+
+cargo build --workspace --bins
+cargo test --workspace -- --test-threads "${TEST_THREADS:-4}"
+
+# Smoke: a dev cluster of its own on other ports, driven by real clients.
+export OBJECTIO_DEV_DIR
+OBJECTIO_DEV_DIR=$(mktemp -d)
+export PROFILE=debug ETCD_PORT=23790 META_PORT=29100 GATEWAY_PORT=29000 OSD_BASE_PORT=29201 OBJECTIO_DEV_DISK_SIZE=512MiB
+trap 'scripts/dev-cluster.sh down >/dev/null 2>&1 || true; rm -rf "$OBJECTIO_DEV_DIR"' EXIT
+scripts/dev-cluster.sh up >/dev/null
+eval "$(scripts/dev-cluster.sh env)"
+scripts/smoke.sh

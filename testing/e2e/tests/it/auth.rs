@@ -1,0 +1,127 @@
+use std::time::{Duration, SystemTime};
+
+use aws_sdk_s3::error::ProvideErrorMetadata;
+use objectio_testkit::Cluster;
+
+use crate::common::*;
+
+async fn put_err(s3: &aws_sdk_s3::Client, bucket: &str, key: &str) -> (Option<String>, Option<u16>) {
+    let e = s3
+        .put_object()
+        .bucket(bucket)
+        .key(key)
+        .body(b"payload".to_vec().into())
+        .send()
+        .await
+        .unwrap_err();
+    (e.code().map(str::to_string), e.raw_response().map(|r| r.status().as_u16()))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn test_bad_credentials_and_names_are_refused_and_store_nothing() {
+    let c = Cluster::start().await.unwrap();
+    let good = s3(&c);
+    good.create_bucket().bucket("auth").send().await.unwrap();
+
+    // No signature at all.
+    let r = reqwest::Client::new()
+        .put(format!("{}/auth/anon", c.s3_endpoint()))
+        .body("payload")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 403);
+    assert!(r.text().await.unwrap().contains("<Code>AccessDenied</Code>"));
+
+    // Wrong secret.
+    let bad = s3_no_retry(&c, &c.access_key, "wrong-secret-wrong-secret-wrong-secret00", None);
+    assert_eq!(put_err(&bad, "auth", "wrongsig").await, (Some("SignatureDoesNotMatch".into()), Some(403)));
+
+    // Unknown access key.
+    let unknown = s3_no_retry(&c, "OIOUNKNOWNKEY0000000", &c.secret_key, None);
+    assert_eq!(put_err(&unknown, "auth", "unknown").await, (Some("InvalidAccessKeyId".into()), Some(403)));
+
+    // A request dated an hour ago.
+    let old = s3_no_retry(&c, &c.access_key, &c.secret_key, Some(SystemTime::now() - Duration::from_secs(3600)));
+    assert_eq!(put_err(&old, "auth", "expired").await, (Some("RequestTimeTooSkewed".into()), Some(403)));
+
+    // A bucket of another name, and malformed bucket names.
+    assert_eq!(put_err(&good, "other-bucket", "k").await, (Some("NoSuchBucket".into()), Some(404)));
+    let e = good.create_bucket().bucket("ab").send().await.unwrap_err();
+    assert_eq!(e.code(), Some("InvalidBucketName"));
+    let r = reqwest::Client::new()
+        .put(format!("{}/Bad_Name/k", c.s3_endpoint()))
+        .body("x")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 400);
+    assert!(r.text().await.unwrap().contains("<Code>InvalidBucketName</Code>"));
+
+    // Nothing was stored.
+    let l = good.list_objects_v2().bucket("auth").send().await.unwrap();
+    assert_eq!(l.key_count(), Some(0));
+    let b = good.list_buckets().send().await.unwrap();
+    let names: Vec<&str> = b.buckets().iter().filter_map(|b| b.name()).collect();
+    assert_eq!(names, vec!["auth"]);
+
+    // The raw signer works (so the refusals above are about the credentials).
+    let r = signed(&c, reqwest::Method::PUT, "/auth/raw").body("raw").send().await.unwrap();
+    assert_eq!(r.status().as_u16(), 200, "{:?}", r.text().await);
+    good.delete_object().bucket("auth").key("raw").send().await.unwrap();
+
+    // A deleted access key stops working.
+    let r = c
+        .admin()
+        .delete(c.admin_url(&format!("/api/v1/keys/{}", c.access_key)))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 204);
+    assert_eq!(put_err(&good, "auth", "after-delete").await, (Some("InvalidAccessKeyId".into()), Some(403)));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn test_checksums_in_headers_and_trailers_are_verified() {
+    let c = Cluster::start().await.unwrap();
+    let good = s3(&c);
+    good.create_bucket().bucket("sums").send().await.unwrap();
+    let body = b"hello checksum".to_vec();
+    let crc = {
+        use base64::Engine;
+        base64::engine::general_purpose::STANDARD.encode(crc32fast::hash(&body).to_be_bytes())
+    };
+    let chunked = |sum: &str| {
+        let mut b = format!("{:x}\r\n", body.len()).into_bytes();
+        b.extend_from_slice(&body);
+        b.extend_from_slice(format!("\r\n0\r\nx-amz-checksum-crc32:{sum}\r\n\r\n").as_bytes());
+        b
+    };
+    let put_chunked = |key: &str, sum: &str| {
+        signed_with(&c, reqwest::Method::PUT, &format!("/sums/{key}"), "STREAMING-UNSIGNED-PAYLOAD-TRAILER")
+            .header("content-encoding", "aws-chunked")
+            .header("x-amz-decoded-content-length", body.len())
+            .header("x-amz-trailer", "x-amz-checksum-crc32")
+            .body(chunked(sum))
+    };
+    // A trailer that matches is accepted and echoed.
+    let r = put_chunked("ok", &crc).send().await.unwrap();
+    assert_eq!(r.status().as_u16(), 200, "{:?}", r.text().await);
+    assert_eq!(get(&good, "sums", "ok").await, body);
+    // A trailer that does not match is refused; nothing is stored.
+    let r = put_chunked("bad-trailer", "AAAAAA==").send().await.unwrap();
+    assert_eq!(r.status().as_u16(), 400);
+    assert!(r.text().await.unwrap().contains("<Code>BadDigest</Code>"));
+    // Same for a checksum header.
+    let r = signed(&c, reqwest::Method::PUT, "/sums/bad-header")
+        .header("x-amz-checksum-crc32", "AAAAAA==")
+        .body(body.clone())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 400);
+    assert!(r.text().await.unwrap().contains("<Code>BadDigest</Code>"));
+    let l = good.list_objects_v2().bucket("sums").send().await.unwrap();
+    let keys: Vec<&str> = l.contents().iter().filter_map(|o| o.key()).collect();
+    assert_eq!(keys, vec!["ok"]);
+}

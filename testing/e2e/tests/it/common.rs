@@ -1,0 +1,133 @@
+use aws_sdk_s3::Client;
+use aws_sdk_s3::config::{BehaviorVersion, Credentials, Region};
+use md5::Digest;
+use objectio_testkit::Cluster;
+
+/// An `aws-sdk-s3` client at default settings (checksums on), path style.
+pub fn s3(c: &Cluster) -> Client {
+    s3_with(c, &c.access_key, &c.secret_key, None)
+}
+
+/// A client with the given credentials and, optionally, a fixed clock.
+pub fn s3_with(c: &Cluster, ak: &str, sk: &str, now: Option<std::time::SystemTime>) -> Client {
+    let mut b = aws_sdk_s3::Config::builder()
+        .behavior_version(BehaviorVersion::latest())
+        .region(Region::new("us-east-1"))
+        .endpoint_url(c.s3_endpoint())
+        .credentials_provider(Credentials::new(ak, sk, None, None, "test"))
+        .force_path_style(true);
+    if let Some(t) = now {
+        b = b.time_source(aws_smithy_async::time::StaticTimeSource::new(t));
+    }
+    Client::from_conf(b.build())
+}
+
+/// Deterministic pseudo-random bytes.
+pub fn data(len: usize, seed: u64) -> Vec<u8> {
+    let mut x = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+    let mut v = Vec::with_capacity(len);
+    while v.len() < len {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        v.extend_from_slice(&x.to_le_bytes());
+    }
+    v.truncate(len);
+    v
+}
+
+/// The S3 ETag (quoted hex MD5) of a single-part body.
+pub fn etag(b: &[u8]) -> String {
+    format!("\"{}\"", hex::encode(md5::Md5::digest(b)))
+}
+
+pub async fn put(s3: &Client, bucket: &str, key: &str, body: Vec<u8>) -> String {
+    s3.put_object()
+        .bucket(bucket)
+        .key(key)
+        .body(body.into())
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("put {key}: {e:?}"))
+        .e_tag
+        .unwrap_or_default()
+}
+
+pub async fn get(s3: &Client, bucket: &str, key: &str) -> Vec<u8> {
+    let r = s3
+        .get_object()
+        .bucket(bucket)
+        .key(key)
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("get {key}: {e:?}"));
+    r.body.collect().await.expect("body").into_bytes().to_vec()
+}
+
+/// A client that does not retry (so a refused request stays refused: the
+/// SDK would otherwise correct its clock from the error and retry).
+pub fn s3_no_retry(c: &Cluster, ak: &str, sk: &str, now: Option<std::time::SystemTime>) -> Client {
+    let conf = s3_with(c, ak, sk, now)
+        .config()
+        .to_builder()
+        .retry_config(aws_sdk_s3::config::retry::RetryConfig::disabled())
+        .build();
+    Client::from_conf(conf)
+}
+
+fn hmac(key: &[u8], msg: &str) -> Vec<u8> {
+    use hmac::Mac;
+    let mut m = hmac::Hmac::<sha2::Sha256>::new_from_slice(key).unwrap();
+    m.update(msg.as_bytes());
+    m.finalize().into_bytes().to_vec()
+}
+
+/// `YYYYMMDDTHHMMSSZ` of a Unix time.
+fn amz_date(secs: u64) -> String {
+    let days = (secs / 86400) as i64;
+    let rem = secs % 86400;
+    // Civil date from days since 1970-01-01 (Howard Hinnant's algorithm).
+    let z = days + 719468;
+    let era = z.div_euclid(146097);
+    let doe = z - era * 146097;
+    let yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    format!("{y:04}{m:02}{d:02}T{:02}{:02}{:02}Z", rem / 3600, rem % 3600 / 60, rem % 60)
+}
+
+/// Signs a path-style request with SigV4 header auth and `UNSIGNED-PAYLOAD`
+/// (a raw requester for edge cases the SDK will not produce).
+pub fn signed(c: &Cluster, method: reqwest::Method, path: &str) -> reqwest::RequestBuilder {
+    signed_with(c, method, path, "UNSIGNED-PAYLOAD")
+}
+
+/// As [`signed`], with the given `x-amz-content-sha256` value.
+pub fn signed_with(c: &Cluster, method: reqwest::Method, path: &str, payload: &str) -> reqwest::RequestBuilder {
+    use sha2::Digest;
+    let host = c.s3_endpoint().trim_start_matches("http://").to_string();
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs();
+    let date = amz_date(now);
+    let day = &date[..8];
+    let canonical = format!(
+        "{method}\n{path}\n\nhost:{host}\nx-amz-content-sha256:{payload}\nx-amz-date:{date}\n\nhost;x-amz-content-sha256;x-amz-date\n{payload}"
+    );
+    let scope = format!("{day}/us-east-1/s3/aws4_request");
+    let to_sign = format!("AWS4-HMAC-SHA256\n{date}\n{scope}\n{}", hex::encode(sha2::Sha256::digest(canonical.as_bytes())));
+    let mut k = hmac(format!("AWS4{}", c.secret_key).as_bytes(), day);
+    for part in ["us-east-1", "s3", "aws4_request"] {
+        k = hmac(&k, part);
+    }
+    let sig = hex::encode(hmac(&k, &to_sign));
+    reqwest::Client::new()
+        .request(method, format!("{}{path}", c.s3_endpoint()))
+        .header("x-amz-date", date)
+        .header("x-amz-content-sha256", payload)
+        .header(
+            "authorization",
+            format!("AWS4-HMAC-SHA256 Credential={}/{scope}, SignedHeaders=host;x-amz-content-sha256;x-amz-date, Signature={sig}", c.access_key),
+        )
+}
