@@ -16,25 +16,25 @@ s3 =
     multipart_threshold = 64MB
 CFG
 export AWS_CONFIG_FILE=$work/aws.cfg
-aws() { command aws --endpoint-url "$AWS_ENDPOINT_URL" --only-show-errors "$@"; }
+aws() { command aws --endpoint-url "$AWS_ENDPOINT_URL" "$@"; }
 
 echo "== aws cli"
 aws s3 mb "s3://$bucket"
 head -c 5000000 /dev/urandom >"$work/five"
 echo "small" >"$work/small.txt"
 : >"$work/empty"
-aws s3 cp "$work/five" "s3://$bucket/dir/five"
-aws s3 cp "$work/small.txt" "s3://$bucket/dir/small.txt"
-aws s3 cp "$work/empty" "s3://$bucket/empty"
+aws s3 cp --only-show-errors "$work/five" "s3://$bucket/dir/five"
+aws s3 cp --only-show-errors "$work/small.txt" "s3://$bucket/dir/small.txt"
+aws s3 cp --only-show-errors "$work/empty" "s3://$bucket/empty"
 command aws --endpoint-url "$AWS_ENDPOINT_URL" s3 ls "s3://$bucket/" | tee "$work/ls"
 grep -q "PRE dir/" "$work/ls"
 grep -q " 0 empty" "$work/ls"
 aws s3 ls --recursive "s3://$bucket/" | grep -q "dir/five"
-aws s3 cp "s3://$bucket/dir/five" "$work/five.back"
+aws s3 cp --only-show-errors "s3://$bucket/dir/five" "$work/five.back"
 cmp "$work/five" "$work/five.back"
-aws s3 rm "s3://$bucket/dir/five"
+aws s3 rm --only-show-errors "s3://$bucket/dir/five"
 if aws s3 ls "s3://$bucket/dir/five" >/dev/null 2>&1; then echo "rm did not remove"; exit 1; fi
-aws s3 rm --recursive "s3://$bucket/"
+aws s3 rm --only-show-errors --recursive "s3://$bucket/"
 aws s3 rb "s3://$bucket"
 
 echo "== boto3"

@@ -6,10 +6,19 @@ use objectio_api::*;
 use serde::de::DeserializeOwned;
 
 #[derive(Parser)]
-#[command(name = "objectio-cli", version, about = "Operate an ObjectIO cluster through its admin API")]
+#[command(
+    name = "objectio-cli",
+    version,
+    about = "Operate an ObjectIO cluster through its admin API"
+)]
 struct Cli {
     /// Admin API endpoint.
-    #[arg(long, global = true, env = "OBJECTIO_ENDPOINT", default_value = "http://127.0.0.1:9100")]
+    #[arg(
+        long,
+        global = true,
+        env = "OBJECTIO_ENDPOINT",
+        default_value = "http://127.0.0.1:9100"
+    )]
     endpoint: String,
     /// Admin bearer token.
     #[arg(long, global = true, env = "OBJECTIO_TOKEN", hide_env_values = true)]
@@ -90,7 +99,10 @@ struct Api {
 }
 
 impl Api {
-    async fn send<T: DeserializeOwned>(&self, req: reqwest::RequestBuilder) -> anyhow::Result<Option<T>> {
+    async fn send<T: DeserializeOwned>(
+        &self,
+        req: reqwest::RequestBuilder,
+    ) -> anyhow::Result<Option<T>> {
         let resp = req
             .bearer_auth(&self.token)
             .send()
@@ -107,7 +119,9 @@ impl Api {
                 Err(_) => bail!("{}: {}", status, String::from_utf8_lossy(&body)),
             }
         }
-        Ok(Some(serde_json::from_slice(&body).context("unexpected response from the admin API")?))
+        Ok(Some(
+            serde_json::from_slice(&body).context("unexpected response from the admin API")?,
+        ))
     }
 
     fn url(&self, path: &str) -> String {
@@ -115,7 +129,9 @@ impl Api {
     }
 
     async fn get<T: DeserializeOwned>(&self, path: &str) -> anyhow::Result<T> {
-        self.send(self.http.get(self.url(path))).await?.context("empty response")
+        self.send(self.http.get(self.url(path)))
+            .await?
+            .context("empty response")
     }
 }
 
@@ -123,7 +139,7 @@ fn thousands(n: u64) -> String {
     let s = n.to_string();
     let mut out = String::new();
     for (i, c) in s.chars().enumerate() {
-        if i > 0 && (s.len() - i) % 3 == 0 {
+        if i > 0 && (s.len() - i).is_multiple_of(3) {
             out.push(',');
         }
         out.push(c);
@@ -139,7 +155,11 @@ fn human(b: u64) -> String {
         v /= 1000.0;
         u += 1;
     }
-    if u == 0 { format!("{b} B") } else { format!("{v:.1} {}", units[u]) }
+    if u == 0 {
+        format!("{b} B")
+    } else {
+        format!("{v:.1} {}", units[u])
+    }
 }
 
 /// Draws the status box of the operations guide.
@@ -149,11 +169,29 @@ fn status_box(s: &ClusterStatusOut) -> String {
     let mut out = format!("┌{}┐\n", "─".repeat(W));
     out += &line(&format!("Cluster Status: {}", s.state));
     out += &format!("├{}┤\n", "─".repeat(W));
-    out += &line(&format!("Gateways:  {}/{} healthy", s.gateways.healthy, s.gateways.total));
-    let leader = s.meta.leader.as_deref().map(|l| format!(" (leader: {l})")).unwrap_or_default();
-    out += &line(&format!("Metadata:  {}/{} healthy{leader}", s.meta.healthy, s.meta.total));
-    let down = if s.osds.down.is_empty() { String::new() } else { format!(" ({}: DOWN)", s.osds.down.join(", ")) };
-    out += &line(&format!("OSDs:      {}/{} healthy{down}", s.osds.up, s.osds.total));
+    out += &line(&format!(
+        "Gateways:  {}/{} healthy",
+        s.gateways.healthy, s.gateways.total
+    ));
+    let leader = s
+        .meta
+        .leader
+        .as_deref()
+        .map(|l| format!(" (leader: {l})"))
+        .unwrap_or_default();
+    out += &line(&format!(
+        "Metadata:  {}/{} healthy{leader}",
+        s.meta.healthy, s.meta.total
+    ));
+    let down = if s.osds.down.is_empty() {
+        String::new()
+    } else {
+        format!(" ({}: DOWN)", s.osds.down.join(", "))
+    };
+    out += &line(&format!(
+        "OSDs:      {}/{} healthy{down}",
+        s.osds.up, s.osds.total
+    ));
     let mut objects = thousands(s.objects.total);
     if s.objects.at_risk > 0 {
         objects += &format!(" ({} at risk)", thousands(s.objects.at_risk));
@@ -161,7 +199,9 @@ fn status_box(s: &ClusterStatusOut) -> String {
         objects += &format!(" ({} degraded)", thousands(s.objects.degraded));
     }
     out += &line(&format!("Objects:   {objects}"));
-    let pct = if s.capacity.total_bytes > 0 { s.capacity.used_bytes * 100 / s.capacity.total_bytes } else { 0 };
+    let pct = (s.capacity.used_bytes * 100)
+        .checked_div(s.capacity.total_bytes)
+        .unwrap_or(0);
     out += &line(&format!(
         "Capacity:  {pct}% used ({} / {})",
         human(s.capacity.used_bytes),
@@ -207,7 +247,11 @@ fn print<T: serde::Serialize>(o: Output, v: &T, human: impl FnOnce(&T) -> String
 }
 
 async fn run(cli: Cli) -> anyhow::Result<()> {
-    let token = cli.token.clone().filter(|t| !t.is_empty()).context("no admin token: set OBJECTIO_TOKEN")?;
+    let token = cli
+        .token
+        .clone()
+        .filter(|t| !t.is_empty())
+        .context("no admin token: set OBJECTIO_TOKEN")?;
     let api = Api {
         http: reqwest::Client::builder().tcp_nodelay(true).build()?,
         endpoint: cli.endpoint.clone(),
@@ -215,7 +259,9 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
     };
     let o = cli.output;
     match cli.cmd {
-        Cmd::Cluster { cmd: ClusterCmd::Status } => {
+        Cmd::Cluster {
+            cmd: ClusterCmd::Status,
+        } => {
             let s: ClusterStatusOut = api.get("/api/v1/cluster/status").await?;
             print(o, &s, status_box);
         }
@@ -223,7 +269,9 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             let l: ListOsdsOut = api.get("/api/v1/osds").await?;
             print(o, &l, |l| {
                 table(
-                    &["ID", "STATE", "ADDRESS", "DOMAIN", "DISKS", "USED", "CAPACITY"],
+                    &[
+                        "ID", "STATE", "ADDRESS", "DOMAIN", "DISKS", "USED", "CAPACITY",
+                    ],
                     l.osds
                         .iter()
                         .map(|x| {
@@ -244,21 +292,36 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 )
             });
         }
-        Cmd::Bucket { cmd: BucketCmd::List } => {
+        Cmd::Bucket {
+            cmd: BucketCmd::List,
+        } => {
             let l: ListBucketsOut = api.get("/api/v1/buckets").await?;
             print(o, &l, |l| {
                 table(
                     &["NAME", "OBJECTS", "OWNER", "CREATED"],
                     l.buckets
                         .iter()
-                        .map(|b| vec![b.name.clone(), thousands(b.objects), b.owner.clone(), b.created.to_string()])
+                        .map(|b| {
+                            vec![
+                                b.name.clone(),
+                                thousands(b.objects),
+                                b.owner.clone(),
+                                b.created.to_string(),
+                            ]
+                        })
                         .collect(),
                 )
             });
         }
-        Cmd::Key { cmd: KeyCmd::Create { name } } => {
+        Cmd::Key {
+            cmd: KeyCmd::Create { name },
+        } => {
             let k: AccessKeyOut = api
-                .send(api.http.post(api.url("/api/v1/keys")).json(&AccessKeyIn { name }))
+                .send(
+                    api.http
+                        .post(api.url("/api/v1/keys"))
+                        .json(&AccessKeyIn { name }),
+                )
                 .await?
                 .context("empty response")?;
             print(o, &k, |k| {
@@ -274,13 +337,27 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             print(o, &l, |l| {
                 table(
                     &["ACCESS KEY ID", "NAME", "CREATED"],
-                    l.keys.iter().map(|k| vec![k.access_key_id.clone(), k.name.clone(), k.created.to_string()]).collect(),
+                    l.keys
+                        .iter()
+                        .map(|k| {
+                            vec![
+                                k.access_key_id.clone(),
+                                k.name.clone(),
+                                k.created.to_string(),
+                            ]
+                        })
+                        .collect(),
                 )
             });
         }
-        Cmd::Key { cmd: KeyCmd::Delete { access_key_id } } => {
-            api.send::<serde_json::Value>(api.http.delete(api.url(&format!("/api/v1/keys/{access_key_id}"))))
-                .await?;
+        Cmd::Key {
+            cmd: KeyCmd::Delete { access_key_id },
+        } => {
+            api.send::<serde_json::Value>(
+                api.http
+                    .delete(api.url(&format!("/api/v1/keys/{access_key_id}"))),
+            )
+            .await?;
             if o == Output::Table {
                 println!("deleted {access_key_id}");
             }
@@ -308,12 +385,34 @@ mod tests {
             name: "c".into(),
             cluster_id: "x".into(),
             state: ClusterState::Degraded,
-            gateways: Members { healthy: 2, total: 2 },
-            meta: MetaMembers { healthy: 3, total: 3, leader: Some("meta2".into()) },
-            osds: OsdSummary { up: 6, total: 7, down: vec!["osd3".into()] },
-            objects: ObjectSummary { total: 1234567, degraded: 5432, at_risk: 0 },
-            capacity: Capacity { used_bytes: 45, total_bytes: 100 },
-            ec: EcProfileOut { k: 4, m: 2, chunk_size: 1 << 20 },
+            gateways: Members {
+                healthy: 2,
+                total: 2,
+            },
+            meta: MetaMembers {
+                healthy: 3,
+                total: 3,
+                leader: Some("meta2".into()),
+            },
+            osds: OsdSummary {
+                up: 6,
+                total: 7,
+                down: vec!["osd3".into()],
+            },
+            objects: ObjectSummary {
+                total: 1234567,
+                degraded: 5432,
+                at_risk: 0,
+            },
+            capacity: Capacity {
+                used_bytes: 45,
+                total_bytes: 100,
+            },
+            ec: EcProfileOut {
+                k: 4,
+                m: 2,
+                chunk_size: 1 << 20,
+            },
         };
         let b = status_box(&s);
         assert!(b.contains("│ Cluster Status: DEGRADED "));

@@ -35,7 +35,12 @@ pub struct Config {
     #[arg(long, env = "OBJECTIO_GATEWAY_ID")]
     pub id: Option<String>,
     /// etcd endpoints.
-    #[arg(long, env = "OBJECTIO_ETCD", value_delimiter = ',', default_value = "http://127.0.0.1:2379")]
+    #[arg(
+        long,
+        env = "OBJECTIO_ETCD",
+        value_delimiter = ',',
+        default_value = "http://127.0.0.1:2379"
+    )]
     pub etcd: Vec<String>,
     /// Cluster name.
     #[arg(long, env = "OBJECTIO_CLUSTER", default_value = "objectio")]
@@ -104,7 +109,8 @@ pub async fn run(cfg: Config) -> anyhow::Result<()> {
         .await
         .context("connecting to etcd")?;
     let cc = store.wait_config(Duration::from_secs(60)).await?;
-    let map = map::ClusterMap::start(store.clone(), Duration::from_millis(cfg.map_refresh_ms)).await?;
+    let map =
+        map::ClusterMap::start(store.clone(), Duration::from_millis(cfg.map_refresh_ms)).await?;
     let shards = ShardClient::new(&secret, Duration::from_secs(cfg.shard_timeout));
     let id = cfg
         .id
@@ -113,7 +119,9 @@ pub async fn run(cfg: Config) -> anyhow::Result<()> {
     let objects = object::Objects::new(store.clone(), cc, map, shards, id.clone());
 
     let mut builder = S3ServiceBuilder::new(s3::Gateway { objects });
-    builder.set_auth(s3::EtcdAuth { store: store.clone() });
+    builder.set_auth(s3::EtcdAuth {
+        store: store.clone(),
+    });
     builder.set_route(Health);
     let service = builder.build();
 
@@ -128,7 +136,9 @@ pub async fn run(cfg: Config) -> anyhow::Result<()> {
     tokio::spawn(keep_alive(store.clone(), id.clone(), alive));
     tracing::info!(gateway = %id, address = %local, "S3 gateway serving");
 
-    let http = Arc::new(hyper_util::server::conn::auto::Builder::new(TokioExecutor::new()));
+    let http = Arc::new(hyper_util::server::conn::auto::Builder::new(
+        TokioExecutor::new(),
+    ));
     loop {
         let (tcp, _) = match listener.accept().await {
             Ok(c) => c,

@@ -14,8 +14,8 @@ use md5::Digest;
 use objectio_cluster::keys::prefix_end;
 use objectio_cluster::store::{decode, encode};
 use objectio_cluster::{
-    BucketRecord, ClusterConfig, GcRecord, IntentRecord, ObjectRecord, SCHEMA_VERSION, ShardLocation, Store,
-    now_millis, now_secs,
+    BucketRecord, ClusterConfig, GcRecord, IntentRecord, ObjectRecord, SCHEMA_VERSION,
+    ShardLocation, Store, now_millis, now_secs,
 };
 use objectio_codec::{Encoder, Geometry, decode_stripe};
 use objectio_shard::client::Chunk;
@@ -163,7 +163,13 @@ fn shard_id(version_id: Uuid, i: usize) -> ShardId {
 }
 
 impl Objects {
-    pub fn new(store: Store, config: ClusterConfig, map: ClusterMap, shards: ShardClient, gateway_id: String) -> Self {
+    pub fn new(
+        store: Store,
+        config: ClusterConfig,
+        map: ClusterMap,
+        shards: ShardClient,
+        gateway_id: String,
+    ) -> Self {
         Self {
             inner: Arc::new(Inner {
                 store,
@@ -283,8 +289,12 @@ impl Objects {
 
         if g.stripes() > 0 {
             let snap = self.inner.map.get();
-            let placed = objectio_cluster::placement::place(version_id.as_bytes(), &snap.candidates(), k + m)
-                .map_err(|e| Error::Unavailable(e.to_string()))?;
+            let placed = objectio_cluster::placement::place(
+                version_id.as_bytes(),
+                &snap.candidates(),
+                k + m,
+            )
+            .map_err(|e| Error::Unavailable(e.to_string()))?;
             let locs: Vec<Option<ShardLocation>> = placed
                 .iter()
                 .map(|c| {
@@ -374,7 +384,13 @@ impl Objects {
         Ok((rec, digests))
     }
 
-    fn record(&self, p: &PutParams, version_id: Uuid, etag: String, shards: &[Option<ShardLocation>]) -> ObjectRecord {
+    fn record(
+        &self,
+        p: &PutParams,
+        version_id: Uuid,
+        etag: String,
+        shards: &[Option<ShardLocation>],
+    ) -> ObjectRecord {
         ObjectRecord {
             version: SCHEMA_VERSION,
             bucket: p.bucket.clone(),
@@ -402,7 +418,13 @@ impl Objects {
         snap: &crate::map::Snapshot,
         body: &mut S,
         hashers: &mut Hashers,
-    ) -> Result<Vec<(usize, oneshot::Sender<String>, tokio::task::JoinHandle<objectio_shard::Result<()>>)>>
+    ) -> Result<
+        Vec<(
+            usize,
+            oneshot::Sender<String>,
+            tokio::task::JoinHandle<objectio_shard::Result<()>>,
+        )>,
+    >
     where
         S: Stream<Item = Result<Bytes, E>> + Unpin,
         E: std::fmt::Display,
@@ -480,14 +502,19 @@ impl Objects {
             let stripe = Bytes::from(stripe);
             let data: Vec<&[u8]> = stripe.chunks(cl).collect();
             let parity = encoder.encode(&data)?;
-            let mut chunks: Vec<Bytes> = (0..k).map(|i| stripe.slice(i * cl..(i + 1) * cl)).collect();
+            let mut chunks: Vec<Bytes> =
+                (0..k).map(|i| stripe.slice(i * cl..(i + 1) * cl)).collect();
             chunks.extend(parity.into_iter().map(Bytes::from));
-            let sends = senders.iter().zip(chunks).enumerate().map(|(i, (tx, c))| async move {
-                match tx {
-                    Some(tx) => (i, tx.send(c).await.is_ok()),
-                    None => (i, false),
-                }
-            });
+            let sends = senders
+                .iter()
+                .zip(chunks)
+                .enumerate()
+                .map(|(i, (tx, c))| async move {
+                    match tx {
+                        Some(tx) => (i, tx.send(c).await.is_ok()),
+                        None => (i, false),
+                    }
+                });
             for (i, ok) in join_all(sends).await {
                 if !ok && senders[i].take().is_some() {
                     tracing::warn!(shard = i, "shard writer failed mid-stream");
@@ -536,7 +563,13 @@ impl Objects {
             if let Some(i) = intent {
                 ops.push(TxnOp::delete(i, None));
             }
-            if self.store().kv().txn(Txn::new().when(cmp).and_then(ops)).await?.succeeded() {
+            if self
+                .store()
+                .kv()
+                .txn(Txn::new().when(cmp).and_then(ops))
+                .await?
+                .succeeded()
+            {
                 return Ok(());
             }
             // Lost a race: either the bucket went away or another writer
@@ -576,7 +609,12 @@ impl Objects {
         start: u64,
         end: u64,
     ) -> Result<impl Stream<Item = std::io::Result<Bytes>> + Send + Sync + 'static + use<>> {
-        let g = Geometry::new(rec.ec.k as usize, rec.ec.m as usize, rec.ec.chunk_size as u64, rec.size);
+        let g = Geometry::new(
+            rec.ec.k as usize,
+            rec.ec.m as usize,
+            rec.ec.chunk_size as u64,
+            rec.size,
+        );
         let stripes = g.stripes_for_range(start, end);
         let (tx, rx) = mpsc::channel::<std::io::Result<Bytes>>(2 * g.k.max(1));
         let mut first = None;
@@ -635,7 +673,10 @@ impl Objects {
             async move {
                 let loc = loc?;
                 let addr = snap.address(&loc.osd)?;
-                match client.get(&addr, loc.disk, shard_id(vid, i), s as u32, 1).await {
+                match client
+                    .get(&addr, loc.disk, shard_id(vid, i), s as u32, 1)
+                    .await
+                {
                     Ok(mut v) => match v.pop() {
                         Some(Chunk::Ok(b)) if b.len() == cl => Some(b),
                         Some(Chunk::Corrupt) => {
@@ -681,10 +722,13 @@ impl Objects {
         let base = keys.objects_prefix(bucket);
         let mut full_prefix = base.clone();
         full_prefix.extend_from_slice(prefix.as_bytes());
-        let end = prefix_end(&full_prefix).unwrap_or_else(|| prefix_end(&base).expect("base ends with '/'"));
+        let end = prefix_end(&full_prefix)
+            .unwrap_or_else(|| prefix_end(&base).expect("base ends with '/'"));
         let mut cursor = full_prefix.clone();
         let resume = match token {
-            Some(t) => Some(decode_token(t).ok_or_else(|| Error::Body("invalid continuation token".into()))?),
+            Some(t) => Some(
+                decode_token(t).ok_or_else(|| Error::Body("invalid continuation token".into()))?,
+            ),
             None => start_after.map(|s| format!("k{s}")),
         };
         if let Some(r) = resume {
@@ -712,7 +756,12 @@ impl Objects {
                     .kv()
                     .get(
                         cursor.clone(),
-                        Some(GetOptions::new().with_range(end.clone()).with_keys_only().with_limit(1)),
+                        Some(
+                            GetOptions::new()
+                                .with_range(end.clone())
+                                .with_keys_only()
+                                .with_limit(1),
+                        ),
                     )
                     .await?;
                 if !more.kvs().is_empty() {
@@ -786,11 +835,15 @@ fn encode_token(marker: &str) -> String {
 }
 
 fn decode_token(t: &str) -> Option<String> {
-    let b = base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(t).ok()?;
+    let b = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(t)
+        .ok()?;
     let s = String::from_utf8(b).ok()?;
     (s.starts_with('k') || s.starts_with('p')).then_some(s)
 }
 
-fn tokio_stream_from<T: Send + 'static>(mut rx: mpsc::Receiver<T>) -> impl Stream<Item = T> + Send + Sync + 'static {
+fn tokio_stream_from<T: Send + 'static>(
+    mut rx: mpsc::Receiver<T>,
+) -> impl Stream<Item = T> + Send + Sync + 'static {
     futures::stream::poll_fn(move |cx| rx.poll_recv(cx))
 }

@@ -26,7 +26,9 @@ fn s3_err(e: object::Error) -> S3Error {
         E::NoSuchKey => s3_error!(NoSuchKey),
         E::BucketNotEmpty(_) => s3_error!(BucketNotEmpty),
         E::BucketExists { owned_by_you: true } => s3_error!(BucketAlreadyOwnedByYou),
-        E::BucketExists { owned_by_you: false } => s3_error!(BucketAlreadyExists),
+        E::BucketExists {
+            owned_by_you: false,
+        } => s3_error!(BucketAlreadyExists),
         E::IncompleteBody { got, expected } => {
             s3_error!(IncompleteBody, "got {got} of {expected} bytes")
         }
@@ -34,18 +36,27 @@ fn s3_err(e: object::Error) -> S3Error {
         E::Body(m) => s3_error!(InvalidRequest, "{m}"),
         E::Unavailable(m) => {
             tracing::error!(error = %m, "service unavailable");
-            s3_error!(ServiceUnavailable, "Please reduce your request rate or retry.")
+            s3_error!(
+                ServiceUnavailable,
+                "Please reduce your request rate or retry."
+            )
         }
         other => {
             let id = uuid::Uuid::new_v4();
             tracing::error!(request_id = %id, error = %other, "internal error");
-            s3_error!(InternalError, "We encountered an internal error (request id {id}). Please try again.")
+            s3_error!(
+                InternalError,
+                "We encountered an internal error (request id {id}). Please try again."
+            )
         }
     }
 }
 
 fn owner(creds: &Option<s3s::auth::Credentials>) -> String {
-    creds.as_ref().map(|c| c.access_key.clone()).unwrap_or_default()
+    creds
+        .as_ref()
+        .map(|c| c.access_key.clone())
+        .unwrap_or_default()
 }
 
 fn etag(e: &str) -> ETag {
@@ -69,7 +80,8 @@ fn wanted(input: &PutObjectInput, headers: &http::HeaderMap) -> Wanted {
         .unwrap_or("")
         .to_ascii_lowercase();
     Wanted {
-        crc32: input.checksum_crc32.is_some() || trailer.contains("x-amz-checksum-crc32") && !trailer.contains("crc32c"),
+        crc32: input.checksum_crc32.is_some()
+            || trailer.contains("x-amz-checksum-crc32") && !trailer.contains("crc32c"),
         crc32c: input.checksum_crc32c.is_some() || trailer.contains("x-amz-checksum-crc32c"),
         sha256: input.checksum_sha256.is_some() || trailer.contains("x-amz-checksum-sha256"),
     }
@@ -77,7 +89,10 @@ fn wanted(input: &PutObjectInput, headers: &http::HeaderMap) -> Wanted {
 
 #[async_trait::async_trait]
 impl S3 for Gateway {
-    async fn list_buckets(&self, _req: S3Request<ListBucketsInput>) -> S3Result<S3Response<ListBucketsOutput>> {
+    async fn list_buckets(
+        &self,
+        _req: S3Request<ListBucketsInput>,
+    ) -> S3Result<S3Response<ListBucketsOutput>> {
         let buckets = self.objects.list_buckets().await.map_err(s3_err)?;
         let out = ListBucketsOutput {
             buckets: Some(
@@ -94,12 +109,16 @@ impl S3 for Gateway {
                 display_name: Some("objectio".into()),
                 id: Some("objectio".into()),
             }),
-            ..Default::default()
+            continuation_token: None,
+            prefix: None,
         };
         Ok(S3Response::new(out))
     }
 
-    async fn create_bucket(&self, req: S3Request<CreateBucketInput>) -> S3Result<S3Response<CreateBucketOutput>> {
+    async fn create_bucket(
+        &self,
+        req: S3Request<CreateBucketInput>,
+    ) -> S3Result<S3Response<CreateBucketOutput>> {
         let who = owner(&req.credentials);
         self.objects
             .create_bucket(&req.input.bucket, &who)
@@ -107,16 +126,24 @@ impl S3 for Gateway {
             .map_err(s3_err)?;
         Ok(S3Response::new(CreateBucketOutput {
             location: Some(format!("/{}", req.input.bucket)),
-            ..Default::default()
         }))
     }
 
-    async fn head_bucket(&self, req: S3Request<HeadBucketInput>) -> S3Result<S3Response<HeadBucketOutput>> {
-        self.objects.bucket(&req.input.bucket).await.map_err(s3_err)?;
+    async fn head_bucket(
+        &self,
+        req: S3Request<HeadBucketInput>,
+    ) -> S3Result<S3Response<HeadBucketOutput>> {
+        self.objects
+            .bucket(&req.input.bucket)
+            .await
+            .map_err(s3_err)?;
         Ok(S3Response::new(HeadBucketOutput::default()))
     }
 
-    async fn delete_bucket(&self, req: S3Request<DeleteBucketInput>) -> S3Result<S3Response<DeleteBucketOutput>> {
+    async fn delete_bucket(
+        &self,
+        req: S3Request<DeleteBucketInput>,
+    ) -> S3Result<S3Response<DeleteBucketOutput>> {
         self.objects
             .delete_bucket(&req.input.bucket)
             .await
@@ -124,7 +151,10 @@ impl S3 for Gateway {
         Ok(S3Response::new(DeleteBucketOutput::default()))
     }
 
-    async fn put_object(&self, req: S3Request<PutObjectInput>) -> S3Result<S3Response<PutObjectOutput>> {
+    async fn put_object(
+        &self,
+        req: S3Request<PutObjectInput>,
+    ) -> S3Result<S3Response<PutObjectOutput>> {
         let want = wanted(&req.input, &req.headers);
         let trailers = req.trailing_headers.clone();
         let input = req.input;
@@ -154,7 +184,11 @@ impl S3 for Gateway {
             key: input.key,
             size,
             content_type: input.content_type,
-            user_metadata: input.metadata.unwrap_or_default().into_iter().collect::<BTreeMap<_, _>>(),
+            user_metadata: input
+                .metadata
+                .unwrap_or_default()
+                .into_iter()
+                .collect::<BTreeMap<_, _>>(),
             wanted: want,
         };
         let verify = |d: &object::Digests| -> object::Result<()> {
@@ -168,7 +202,11 @@ impl S3 for Gateway {
             let trailer = |name: &str| -> Option<String> {
                 trailers
                     .as_ref()?
-                    .read(|h| h.get(name).and_then(|v| v.to_str().ok()).map(str::to_string))
+                    .read(|h| {
+                        h.get(name)
+                            .and_then(|v| v.to_str().ok())
+                            .map(str::to_string)
+                    })
                     .flatten()
             };
             let checks = [
@@ -188,7 +226,11 @@ impl S3 for Gateway {
             }
             Ok(())
         };
-        let (rec, digests) = self.objects.put(params, body, verify).await.map_err(s3_err)?;
+        let (rec, digests) = self
+            .objects
+            .put(params, body, verify)
+            .await
+            .map_err(s3_err)?;
         Ok(S3Response::new(PutObjectOutput {
             e_tag: Some(etag(&rec.etag)),
             checksum_crc32: digests.crc32,
@@ -198,14 +240,26 @@ impl S3 for Gateway {
         }))
     }
 
-    async fn get_object(&self, req: S3Request<GetObjectInput>) -> S3Result<S3Response<GetObjectOutput>> {
+    async fn get_object(
+        &self,
+        req: S3Request<GetObjectInput>,
+    ) -> S3Result<S3Response<GetObjectOutput>> {
         let input = req.input;
-        let rec = self.objects.head(&input.bucket, &input.key).await.map_err(s3_err)?;
+        let rec = self
+            .objects
+            .head(&input.bucket, &input.key)
+            .await
+            .map_err(s3_err)?;
         let (start, end, content_range) = match &input.range {
             None => (0, rec.size, None),
             Some(r) => {
                 let rg = r.check(rec.size).map_err(|_| s3_error!(InvalidRange))?;
-                let cr = format!("bytes {}-{}/{}", rg.start, rg.end.saturating_sub(1), rec.size);
+                let cr = format!(
+                    "bytes {}-{}/{}",
+                    rg.start,
+                    rg.end.saturating_sub(1),
+                    rec.size
+                );
                 (rg.start, rg.end, Some(cr))
             }
         };
@@ -228,7 +282,10 @@ impl S3 for Gateway {
         Ok(resp)
     }
 
-    async fn head_object(&self, req: S3Request<HeadObjectInput>) -> S3Result<S3Response<HeadObjectOutput>> {
+    async fn head_object(
+        &self,
+        req: S3Request<HeadObjectInput>,
+    ) -> S3Result<S3Response<HeadObjectOutput>> {
         let rec = self
             .objects
             .head(&req.input.bucket, &req.input.key)
@@ -245,7 +302,10 @@ impl S3 for Gateway {
         }))
     }
 
-    async fn delete_object(&self, req: S3Request<DeleteObjectInput>) -> S3Result<S3Response<DeleteObjectOutput>> {
+    async fn delete_object(
+        &self,
+        req: S3Request<DeleteObjectInput>,
+    ) -> S3Result<S3Response<DeleteObjectOutput>> {
         self.objects
             .delete(&req.input.bucket, &req.input.key)
             .await
@@ -253,7 +313,10 @@ impl S3 for Gateway {
         Ok(S3Response::new(DeleteObjectOutput::default()))
     }
 
-    async fn list_objects_v2(&self, req: S3Request<ListObjectsV2Input>) -> S3Result<S3Response<ListObjectsV2Output>> {
+    async fn list_objects_v2(
+        &self,
+        req: S3Request<ListObjectsV2Input>,
+    ) -> S3Result<S3Response<ListObjectsV2Output>> {
         let input = req.input;
         let max_keys = input.max_keys.unwrap_or(1000);
         if max_keys < 0 {
@@ -295,7 +358,9 @@ impl S3 for Gateway {
                         size: Some(o.size as i64),
                         e_tag: Some(etag(&o.etag)),
                         last_modified: Some(ts_ms(o.created_ms)),
-                        storage_class: Some(ObjectStorageClass::from_static(ObjectStorageClass::STANDARD)),
+                        storage_class: Some(ObjectStorageClass::from_static(
+                            ObjectStorageClass::STANDARD,
+                        )),
                         ..Default::default()
                     })
                     .collect(),
@@ -334,10 +399,16 @@ impl S3Auth for EtcdAuth {
             .await
         {
             Ok(Some((k, _))) => Ok(SecretKey::from(k.secret_access_key)),
-            Ok(None) => Err(s3_error!(InvalidAccessKeyId, "The AWS Access Key Id you provided does not exist in our records.")),
+            Ok(None) => Err(s3_error!(
+                InvalidAccessKeyId,
+                "The AWS Access Key Id you provided does not exist in our records."
+            )),
             Err(e) => {
                 tracing::error!(error = %e, "reading access key");
-                Err(S3Error::with_message(S3ErrorCode::ServiceUnavailable, "credential store unavailable"))
+                Err(S3Error::with_message(
+                    S3ErrorCode::ServiceUnavailable,
+                    "credential store unavailable",
+                ))
             }
         }
     }

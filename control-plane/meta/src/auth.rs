@@ -13,7 +13,10 @@ pub struct Admin;
 impl FromRequestParts<AppState> for Admin {
     type Rejection = ApiError;
 
-    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
         let given = parts
             .headers
             .get(axum::http::header::AUTHORIZATION)
@@ -21,8 +24,14 @@ impl FromRequestParts<AppState> for Admin {
             .and_then(|v| v.strip_prefix("Bearer "))
             .ok_or_else(|| ApiError::unauthorized("missing bearer token"))?;
         // Compare every token in constant time for its length.
-        let ok = state.tokens.iter().fold(false, |acc, t| acc | constant_eq(t.as_bytes(), given.as_bytes()));
-        if ok { Ok(Admin) } else { Err(ApiError::unauthorized("invalid bearer token")) }
+        let ok = state.tokens.iter().fold(false, |acc, t| {
+            acc | constant_eq(t.as_bytes(), given.as_bytes())
+        });
+        if ok {
+            Ok(Admin)
+        } else {
+            Err(ApiError::unauthorized("invalid bearer token"))
+        }
     }
 }
 

@@ -13,16 +13,20 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
+use auth::SecurityAddon;
 use axum::Router;
+use axum::serve::ListenerExt;
 use clap::Parser;
 use objectio_cluster::{ClusterConfig, EcProfile, Lease, SCHEMA_VERSION, Store, now_secs};
-use auth::SecurityAddon;
-use axum::serve::ListenerExt;
 use utoipa::OpenApi;
 
 /// Configuration of a meta replica (flags, or `OBJECTIO_*` environment variables).
 #[derive(Parser, Debug, Clone)]
-#[command(name = "objectio-meta", version, about = "ObjectIO control plane and admin API")]
+#[command(
+    name = "objectio-meta",
+    version,
+    about = "ObjectIO control plane and admin API"
+)]
 pub struct Config {
     /// Replica id (e.g. meta1).
     #[arg(long, env = "OBJECTIO_META_ID", default_value = "meta1")]
@@ -31,13 +35,23 @@ pub struct Config {
     #[arg(long, env = "OBJECTIO_META_LISTEN", default_value = "0.0.0.0:9100")]
     pub listen: String,
     /// etcd endpoints.
-    #[arg(long, env = "OBJECTIO_ETCD", value_delimiter = ',', default_value = "http://127.0.0.1:2379")]
+    #[arg(
+        long,
+        env = "OBJECTIO_ETCD",
+        value_delimiter = ',',
+        default_value = "http://127.0.0.1:2379"
+    )]
     pub etcd: Vec<String>,
     /// Cluster name.
     #[arg(long, env = "OBJECTIO_CLUSTER", default_value = "objectio")]
     pub cluster: String,
     /// Admin bearer tokens (comma separated).
-    #[arg(long, env = "OBJECTIO_ADMIN_TOKEN", value_delimiter = ',', hide_env_values = true)]
+    #[arg(
+        long,
+        env = "OBJECTIO_ADMIN_TOKEN",
+        value_delimiter = ',',
+        hide_env_values = true
+    )]
     pub admin_token: Vec<String>,
     /// File holding the admin token (mode 600).
     #[arg(long, env = "OBJECTIO_ADMIN_TOKEN_FILE")]
@@ -62,9 +76,17 @@ pub struct Config {
 impl Config {
     /// Validates the configuration; returns the admin tokens.
     pub fn check(&self) -> anyhow::Result<Vec<String>> {
-        let mut tokens: Vec<String> = self.admin_token.iter().filter(|t| !t.is_empty()).cloned().collect();
+        let mut tokens: Vec<String> = self
+            .admin_token
+            .iter()
+            .filter(|t| !t.is_empty())
+            .cloned()
+            .collect();
         if let Some(f) = &self.admin_token_file {
-            tokens.push(objectio_cluster::util::load_secret(None, Some(f), "admin token").map_err(anyhow::Error::msg)?);
+            tokens.push(
+                objectio_cluster::util::load_secret(None, Some(f), "admin token")
+                    .map_err(anyhow::Error::msg)?,
+            );
         }
         if tokens.is_empty() {
             anyhow::bail!("no admin token: set OBJECTIO_ADMIN_TOKEN or --admin-token-file");
@@ -75,7 +97,7 @@ impl Config {
         if self.ec_k == 0 || self.ec_m == 0 || self.ec_k as usize + self.ec_m as usize > 32 {
             anyhow::bail!("EC profile {}+{} is not supported", self.ec_k, self.ec_m);
         }
-        if self.ec_chunk == 0 || self.ec_chunk % 4096 != 0 || self.ec_chunk > 16 << 20 {
+        if self.ec_chunk == 0 || !self.ec_chunk.is_multiple_of(4096) || self.ec_chunk > 16 << 20 {
             anyhow::bail!("--ec-chunk must be a multiple of 4 KiB, at most 16 MiB");
         }
         Ok(tokens)
@@ -120,9 +142,17 @@ pub fn router(state: AppState) -> Router {
         .route("/health", axum::routing::get(v1::health))
         .route(
             "/api/v1/openapi.json",
-            axum::routing::get(|| async { ([(axum::http::header::CONTENT_TYPE, "application/json")], openapi_json()) }),
+            axum::routing::get(|| async {
+                (
+                    [(axum::http::header::CONTENT_TYPE, "application/json")],
+                    openapi_json(),
+                )
+            }),
         )
-        .merge(utoipa_swagger_ui::SwaggerUi::new("/api/docs").url("/api/docs/openapi.json", ApiDoc::openapi()))
+        .merge(
+            utoipa_swagger_ui::SwaggerUi::new("/api/docs")
+                .url("/api/docs/openapi.json", ApiDoc::openapi()),
+        )
         .merge(v1::cluster::router())
         .merge(v1::osds::router())
         .merge(v1::buckets::router())
@@ -168,7 +198,8 @@ async fn membership(store: Store, id: String) {
                 )
                 .await?;
             let mut ec = store.client().election_client();
-            ec.campaign(election_name(&store), id.clone(), lease.id()).await?;
+            ec.campaign(election_name(&store), id.clone(), lease.id())
+                .await?;
             tracing::info!(meta = %id, "elected leader");
             while !lease.is_lost() {
                 tokio::time::sleep(Duration::from_secs(1)).await;
@@ -210,7 +241,10 @@ pub async fn run(cfg: Config) -> anyhow::Result<()> {
 mod tests {
     #[test]
     fn committed_openapi_spec_matches_the_code() {
-        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../openapi/objectio-admin-v1.json");
+        let path = concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../../openapi/objectio-admin-v1.json"
+        );
         let committed = std::fs::read_to_string(path).unwrap_or_default();
         assert!(
             committed == super::openapi_json(),

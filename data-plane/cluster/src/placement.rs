@@ -126,7 +126,10 @@ mod tests {
             let ids: Vec<Uuid> = got.iter().map(|c| c.disk).collect();
             assert_eq!(ids, reference(&key, &c, 6));
             for d in 0..3 {
-                let n = got.iter().filter(|x| x.domain == format!("host{d}")).count();
+                let n = got
+                    .iter()
+                    .filter(|x| x.domain == format!("host{d}"))
+                    .count();
                 assert!(n <= 2, "domain {d} got {n} shards");
             }
         }
@@ -146,7 +149,13 @@ mod tests {
     fn adding_a_disk_moves_about_one_in_n() {
         let mut c = disks(3, 3);
         let before: Vec<Vec<Uuid>> = (0..2000u32)
-            .map(|i| place(&i.to_be_bytes(), &c, 1).unwrap().iter().map(|c| c.disk).collect())
+            .map(|i| {
+                place(&i.to_be_bytes(), &c, 1)
+                    .unwrap()
+                    .iter()
+                    .map(|c| c.disk)
+                    .collect()
+            })
             .collect();
         c.push(Candidate {
             disk: Uuid::new_v4(),
@@ -156,8 +165,11 @@ mod tests {
         });
         let moved = (0..2000u32)
             .filter(|i| {
-                let now: Vec<Uuid> =
-                    place(&i.to_be_bytes(), &c, 1).unwrap().iter().map(|c| c.disk).collect();
+                let now: Vec<Uuid> = place(&i.to_be_bytes(), &c, 1)
+                    .unwrap()
+                    .iter()
+                    .map(|c| c.disk)
+                    .collect();
                 now != before[*i as usize]
             })
             .count();

@@ -159,7 +159,10 @@ impl Store {
     pub async fn count(&self, prefix: impl Into<Vec<u8>>) -> Result<u64> {
         let resp = self
             .kv()
-            .get(prefix, Some(GetOptions::new().with_prefix().with_count_only()))
+            .get(
+                prefix,
+                Some(GetOptions::new().with_prefix().with_count_only()),
+            )
             .await?;
         Ok(resp.count().max(0) as u64)
     }
@@ -168,7 +171,10 @@ impl Store {
     pub async fn list_keys(&self, prefix: impl Into<Vec<u8>>) -> Result<Vec<Vec<u8>>> {
         let resp = self
             .kv()
-            .get(prefix, Some(GetOptions::new().with_prefix().with_keys_only()))
+            .get(
+                prefix,
+                Some(GetOptions::new().with_prefix().with_keys_only()),
+            )
             .await?;
         Ok(resp.kvs().iter().map(|kv| kv.key().to_vec()).collect())
     }

@@ -20,24 +20,31 @@ pub fn parse_size(s: &str) -> Result<u64, String> {
         "tb" => 1_000_000_000_000,
         u => return Err(format!("unknown size unit {u:?} in {s:?}")),
     };
-    n.checked_mul(mult).ok_or_else(|| format!("size {s:?} overflows"))
+    n.checked_mul(mult)
+        .ok_or_else(|| format!("size {s:?} overflows"))
 }
 
 /// Reads a secret given either inline or as a file. A secret file must not
 /// be readable by group or others.
-pub fn load_secret(inline: Option<&str>, file: Option<&Path>, what: &str) -> Result<String, String> {
+pub fn load_secret(
+    inline: Option<&str>,
+    file: Option<&Path>,
+    what: &str,
+) -> Result<String, String> {
     match (inline, file) {
         (Some(s), _) if !s.is_empty() => Ok(s.to_string()),
         (_, Some(p)) => {
             use std::os::unix::fs::PermissionsExt;
-            let meta = std::fs::metadata(p).map_err(|e| format!("{what} file {}: {e}", p.display()))?;
+            let meta =
+                std::fs::metadata(p).map_err(|e| format!("{what} file {}: {e}", p.display()))?;
             if meta.permissions().mode() & 0o077 != 0 {
                 return Err(format!(
                     "{what} file {} is readable by group or others (chmod 600 it)",
                     p.display()
                 ));
             }
-            let s = std::fs::read_to_string(p).map_err(|e| format!("{what} file {}: {e}", p.display()))?;
+            let s = std::fs::read_to_string(p)
+                .map_err(|e| format!("{what} file {}: {e}", p.display()))?;
             let s = s.trim().to_string();
             if s.is_empty() {
                 return Err(format!("{what} file {} is empty", p.display()));

@@ -62,7 +62,9 @@ impl Geometry {
     /// Object bytes held by stripe `s`.
     pub fn stripe_len(&self, s: u64) -> u64 {
         let start = s * self.stripe_data();
-        self.object_size.saturating_sub(start).min(self.stripe_data())
+        self.object_size
+            .saturating_sub(start)
+            .min(self.stripe_data())
     }
 
     /// Length of each chunk of stripe `s` (equal across the stripe's shards).
@@ -144,7 +146,11 @@ pub fn decode_stripe(
         });
     }
     if chunks[..k].iter().all(|c| c.is_some()) {
-        return Ok(chunks.into_iter().take(k).map(|c| c.expect("present")).collect());
+        return Ok(chunks
+            .into_iter()
+            .take(k)
+            .map(|c| c.expect("present"))
+            .collect());
     }
     let len = chunks.iter().flatten().next().map(|c| c.len()).unwrap_or(0);
     let mut dec = ReedSolomonDecoder::new(k, m, len)?;

@@ -185,7 +185,9 @@ fn io(path: &Path) -> impl Fn(std::io::Error) -> DiskError + '_ {
     }
 }
 
-async fn blocking<T: Send + 'static>(f: impl FnOnce() -> std::io::Result<T> + Send + 'static) -> std::io::Result<T> {
+async fn blocking<T: Send + 'static>(
+    f: impl FnOnce() -> std::io::Result<T> + Send + 'static,
+) -> std::io::Result<T> {
     tokio::task::spawn_blocking(f)
         .await
         .unwrap_or_else(|e| Err(std::io::Error::other(e)))
@@ -196,7 +198,12 @@ impl Disk {
     /// `create_size` bytes when it does not exist or is all zeros at the
     /// start. A disk carrying another signature or another cluster's
     /// superblock is refused.
-    pub async fn open(path: &Path, create_size: u64, cluster_id: Uuid, osd_id: &str) -> Result<Arc<Disk>> {
+    pub async fn open(
+        path: &Path,
+        create_size: u64,
+        cluster_id: Uuid,
+        osd_id: &str,
+    ) -> Result<Arc<Disk>> {
         let p = path.to_path_buf();
         let file = OpenOptions::new()
             .read(true)
@@ -285,7 +292,10 @@ impl Disk {
                         let mut tb = vec![0u8; trailer_cap(&header) as usize];
                         file.read_exact_at(&mut tb, toff)?;
                         match parse_trailer(&tb) {
-                            Some(trailer) if trailer.chunk_crcs.len() as u64 == header.geometry().stripes() => {
+                            Some(trailer)
+                                if trailer.chunk_crcs.len() as u64
+                                    == header.geometry().stripes() =>
+                            {
                                 index.insert(
                                     header.id,
                                     Entry {
@@ -337,7 +347,9 @@ impl Disk {
         let mut tail = self.tail.lock().await;
         let off = *tail;
         if off + len > self.sb.capacity {
-            return Err(DiskError::Full { disk: self.sb.disk_id });
+            return Err(DiskError::Full {
+                disk: self.sb.disk_id,
+            });
         }
         let block = record_head(kind, len, &json);
         let file = self.file.clone();
@@ -428,7 +440,12 @@ impl Disk {
 
     /// Space the committed shards occupy, in bytes.
     pub async fn live_bytes(&self) -> u64 {
-        self.index.read().await.values().map(Entry::record_len).sum()
+        self.index
+            .read()
+            .await
+            .values()
+            .map(Entry::record_len)
+            .sum()
     }
 }
 
@@ -567,8 +584,14 @@ mod tests {
         let d = Disk::open(&p, 64 << 20, cid, "osd1").await.unwrap();
         let e = d.entry(&h1.id).await.unwrap();
         assert_eq!(d.read_chunk(&e, 0).await.unwrap().unwrap(), vec![7; 4096]);
-        assert!(matches!(d.entry(&h2.id).await, Err(DiskError::NotFound { .. })));
-        assert!(matches!(d.entry(&h3.id).await, Err(DiskError::NotFound { .. })));
+        assert!(matches!(
+            d.entry(&h2.id).await,
+            Err(DiskError::NotFound { .. })
+        ));
+        assert!(matches!(
+            d.entry(&h3.id).await,
+            Err(DiskError::NotFound { .. })
+        ));
         assert_eq!(d.shard_count().await, 1);
 
         // Another cluster's id is refused.
@@ -613,7 +636,9 @@ mod tests {
         b[13] = 0xff; // length field
         assert!(parse_record_head(&b).is_none());
         for i in 0..200u32 {
-            let junk: Vec<u8> = (0..4096u32).map(|j| (j.wrapping_mul(31).wrapping_add(i)) as u8).collect();
+            let junk: Vec<u8> = (0..4096u32)
+                .map(|j| (j.wrapping_mul(31).wrapping_add(i)) as u8)
+                .collect();
             assert!(parse_record_head(&junk).is_none());
             assert!(parse_trailer(&junk).is_none());
         }

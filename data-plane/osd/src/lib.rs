@@ -19,7 +19,11 @@ use tokio::net::TcpListener;
 
 /// Configuration of one OSD (flags, or `OBJECTIO_*` environment variables).
 #[derive(Parser, Debug, Clone)]
-#[command(name = "objectio-osd", version, about = "ObjectIO OSD: stores erasure-coded shards on local disks")]
+#[command(
+    name = "objectio-osd",
+    version,
+    about = "ObjectIO OSD: stores erasure-coded shards on local disks"
+)]
 pub struct Config {
     /// OSD id, unique in the cluster (e.g. osd1).
     #[arg(long, env = "OBJECTIO_OSD_ID")]
@@ -34,13 +38,23 @@ pub struct Config {
     #[arg(long, env = "OBJECTIO_FAILURE_DOMAIN")]
     pub failure_domain: Option<String>,
     /// A disk: a device or file path. Repeat for several disks.
-    #[arg(long = "disk", env = "OBJECTIO_OSD_DISKS", value_delimiter = ',', required = true)]
+    #[arg(
+        long = "disk",
+        env = "OBJECTIO_OSD_DISKS",
+        value_delimiter = ',',
+        required = true
+    )]
     pub disks: Vec<PathBuf>,
     /// Size of a file-backed disk created when the path does not exist.
     #[arg(long, env = "OBJECTIO_OSD_DISK_SIZE", default_value = "4GiB", value_parser = objectio_cluster::util::parse_size)]
     pub disk_size: u64,
     /// etcd endpoints.
-    #[arg(long, env = "OBJECTIO_ETCD", value_delimiter = ',', default_value = "http://127.0.0.1:2379")]
+    #[arg(
+        long,
+        env = "OBJECTIO_ETCD",
+        value_delimiter = ',',
+        default_value = "http://127.0.0.1:2379"
+    )]
     pub etcd: Vec<String>,
     /// Cluster name (the etcd key prefix `/objectio/<cluster>/v1/`).
     #[arg(long, env = "OBJECTIO_CLUSTER", default_value = "objectio")]
@@ -95,10 +109,12 @@ pub async fn run(cfg: Config) -> anyhow::Result<()> {
     let listener = TcpListener::bind(&cfg.listen)
         .await
         .with_context(|| format!("binding {}", cfg.listen))?;
-    let address = cfg
-        .advertise
-        .clone()
-        .unwrap_or_else(|| listener.local_addr().map(|a| a.to_string()).unwrap_or(cfg.listen.clone()));
+    let address = cfg.advertise.clone().unwrap_or_else(|| {
+        listener
+            .local_addr()
+            .map(|a| a.to_string())
+            .unwrap_or(cfg.listen.clone())
+    });
     let rec = OsdRecord {
         version: objectio_cluster::SCHEMA_VERSION,
         id: cfg.id.clone(),
@@ -109,7 +125,10 @@ pub async fn run(cfg: Config) -> anyhow::Result<()> {
     };
     store.put(store.keys().osd(&cfg.id), &rec).await?;
     publish_disks(&store, &cfg.id, &disks).await?;
-    let state = Arc::new(server::ServerState { secret, disks: disks.clone() });
+    let state = Arc::new(server::ServerState {
+        secret,
+        disks: disks.clone(),
+    });
     tokio::spawn(server::serve(listener, state));
     tracing::info!(osd = %cfg.id, %address, disks = disks.len(), "OSD serving");
 
@@ -129,7 +148,7 @@ pub async fn run(cfg: Config) -> anyhow::Result<()> {
                 Err(e) => tracing::warn!(error = %e, "could not register liveness; retrying"),
             }
         }
-        if n % 10 == 0
+        if n.is_multiple_of(10)
             && let Err(e) = publish_disks(&store, &cfg.id, &disks).await
         {
             tracing::warn!(error = %e, "could not publish disk usage");
@@ -137,7 +156,11 @@ pub async fn run(cfg: Config) -> anyhow::Result<()> {
     }
 }
 
-async fn register_alive(store: &Store, cfg: &Config, alive: &OsdAlive) -> objectio_cluster::Result<Lease> {
+async fn register_alive(
+    store: &Store,
+    cfg: &Config,
+    alive: &OsdAlive,
+) -> objectio_cluster::Result<Lease> {
     let lease = Lease::grant(store, cfg.lease_ttl).await?;
     store
         .put_with_lease(store.keys().osd_alive(&cfg.id), alive, lease.id())

@@ -107,7 +107,10 @@ impl ShardClient {
     }
 
     async fn expect_ok(addr: &str, c: &mut Conn) -> Result<Reply> {
-        match proto::read_msg::<_, Reply>(c).await.map_err(Self::io(addr))? {
+        match proto::read_msg::<_, Reply>(c)
+            .await
+            .map_err(Self::io(addr))?
+        {
             Some(Reply::Err { code, message }) => Err(Error::Remote {
                 addr: addr.to_string(),
                 code,
@@ -140,7 +143,14 @@ impl ShardClient {
     }
 
     /// Reads `count` chunks of `shard` starting at chunk `first`.
-    pub async fn get(&self, addr: &str, disk: Uuid, shard: ShardId, first: u32, count: u32) -> Result<Vec<Chunk>> {
+    pub async fn get(
+        &self,
+        addr: &str,
+        disk: Uuid,
+        shard: ShardId,
+        first: u32,
+        count: u32,
+    ) -> Result<Vec<Chunk>> {
         let mut c = self.connect(addr).await?;
         let out = self
             .with_timeout(addr, async {
@@ -167,7 +177,10 @@ impl ShardClient {
                 };
                 let mut out = Vec::with_capacity(n as usize);
                 for _ in 0..n {
-                    match proto::read_msg::<_, Reply>(&mut c).await.map_err(Self::io(addr))? {
+                    match proto::read_msg::<_, Reply>(&mut c)
+                        .await
+                        .map_err(Self::io(addr))?
+                    {
                         Some(Reply::Chunk {
                             status: ChunkStatus::Ok,
                             len,
@@ -211,7 +224,9 @@ impl ShardClient {
         let mut c = self.connect(addr).await?;
         let r = self
             .with_timeout(addr, async {
-                proto::write_msg(&mut c, &req).await.map_err(Self::io(addr))?;
+                proto::write_msg(&mut c, &req)
+                    .await
+                    .map_err(Self::io(addr))?;
                 c.flush().await.map_err(Self::io(addr))?;
                 Self::expect_ok(addr, &mut c).await
             })
@@ -224,7 +239,9 @@ impl ShardClient {
 
     /// Deletes a shard.
     pub async fn delete(&self, addr: &str, disk: Uuid, shard: ShardId) -> Result<()> {
-        self.simple(addr, Request::Delete { disk, shard }).await.map(|_| ())
+        self.simple(addr, Request::Delete { disk, shard })
+            .await
+            .map(|_| ())
     }
 
     /// Describes a shard.
@@ -261,7 +278,13 @@ impl PutStream {
             msg: "put already closed".into(),
         })?;
         let r = tokio::time::timeout(self.client.inner.timeout, async {
-            proto::write_msg(c, &Request::PutChunk { len: data.len() as u32 }).await?;
+            proto::write_msg(
+                c,
+                &Request::PutChunk {
+                    len: data.len() as u32,
+                },
+            )
+            .await?;
             proto::write_data(c, data).await?;
             c.flush().await
         })
@@ -289,9 +312,14 @@ impl PutStream {
         let r = self
             .client
             .with_timeout(&addr, async {
-                proto::write_msg(&mut c, &Request::PutEnd { etag: etag.to_string() })
-                    .await
-                    .map_err(ShardClient::io(&addr))?;
+                proto::write_msg(
+                    &mut c,
+                    &Request::PutEnd {
+                        etag: etag.to_string(),
+                    },
+                )
+                .await
+                .map_err(ShardClient::io(&addr))?;
                 c.flush().await.map_err(ShardClient::io(&addr))?;
                 ShardClient::expect_ok(&addr, &mut c).await
             })

@@ -73,7 +73,9 @@ impl ShardHeader {
         if self.k == 0 || self.m == 0 || self.k as usize + self.m as usize > 64 {
             return Err(format!("bad EC profile {}+{}", self.k, self.m));
         }
-        if self.chunk_size == 0 || self.chunk_size as u64 % objectio_codec::CHUNK_ALIGN != 0 {
+        if self.chunk_size == 0
+            || !(self.chunk_size as u64).is_multiple_of(objectio_codec::CHUNK_ALIGN)
+        {
             return Err(format!("bad chunk size {}", self.chunk_size));
         }
         if self.id.index as usize >= self.k as usize + self.m as usize {

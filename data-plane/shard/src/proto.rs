@@ -86,15 +86,28 @@ pub struct ShardStat {
 #[serde(tag = "reply", rename_all = "snake_case")]
 pub enum Reply {
     Ok,
-    Err { code: ErrorCode, message: String },
+    Err {
+        code: ErrorCode,
+        message: String,
+    },
     /// Opens a `Get` answer: `count` chunk frames follow.
-    Get { count: u32 },
-    Chunk { status: ChunkStatus, len: u32 },
-    Stat { stat: ShardStat },
+    Get {
+        count: u32,
+    },
+    Chunk {
+        status: ChunkStatus,
+        len: u32,
+    },
+    Stat {
+        stat: ShardStat,
+    },
 }
 
 /// Writes a control frame.
-pub async fn write_msg<W: AsyncWrite + Unpin, T: Serialize>(w: &mut W, msg: &T) -> std::io::Result<()> {
+pub async fn write_msg<W: AsyncWrite + Unpin, T: Serialize>(
+    w: &mut W,
+    msg: &T,
+) -> std::io::Result<()> {
     let body = serde_json::to_vec(msg).map_err(std::io::Error::other)?;
     w.write_u32(body.len() as u32).await?;
     w.write_all(&body).await
@@ -129,7 +142,11 @@ pub async fn write_data<W: AsyncWrite + Unpin>(w: &mut W, data: &[u8]) -> std::i
 }
 
 /// Reads a data frame of exactly `expect` bytes into `buf`.
-pub async fn read_data<R: AsyncRead + Unpin>(r: &mut R, expect: u32, buf: &mut Vec<u8>) -> std::io::Result<()> {
+pub async fn read_data<R: AsyncRead + Unpin>(
+    r: &mut R,
+    expect: u32,
+    buf: &mut Vec<u8>,
+) -> std::io::Result<()> {
     let len = r.read_u32().await?;
     if len != expect || len > MAX_DATA {
         return Err(std::io::Error::new(
@@ -152,7 +169,10 @@ fn mac(secret: &[u8], nonce: &[u8]) -> Hmac<Sha256> {
 
 /// Server side of the handshake: returns whether the peer proved it holds
 /// the cluster secret. On `false` the caller must drop the connection.
-pub async fn server_handshake<S: AsyncRead + AsyncWrite + Unpin>(s: &mut S, secret: &[u8]) -> std::io::Result<bool> {
+pub async fn server_handshake<S: AsyncRead + AsyncWrite + Unpin>(
+    s: &mut S,
+    secret: &[u8],
+) -> std::io::Result<bool> {
     let nonce: [u8; 32] = rand::random();
     s.write_all(&nonce).await?;
     s.flush().await?;
@@ -165,7 +185,10 @@ pub async fn server_handshake<S: AsyncRead + AsyncWrite + Unpin>(s: &mut S, secr
 }
 
 /// Client side of the handshake.
-pub async fn client_handshake<S: AsyncRead + AsyncWrite + Unpin>(s: &mut S, secret: &[u8]) -> std::io::Result<bool> {
+pub async fn client_handshake<S: AsyncRead + AsyncWrite + Unpin>(
+    s: &mut S,
+    secret: &[u8],
+) -> std::io::Result<bool> {
     let mut nonce = [0u8; 32];
     s.read_exact(&mut nonce).await?;
     let answer = mac(secret, &nonce).finalize().into_bytes();

@@ -28,7 +28,11 @@ pub fn bin_dir() -> PathBuf {
     }
     let exe = std::env::current_exe().expect("current exe");
     // target/<profile>/deps/<test> -> target/<profile>
-    let dir = exe.parent().and_then(Path::parent).expect("target dir").to_path_buf();
+    let dir = exe
+        .parent()
+        .and_then(Path::parent)
+        .expect("target dir")
+        .to_path_buf();
     assert!(
         dir.join("objectio-osd").exists(),
         "binaries not found in {}: run `cargo build --workspace --bins` first",
@@ -85,7 +89,9 @@ pub struct Cluster {
 }
 
 fn random_hex(n: usize) -> String {
-    (0..n).map(|_| format!("{:x}", rand::random::<u8>() % 16)).collect()
+    (0..n)
+        .map(|_| format!("{:x}", rand::random::<u8>() % 16))
+        .collect()
 }
 
 impl Cluster {
@@ -132,8 +138,11 @@ impl Cluster {
         }
         c.wait_osds_up(opts.osds).await?;
         c.start_gateway()?;
-        c.wait_http(&format!("http://127.0.0.1:{}/health", c.gateway_port), "gateway")
-            .await?;
+        c.wait_http(
+            &format!("http://127.0.0.1:{}/health", c.gateway_port),
+            "gateway",
+        )
+        .await?;
         let key: serde_json::Value = c
             .admin()
             .post(c.admin_url("/api/v1/keys"))
@@ -144,7 +153,10 @@ impl Cluster {
             .json()
             .await?;
         c.access_key = key["access_key_id"].as_str().context("key id")?.to_string();
-        c.secret_key = key["secret_access_key"].as_str().context("secret")?.to_string();
+        c.secret_key = key["secret_access_key"]
+            .as_str()
+            .context("secret")?
+            .to_string();
         Ok(c)
     }
 
@@ -161,7 +173,10 @@ impl Cluster {
         cmd.stdout(o)
             .stderr(e)
             .stdin(Stdio::null())
-            .env("RUST_LOG", std::env::var("RUST_LOG").unwrap_or_else(|_| "info".into()))
+            .env(
+                "RUST_LOG",
+                std::env::var("RUST_LOG").unwrap_or_else(|_| "info".into()),
+            )
             .spawn()
             .with_context(|| format!("spawning {name}"))
     }
@@ -200,7 +215,14 @@ impl Cluster {
         let child = self.spawn(
             "meta",
             Command::new(self.bin.join("objectio-meta"))
-                .args(["--etcd", &self.etcd_url(), "--cluster", "it", "--id", "meta1"])
+                .args([
+                    "--etcd",
+                    &self.etcd_url(),
+                    "--cluster",
+                    "it",
+                    "--id",
+                    "meta1",
+                ])
                 .arg("--listen")
                 .arg(format!("127.0.0.1:{}", self.meta_port))
                 .env("OBJECTIO_ADMIN_TOKEN", &self.token),
@@ -262,8 +284,11 @@ impl Cluster {
     pub async fn restart_gateway(&mut self) -> anyhow::Result<()> {
         self.kill_gateway();
         self.start_gateway()?;
-        self.wait_http(&format!("http://127.0.0.1:{}/health", self.gateway_port), "gateway")
-            .await
+        self.wait_http(
+            &format!("http://127.0.0.1:{}/health", self.gateway_port),
+            "gateway",
+        )
+        .await
     }
 
     /// The S3 endpoint.
@@ -321,7 +346,11 @@ impl Cluster {
 
     /// How many OSDs the admin API reports up.
     pub async fn osds_up(&self) -> anyhow::Result<usize> {
-        let r = self.admin().get(self.admin_url("/api/v1/osds")).send().await?;
+        let r = self
+            .admin()
+            .get(self.admin_url("/api/v1/osds"))
+            .send()
+            .await?;
         if !r.status().is_success() {
             return Ok(0);
         }
@@ -356,7 +385,11 @@ impl Cluster {
 impl Drop for Cluster {
     fn drop(&mut self) {
         if std::thread::panicking() {
-            eprintln!("cluster logs ({}):\n{}", self.dir.path().display(), self.logs());
+            eprintln!(
+                "cluster logs ({}):\n{}",
+                self.dir.path().display(),
+                self.logs()
+            );
         }
         let mut kids: Vec<Child> = Vec::new();
         kids.extend(self.gateway.take());

@@ -21,9 +21,17 @@ pub fn router() -> Router<AppState> {
 pub async fn list(_: Admin, State(st): State<AppState>) -> Result<Json<ListBucketsOut>, ApiError> {
     let store = &st.store;
     let mut buckets = Vec::new();
-    for (_, b) in store.list::<BucketRecord>(store.keys().buckets_prefix()).await? {
+    for (_, b) in store
+        .list::<BucketRecord>(store.keys().buckets_prefix())
+        .await?
+    {
         let objects = store.count(store.keys().objects_prefix(&b.name)).await?;
-        buckets.push(BucketOut { name: b.name, owner: b.owner, created: b.created, objects });
+        buckets.push(BucketOut {
+            name: b.name,
+            owner: b.owner,
+            created: b.created,
+            objects,
+        });
     }
     Ok(Json(ListBucketsOut { buckets }))
 }

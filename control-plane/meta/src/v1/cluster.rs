@@ -23,7 +23,12 @@ pub async fn alive(store: &Store, kind: &str) -> objectio_cluster::Result<HashSe
         .list_keys(prefix.clone())
         .await?
         .into_iter()
-        .filter_map(|k| String::from_utf8(k).ok()?.strip_prefix(&prefix).map(str::to_string))
+        .filter_map(|k| {
+            String::from_utf8(k)
+                .ok()?
+                .strip_prefix(&prefix)
+                .map(str::to_string)
+        })
         .collect())
 }
 
@@ -33,7 +38,10 @@ pub async fn alive(store: &Store, kind: &str) -> objectio_cluster::Result<HashSe
 #[utoipa::path(get, path = "/api/v1/cluster/status", operation_id = "cluster.status", tag = "cluster",
     security(("bearer" = [])),
     responses((status = 200, body = ClusterStatusOut), (status = 401, body = ErrorOut)))]
-pub async fn status(_: Admin, State(st): State<AppState>) -> Result<Json<ClusterStatusOut>, ApiError> {
+pub async fn status(
+    _: Admin,
+    State(st): State<AppState>,
+) -> Result<Json<ClusterStatusOut>, ApiError> {
     let store = &st.store;
     let cc = store.config().await?;
     let osds = store.list::<OsdRecord>(store.keys().osds_prefix()).await?;
@@ -46,20 +54,37 @@ pub async fn status(_: Admin, State(st): State<AppState>) -> Result<Json<Cluster
         .leader(election_name(store))
         .await
         .ok()
-        .and_then(|r| r.kv().and_then(|kv| kv.value_str().ok().map(str::to_string)));
-    let disks = store.list::<DiskRecord>(store.keys().disks_prefix()).await?;
-    let mut down: Vec<String> = osds.iter().map(|(_, o)| o.id.clone()).filter(|id| !up.contains(id)).collect();
+        .and_then(|r| {
+            r.kv()
+                .and_then(|kv| kv.value_str().ok().map(str::to_string))
+        });
+    let disks = store
+        .list::<DiskRecord>(store.keys().disks_prefix())
+        .await?;
+    let mut down: Vec<String> = osds
+        .iter()
+        .map(|(_, o)| o.id.clone())
+        .filter(|id| !up.contains(id))
+        .collect();
     down.sort();
 
     // Per-object redundancy: shards on down OSDs or never written.
     let mut total = 0u64;
     let (mut degraded, mut at_risk) = (0u64, 0u64);
-    for (_, o) in store.list::<ObjectRecord>(store.keys().objects_root()).await? {
+    for (_, o) in store
+        .list::<ObjectRecord>(store.keys().objects_root())
+        .await?
+    {
         total += 1;
         if o.size == 0 {
             continue;
         }
-        let reachable = o.shards.iter().flatten().filter(|l| up.contains(&l.osd)).count();
+        let reachable = o
+            .shards
+            .iter()
+            .flatten()
+            .filter(|l| up.contains(&l.osd))
+            .count();
         if reachable < o.ec.k as usize {
             at_risk += 1;
         } else if reachable < o.ec.total() {
@@ -77,14 +102,33 @@ pub async fn status(_: Admin, State(st): State<AppState>) -> Result<Json<Cluster
         name: cc.name,
         cluster_id: cc.cluster_id.to_string(),
         state,
-        gateways: Members { healthy: gateways.len() as u32, total: gateways.len() as u32 },
-        meta: MetaMembers { healthy: metas.len() as u32, total: metas.len() as u32, leader },
-        osds: OsdSummary { up: (osds.len() - down.len()) as u32, total: osds.len() as u32, down },
-        objects: ObjectSummary { total, degraded, at_risk },
+        gateways: Members {
+            healthy: gateways.len() as u32,
+            total: gateways.len() as u32,
+        },
+        meta: MetaMembers {
+            healthy: metas.len() as u32,
+            total: metas.len() as u32,
+            leader,
+        },
+        osds: OsdSummary {
+            up: (osds.len() - down.len()) as u32,
+            total: osds.len() as u32,
+            down,
+        },
+        objects: ObjectSummary {
+            total,
+            degraded,
+            at_risk,
+        },
         capacity: Capacity {
             used_bytes: disks.iter().map(|(_, d)| d.used_bytes).sum(),
             total_bytes: disks.iter().map(|(_, d)| d.capacity_bytes).sum(),
         },
-        ec: EcProfileOut { k: cc.ec.k, m: cc.ec.m, chunk_size: cc.ec.chunk_size },
+        ec: EcProfileOut {
+            k: cc.ec.k,
+            m: cc.ec.m,
+            chunk_size: cc.ec.chunk_size,
+        },
     }))
 }

@@ -20,7 +20,9 @@ pub fn router() -> Router<AppState> {
 
 fn random(alphabet: &[u8], n: usize) -> String {
     let mut r = rand::thread_rng();
-    (0..n).map(|_| alphabet[r.gen_range(0..alphabet.len())] as char).collect()
+    (0..n)
+        .map(|_| alphabet[r.gen_range(0..alphabet.len())] as char)
+        .collect()
 }
 
 /// Creates an S3 access key; the secret is returned only here.
@@ -38,11 +40,18 @@ pub async fn create(
     let rec = AccessKeyRecord {
         version: SCHEMA_VERSION,
         access_key_id: format!("OIO{}", random(b"ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789", 17)),
-        secret_access_key: random(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/", 40),
+        secret_access_key: random(
+            b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/",
+            40,
+        ),
         name: input.name,
         created: now_secs(),
     };
-    if !st.store.create(st.store.keys().user(&rec.access_key_id), &rec).await? {
+    if !st
+        .store
+        .create(st.store.keys().user(&rec.access_key_id), &rec)
+        .await?
+    {
         return Err(ApiError::bad_request("access key id collision; retry"));
     }
     Ok((
@@ -60,7 +69,10 @@ pub async fn create(
 #[utoipa::path(get, path = "/api/v1/keys", operation_id = "key.list", tag = "keys",
     security(("bearer" = [])),
     responses((status = 200, body = ListAccessKeysOut), (status = 401, body = ErrorOut)))]
-pub async fn list(_: Admin, State(st): State<AppState>) -> Result<Json<ListAccessKeysOut>, ApiError> {
+pub async fn list(
+    _: Admin,
+    State(st): State<AppState>,
+) -> Result<Json<ListAccessKeysOut>, ApiError> {
     let keys = st
         .store
         .list::<AccessKeyRecord>(st.store.keys().users_prefix())
@@ -81,7 +93,11 @@ pub async fn list(_: Admin, State(st): State<AppState>) -> Result<Json<ListAcces
     security(("bearer" = [])),
     params(("access_key_id" = String, Path, description = "The access key id")),
     responses((status = 204), (status = 404, body = ErrorOut), (status = 401, body = ErrorOut)))]
-pub async fn delete(_: Admin, State(st): State<AppState>, Path(id): Path<String>) -> Result<StatusCode, ApiError> {
+pub async fn delete(
+    _: Admin,
+    State(st): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<StatusCode, ApiError> {
     if id.contains('/') || !st.store.delete(st.store.keys().user(&id)).await? {
         return Err(ApiError::not_found("no such access key"));
     }

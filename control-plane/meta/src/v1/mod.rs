@@ -20,13 +20,25 @@ pub struct ApiError {
 
 impl ApiError {
     pub fn unauthorized(m: &str) -> Self {
-        Self { status: StatusCode::UNAUTHORIZED, code: "unauthorized", message: m.into() }
+        Self {
+            status: StatusCode::UNAUTHORIZED,
+            code: "unauthorized",
+            message: m.into(),
+        }
     }
     pub fn not_found(m: &str) -> Self {
-        Self { status: StatusCode::NOT_FOUND, code: "not_found", message: m.into() }
+        Self {
+            status: StatusCode::NOT_FOUND,
+            code: "not_found",
+            message: m.into(),
+        }
     }
     pub fn bad_request(m: &str) -> Self {
-        Self { status: StatusCode::BAD_REQUEST, code: "bad_request", message: m.into() }
+        Self {
+            status: StatusCode::BAD_REQUEST,
+            code: "bad_request",
+            message: m.into(),
+        }
     }
 }
 
@@ -46,7 +58,10 @@ impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let mut r = (
             self.status,
-            Json(ErrorOut { code: self.code.into(), message: self.message }),
+            Json(ErrorOut {
+                code: self.code.into(),
+                message: self.message,
+            }),
         )
             .into_response();
         if self.status == StatusCode::UNAUTHORIZED {
@@ -63,5 +78,7 @@ impl IntoResponse for ApiError {
 #[utoipa::path(get, path = "/health", operation_id = "health", tag = "cluster",
     responses((status = 200, body = HealthOut)))]
 pub async fn health() -> Json<HealthOut> {
-    Json(HealthOut { status: "ok".into() })
+    Json(HealthOut {
+        status: "ok".into(),
+    })
 }

@@ -33,7 +33,11 @@ pub async fn list(_: Admin, State(st): State<AppState>) -> Result<Json<ListOsdsO
         .await?
         .into_iter()
         .map(|(_, o)| OsdOut {
-            state: if up.contains(&o.id) { OsdState::Up } else { OsdState::Down },
+            state: if up.contains(&o.id) {
+                OsdState::Up
+            } else {
+                OsdState::Down
+            },
             disks: disks
                 .iter()
                 .filter(|d| d.osd == o.id)

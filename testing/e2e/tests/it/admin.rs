@@ -4,7 +4,12 @@ use objectio_testkit::Cluster;
 async fn test_admin_api_requires_a_valid_token() {
     let c = Cluster::start().await.unwrap();
     let anon = reqwest::Client::new();
-    for path in ["/api/v1/cluster/status", "/api/v1/osds", "/api/v1/buckets", "/api/v1/keys"] {
+    for path in [
+        "/api/v1/cluster/status",
+        "/api/v1/osds",
+        "/api/v1/buckets",
+        "/api/v1/keys",
+    ] {
         let r = anon.get(c.admin_url(path)).send().await.unwrap();
         assert_eq!(r.status().as_u16(), 401, "{path} without token");
         let body: serde_json::Value = r.json().await.unwrap();
@@ -19,18 +24,51 @@ async fn test_admin_api_requires_a_valid_token() {
         let r = c.admin().get(c.admin_url(path)).send().await.unwrap();
         assert_eq!(r.status().as_u16(), 200, "{path} with the token");
     }
-    let r = anon.post(c.admin_url("/api/v1/keys")).json(&serde_json::json!({"name": "x"})).send().await.unwrap();
+    let r = anon
+        .post(c.admin_url("/api/v1/keys"))
+        .json(&serde_json::json!({"name": "x"}))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status().as_u16(), 401);
     // Health needs no token.
-    assert_eq!(anon.get(c.admin_url("/health")).send().await.unwrap().status().as_u16(), 200);
+    assert_eq!(
+        anon.get(c.admin_url("/health"))
+            .send()
+            .await
+            .unwrap()
+            .status()
+            .as_u16(),
+        200
+    );
 
     // The served spec is the committed one.
-    let served = c.admin().get(c.admin_url("/api/v1/openapi.json")).send().await.unwrap().text().await.unwrap();
-    let committed = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../../openapi/objectio-admin-v1.json")).unwrap();
+    let served = c
+        .admin()
+        .get(c.admin_url("/api/v1/openapi.json"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let committed = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../openapi/objectio-admin-v1.json"
+    ))
+    .unwrap();
     assert_eq!(served, committed);
 
     // Status and OSDs as an operator sees them.
-    let s: serde_json::Value = c.admin().get(c.admin_url("/api/v1/cluster/status")).send().await.unwrap().json().await.unwrap();
+    let s: serde_json::Value = c
+        .admin()
+        .get(c.admin_url("/api/v1/cluster/status"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     assert_eq!(s["state"], "HEALTHY");
     assert_eq!(s["osds"]["up"], 6);
     assert_eq!(s["ec"]["k"], 4);
@@ -43,7 +81,9 @@ async fn test_cli_reports_cluster_osds_and_buckets() {
     let c = Cluster::start().await.unwrap();
     let cli = |args: &[&str], token: Option<&str>| {
         let mut cmd = std::process::Command::new(objectio_testkit::bin_dir().join("objectio-cli"));
-        cmd.args(args).env("OBJECTIO_ENDPOINT", c.admin_url("")).env_remove("OBJECTIO_TOKEN");
+        cmd.args(args)
+            .env("OBJECTIO_ENDPOINT", c.admin_url(""))
+            .env_remove("OBJECTIO_TOKEN");
         if let Some(t) = token {
             cmd.env("OBJECTIO_TOKEN", t);
         }

@@ -5,7 +5,11 @@ use objectio_testkit::Cluster;
 
 use crate::common::*;
 
-async fn put_err(s3: &aws_sdk_s3::Client, bucket: &str, key: &str) -> (Option<String>, Option<u16>) {
+async fn put_err(
+    s3: &aws_sdk_s3::Client,
+    bucket: &str,
+    key: &str,
+) -> (Option<String>, Option<u16>) {
     let e = s3
         .put_object()
         .bucket(bucket)
@@ -14,7 +18,10 @@ async fn put_err(s3: &aws_sdk_s3::Client, bucket: &str, key: &str) -> (Option<St
         .send()
         .await
         .unwrap_err();
-    (e.code().map(str::to_string), e.raw_response().map(|r| r.status().as_u16()))
+    (
+        e.code().map(str::to_string),
+        e.raw_response().map(|r| r.status().as_u16()),
+    )
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -31,22 +38,49 @@ async fn test_bad_credentials_and_names_are_refused_and_store_nothing() {
         .await
         .unwrap();
     assert_eq!(r.status().as_u16(), 403);
-    assert!(r.text().await.unwrap().contains("<Code>AccessDenied</Code>"));
+    assert!(
+        r.text()
+            .await
+            .unwrap()
+            .contains("<Code>AccessDenied</Code>")
+    );
 
     // Wrong secret.
-    let bad = s3_no_retry(&c, &c.access_key, "wrong-secret-wrong-secret-wrong-secret00", None);
-    assert_eq!(put_err(&bad, "auth", "wrongsig").await, (Some("SignatureDoesNotMatch".into()), Some(403)));
+    let bad = s3_no_retry(
+        &c,
+        &c.access_key,
+        "wrong-secret-wrong-secret-wrong-secret00",
+        None,
+    );
+    assert_eq!(
+        put_err(&bad, "auth", "wrongsig").await,
+        (Some("SignatureDoesNotMatch".into()), Some(403))
+    );
 
     // Unknown access key.
     let unknown = s3_no_retry(&c, "OIOUNKNOWNKEY0000000", &c.secret_key, None);
-    assert_eq!(put_err(&unknown, "auth", "unknown").await, (Some("InvalidAccessKeyId".into()), Some(403)));
+    assert_eq!(
+        put_err(&unknown, "auth", "unknown").await,
+        (Some("InvalidAccessKeyId".into()), Some(403))
+    );
 
     // A request dated an hour ago.
-    let old = s3_no_retry(&c, &c.access_key, &c.secret_key, Some(SystemTime::now() - Duration::from_secs(3600)));
-    assert_eq!(put_err(&old, "auth", "expired").await, (Some("RequestTimeTooSkewed".into()), Some(403)));
+    let old = s3_no_retry(
+        &c,
+        &c.access_key,
+        &c.secret_key,
+        Some(SystemTime::now() - Duration::from_secs(3600)),
+    );
+    assert_eq!(
+        put_err(&old, "auth", "expired").await,
+        (Some("RequestTimeTooSkewed".into()), Some(403))
+    );
 
     // A bucket of another name, and malformed bucket names.
-    assert_eq!(put_err(&good, "other-bucket", "k").await, (Some("NoSuchBucket".into()), Some(404)));
+    assert_eq!(
+        put_err(&good, "other-bucket", "k").await,
+        (Some("NoSuchBucket".into()), Some(404))
+    );
     let e = good.create_bucket().bucket("ab").send().await.unwrap_err();
     assert_eq!(e.code(), Some("InvalidBucketName"));
     let r = reqwest::Client::new()
@@ -56,7 +90,12 @@ async fn test_bad_credentials_and_names_are_refused_and_store_nothing() {
         .await
         .unwrap();
     assert_eq!(r.status().as_u16(), 400);
-    assert!(r.text().await.unwrap().contains("<Code>InvalidBucketName</Code>"));
+    assert!(
+        r.text()
+            .await
+            .unwrap()
+            .contains("<Code>InvalidBucketName</Code>")
+    );
 
     // Nothing was stored.
     let l = good.list_objects_v2().bucket("auth").send().await.unwrap();
@@ -66,9 +105,18 @@ async fn test_bad_credentials_and_names_are_refused_and_store_nothing() {
     assert_eq!(names, vec!["auth"]);
 
     // The raw signer works (so the refusals above are about the credentials).
-    let r = signed(&c, reqwest::Method::PUT, "/auth/raw").body("raw").send().await.unwrap();
+    let r = signed(&c, reqwest::Method::PUT, "/auth/raw")
+        .body("raw")
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status().as_u16(), 200, "{:?}", r.text().await);
-    good.delete_object().bucket("auth").key("raw").send().await.unwrap();
+    good.delete_object()
+        .bucket("auth")
+        .key("raw")
+        .send()
+        .await
+        .unwrap();
 
     // A deleted access key stops working.
     let r = c
@@ -78,7 +126,10 @@ async fn test_bad_credentials_and_names_are_refused_and_store_nothing() {
         .await
         .unwrap();
     assert_eq!(r.status().as_u16(), 204);
-    assert_eq!(put_err(&good, "auth", "after-delete").await, (Some("InvalidAccessKeyId".into()), Some(403)));
+    assert_eq!(
+        put_err(&good, "auth", "after-delete").await,
+        (Some("InvalidAccessKeyId".into()), Some(403))
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -98,11 +149,16 @@ async fn test_checksums_in_headers_and_trailers_are_verified() {
         b
     };
     let put_chunked = |key: &str, sum: &str| {
-        signed_with(&c, reqwest::Method::PUT, &format!("/sums/{key}"), "STREAMING-UNSIGNED-PAYLOAD-TRAILER")
-            .header("content-encoding", "aws-chunked")
-            .header("x-amz-decoded-content-length", body.len())
-            .header("x-amz-trailer", "x-amz-checksum-crc32")
-            .body(chunked(sum))
+        signed_with(
+            &c,
+            reqwest::Method::PUT,
+            &format!("/sums/{key}"),
+            "STREAMING-UNSIGNED-PAYLOAD-TRAILER",
+        )
+        .header("content-encoding", "aws-chunked")
+        .header("x-amz-decoded-content-length", body.len())
+        .header("x-amz-trailer", "x-amz-checksum-crc32")
+        .body(chunked(sum))
     };
     // A trailer that matches is accepted and echoed.
     let r = put_chunked("ok", &crc).send().await.unwrap();

@@ -24,7 +24,9 @@ pub fn s3_with(c: &Cluster, ak: &str, sk: &str, now: Option<std::time::SystemTim
 
 /// Deterministic pseudo-random bytes.
 pub fn data(len: usize, seed: u64) -> Vec<u8> {
-    let mut x = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+    let mut x = seed
+        .wrapping_mul(6364136223846793005)
+        .wrapping_add(1442695040888963407);
     let mut v = Vec::with_capacity(len);
     while v.len() < len {
         x ^= x << 13;
@@ -96,7 +98,12 @@ fn amz_date(secs: u64) -> String {
     let d = doy - (153 * mp + 2) / 5 + 1;
     let m = if mp < 10 { mp + 3 } else { mp - 9 };
     let y = yoe + era * 400 + i64::from(m <= 2);
-    format!("{y:04}{m:02}{d:02}T{:02}{:02}{:02}Z", rem / 3600, rem % 3600 / 60, rem % 60)
+    format!(
+        "{y:04}{m:02}{d:02}T{:02}{:02}{:02}Z",
+        rem / 3600,
+        rem % 3600 / 60,
+        rem % 60
+    )
 }
 
 /// Signs a path-style request with SigV4 header auth and `UNSIGNED-PAYLOAD`
@@ -106,17 +113,28 @@ pub fn signed(c: &Cluster, method: reqwest::Method, path: &str) -> reqwest::Requ
 }
 
 /// As [`signed`], with the given `x-amz-content-sha256` value.
-pub fn signed_with(c: &Cluster, method: reqwest::Method, path: &str, payload: &str) -> reqwest::RequestBuilder {
+pub fn signed_with(
+    c: &Cluster,
+    method: reqwest::Method,
+    path: &str,
+    payload: &str,
+) -> reqwest::RequestBuilder {
     use sha2::Digest;
     let host = c.s3_endpoint().trim_start_matches("http://").to_string();
-    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs();
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
     let date = amz_date(now);
     let day = &date[..8];
     let canonical = format!(
         "{method}\n{path}\n\nhost:{host}\nx-amz-content-sha256:{payload}\nx-amz-date:{date}\n\nhost;x-amz-content-sha256;x-amz-date\n{payload}"
     );
     let scope = format!("{day}/us-east-1/s3/aws4_request");
-    let to_sign = format!("AWS4-HMAC-SHA256\n{date}\n{scope}\n{}", hex::encode(sha2::Sha256::digest(canonical.as_bytes())));
+    let to_sign = format!(
+        "AWS4-HMAC-SHA256\n{date}\n{scope}\n{}",
+        hex::encode(sha2::Sha256::digest(canonical.as_bytes()))
+    );
     let mut k = hmac(format!("AWS4{}", c.secret_key).as_bytes(), day);
     for part in ["us-east-1", "s3", "aws4_request"] {
         k = hmac(&k, part);

@@ -32,7 +32,12 @@ async fn check_all(c: &Cluster, bucket: &str, objs: &[(String, Vec<u8>)]) {
 
 async fn record(c: &Cluster, bucket: &str, key: &str) -> ObjectRecord {
     let store = Store::connect(&[c.etcd_endpoint()], "it").await.unwrap();
-    store.get::<ObjectRecord>(store.keys().object(bucket, key)).await.unwrap().unwrap().0
+    store
+        .get::<ObjectRecord>(store.keys().object(bucket, key))
+        .await
+        .unwrap()
+        .unwrap()
+        .0
 }
 
 /// Offset of the data of `shard` on a disk file, found by walking the log.
@@ -72,10 +77,21 @@ async fn test_get_survives_any_two_lost_osds() {
         // Liveness: both show down within the lease TTL (2 s) plus slack.
         let t = Instant::now();
         while c.osds_up().await.unwrap() != 4 {
-            assert!(t.elapsed() < Duration::from_secs(6), "OSDs not down after 6 s");
+            assert!(
+                t.elapsed() < Duration::from_secs(6),
+                "OSDs not down after 6 s"
+            );
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
-        let s: serde_json::Value = c.admin().get(c.admin_url("/api/v1/cluster/status")).send().await.unwrap().json().await.unwrap();
+        let s: serde_json::Value = c
+            .admin()
+            .get(c.admin_url("/api/v1/cluster/status"))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
         assert_eq!(s["state"], "DEGRADED", "{s}");
         check_all(&c, "two", &objs).await;
         for &i in &pair {
@@ -99,7 +115,15 @@ async fn test_get_survives_any_two_lost_osds() {
             Err(_) => failed += 1,
         }
     }
-    let s: serde_json::Value = c.admin().get(c.admin_url("/api/v1/cluster/status")).send().await.unwrap().json().await.unwrap();
+    let s: serde_json::Value = c
+        .admin()
+        .get(c.admin_url("/api/v1/cluster/status"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     if failed > 0 {
         assert_eq!(s["state"], "CRITICAL", "{s}");
     }
@@ -173,10 +197,14 @@ async fn test_gateway_killed_mid_put_leaves_old_object_intact() {
         let mut rx = rx;
         move |cx| rx.poll_recv(cx)
     }));
-    let req = signed(&c, reqwest::Method::PUT, "/mid/k").header("content-length", total).body(body);
+    let req = signed(&c, reqwest::Method::PUT, "/mid/k")
+        .header("content-length", total)
+        .body(body);
     let put_task = tokio::spawn(async move { req.send().await });
     for _ in 0..12 {
-        tx.send(Ok(bytes::Bytes::from(data(1 << 20, 2)))).await.unwrap();
+        tx.send(Ok(bytes::Bytes::from(data(1 << 20, 2))))
+            .await
+            .unwrap();
     }
     tokio::time::sleep(Duration::from_millis(1000)).await;
     c.kill_gateway();
@@ -185,7 +213,10 @@ async fn test_gateway_killed_mid_put_leaves_old_object_intact() {
     drop(tx);
     c.restart_gateway().await.unwrap();
     let s3c = s3(&c);
-    assert!(get(&s3c, "mid", "k").await == old, "old object must be intact");
+    assert!(
+        get(&s3c, "mid", "k").await == old,
+        "old object must be intact"
+    );
     // The interrupted PUT left an intent naming its shards, for GC.
     let store = Store::connect(&[c.etcd_endpoint()], "it").await.unwrap();
     assert_eq!(store.count(store.keys().intents_prefix()).await.unwrap(), 1);

@@ -7,7 +7,12 @@ use crate::common::*;
 
 /// Lists with the SDK, following continuation tokens; returns
 /// (keys, common prefixes, pages).
-async fn list_all(s3: &Client, prefix: Option<&str>, delim: Option<&str>, max: i32) -> (Vec<String>, Vec<String>, usize) {
+async fn list_all(
+    s3: &Client,
+    prefix: Option<&str>,
+    delim: Option<&str>,
+    max: i32,
+) -> (Vec<String>, Vec<String>, usize) {
     let (mut keys, mut prefixes, mut pages) = (Vec::new(), Vec::new(), 0);
     let mut token: Option<String> = None;
     loop {
@@ -25,8 +30,16 @@ async fn list_all(s3: &Client, prefix: Option<&str>, delim: Option<&str>, max: i
         let n = r.contents().len() + r.common_prefixes().len();
         assert!(n <= max as usize, "page of {n} > max-keys {max}");
         assert_eq!(r.key_count(), Some(n as i32));
-        keys.extend(r.contents().iter().filter_map(|o| o.key().map(str::to_string)));
-        prefixes.extend(r.common_prefixes().iter().filter_map(|p| p.prefix().map(str::to_string)));
+        keys.extend(
+            r.contents()
+                .iter()
+                .filter_map(|o| o.key().map(str::to_string)),
+        );
+        prefixes.extend(
+            r.common_prefixes()
+                .iter()
+                .filter_map(|p| p.prefix().map(str::to_string)),
+        );
         if r.is_truncated() == Some(true) {
             token = r.next_continuation_token().map(str::to_string);
             assert!(token.is_some());
@@ -81,7 +94,13 @@ async fn test_list_v2_with_delimiter_and_pagination_over_thousands_of_keys() {
     assert_eq!(pages, 15);
 
     // start-after.
-    let r = s3.list_objects_v2().bucket("lst").start_after("c0495").send().await.unwrap();
+    let r = s3
+        .list_objects_v2()
+        .bucket("lst")
+        .start_after("c0495")
+        .send()
+        .await
+        .unwrap();
     let got: Vec<&str> = r.contents().iter().filter_map(|o| o.key()).collect();
     assert_eq!(got, vec!["c0496", "c0497", "c0498", "c0499"]);
 
@@ -96,6 +115,11 @@ async fn test_list_v2_with_delimiter_and_pagination_over_thousands_of_keys() {
     assert_eq!(e.code(), Some("InvalidArgument"));
 
     // Listing a bucket that does not exist.
-    let e = s3.list_objects_v2().bucket("nope").send().await.unwrap_err();
+    let e = s3
+        .list_objects_v2()
+        .bucket("nope")
+        .send()
+        .await
+        .unwrap_err();
     assert_eq!(e.code(), Some("NoSuchBucket"));
 }

@@ -8,14 +8,23 @@ async fn test_roundtrip_sizes_with_default_sdk_checksums() {
     let c = Cluster::start().await.unwrap();
     let s3 = s3(&c);
     s3.create_bucket().bucket("rtt").send().await.unwrap();
-    for (i, len) in [0usize, 1, (1 << 20) + 1, (4 << 20) + 100].into_iter().enumerate() {
+    for (i, len) in [0usize, 1, (1 << 20) + 1, (4 << 20) + 100]
+        .into_iter()
+        .enumerate()
+    {
         let body = data(len, i as u64);
         let key = format!("obj-{len}");
         let e = put(&s3, "rtt", &key, body.clone()).await;
         assert_eq!(e, etag(&body), "etag of {len} bytes");
         let back = get(&s3, "rtt", &key).await;
         assert!(back == body, "bytes of {len} differ");
-        let h = s3.head_object().bucket("rtt").key(&key).send().await.unwrap();
+        let h = s3
+            .head_object()
+            .bucket("rtt")
+            .key(&key)
+            .send()
+            .await
+            .unwrap();
         assert_eq!(h.content_length, Some(len as i64));
         assert_eq!(h.e_tag.as_deref(), Some(etag(&body).as_str()));
     }
@@ -44,7 +53,12 @@ async fn test_100mib_streamed_from_file_roundtrips() {
     assert!(back == body, "100 MiB body differs");
 
     // Ranged reads across stripe boundaries.
-    for (a, b) in [(0u64, 0u64), (4 << 20, (4 << 20) + 9), ((4 << 20) - 5, (8 << 20) + 5), ((100 << 20) - 10, (100 << 20) - 1)] {
+    for (a, b) in [
+        (0u64, 0u64),
+        (4 << 20, (4 << 20) + 9),
+        ((4 << 20) - 5, (8 << 20) + 5),
+        ((100 << 20) - 10, (100 << 20) - 1),
+    ] {
         let r = s3
             .get_object()
             .bucket("big")
@@ -53,11 +67,21 @@ async fn test_100mib_streamed_from_file_roundtrips() {
             .send()
             .await
             .unwrap();
-        assert_eq!(r.content_range.as_deref(), Some(format!("bytes {a}-{b}/{}", 100 << 20).as_str()));
+        assert_eq!(
+            r.content_range.as_deref(),
+            Some(format!("bytes {a}-{b}/{}", 100 << 20).as_str())
+        );
         let got = r.body.collect().await.unwrap().into_bytes();
         assert!(got[..] == body[a as usize..=b as usize], "range {a}-{b}");
     }
-    let r = s3.get_object().bucket("big").key("100m").range("bytes=-7").send().await.unwrap();
+    let r = s3
+        .get_object()
+        .bucket("big")
+        .key("100m")
+        .range("bytes=-7")
+        .send()
+        .await
+        .unwrap();
     assert!(r.body.collect().await.unwrap().into_bytes()[..] == body[body.len() - 7..]);
     let e = s3
         .get_object()
@@ -83,11 +107,27 @@ async fn test_overwrite_delete_and_bucket_lifecycle() {
     assert_eq!(get(&s3, "life", "k").await, b"two!");
     let e = s3.delete_bucket().bucket("life").send().await.unwrap_err();
     assert_eq!(e.code(), Some("BucketNotEmpty"));
-    s3.delete_object().bucket("life").key("k").send().await.unwrap();
-    let e = s3.get_object().bucket("life").key("k").send().await.unwrap_err();
+    s3.delete_object()
+        .bucket("life")
+        .key("k")
+        .send()
+        .await
+        .unwrap();
+    let e = s3
+        .get_object()
+        .bucket("life")
+        .key("k")
+        .send()
+        .await
+        .unwrap_err();
     assert_eq!(e.code(), Some("NoSuchKey"));
     // Deleting a missing key is not an error in S3.
-    s3.delete_object().bucket("life").key("k").send().await.unwrap();
+    s3.delete_object()
+        .bucket("life")
+        .key("k")
+        .send()
+        .await
+        .unwrap();
     s3.delete_bucket().bucket("life").send().await.unwrap();
     let e = s3.head_bucket().bucket("life").send().await.unwrap_err();
     assert_eq!(e.raw_response().map(|r| r.status().as_u16()), Some(404));
@@ -104,7 +144,13 @@ async fn test_overwrite_delete_and_bucket_lifecycle() {
         .await
         .unwrap_err();
     assert_eq!(e.code(), Some("BadDigest"));
-    let e = s3.head_object().bucket("md5").key("bad").send().await.unwrap_err();
+    let e = s3
+        .head_object()
+        .bucket("md5")
+        .key("bad")
+        .send()
+        .await
+        .unwrap_err();
     assert_eq!(e.raw_response().map(|r| r.status().as_u16()), Some(404));
 
     // User metadata and content type come back.
@@ -117,7 +163,18 @@ async fn test_overwrite_delete_and_bucket_lifecycle() {
         .send()
         .await
         .unwrap();
-    let h = s3.head_object().bucket("md5").key("meta").send().await.unwrap();
+    let h = s3
+        .head_object()
+        .bucket("md5")
+        .key("meta")
+        .send()
+        .await
+        .unwrap();
     assert_eq!(h.content_type(), Some("text/plain"));
-    assert_eq!(h.metadata().and_then(|m| m.get("color")).map(String::as_str), Some("blue"));
+    assert_eq!(
+        h.metadata()
+            .and_then(|m| m.get("color"))
+            .map(String::as_str),
+        Some("blue")
+    );
 }
