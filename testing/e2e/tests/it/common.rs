@@ -77,35 +77,6 @@ pub fn s3_no_retry(c: &Cluster, ak: &str, sk: &str, now: Option<std::time::Syste
     Client::from_conf(conf)
 }
 
-fn hmac(key: &[u8], msg: &str) -> Vec<u8> {
-    use hmac::Mac;
-    let mut m = hmac::Hmac::<sha2::Sha256>::new_from_slice(key).unwrap();
-    m.update(msg.as_bytes());
-    m.finalize().into_bytes().to_vec()
-}
-
-/// `YYYYMMDDTHHMMSSZ` of a Unix time.
-fn amz_date(secs: u64) -> String {
-    let days = (secs / 86400) as i64;
-    let rem = secs % 86400;
-    // Civil date from days since 1970-01-01 (Howard Hinnant's algorithm).
-    let z = days + 719468;
-    let era = z.div_euclid(146097);
-    let doe = z - era * 146097;
-    let yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    let y = yoe + era * 400 + i64::from(m <= 2);
-    format!(
-        "{y:04}{m:02}{d:02}T{:02}{:02}{:02}Z",
-        rem / 3600,
-        rem % 3600 / 60,
-        rem % 60
-    )
-}
-
 /// Signs a path-style request with SigV4 header auth and `UNSIGNED-PAYLOAD`
 /// (a raw requester for edge cases the SDK will not produce).
 pub fn signed(c: &Cluster, method: reqwest::Method, path: &str) -> reqwest::RequestBuilder {
@@ -113,39 +84,11 @@ pub fn signed(c: &Cluster, method: reqwest::Method, path: &str) -> reqwest::Requ
 }
 
 /// As [`signed`], with the given `x-amz-content-sha256` value.
-pub fn signed_with(
-    c: &Cluster,
-    method: reqwest::Method,
-    path: &str,
-    payload: &str,
-) -> reqwest::RequestBuilder {
-    use sha2::Digest;
-    let host = c.s3_endpoint().trim_start_matches("http://").to_string();
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_secs();
-    let date = amz_date(now);
-    let day = &date[..8];
-    let canonical = format!(
-        "{method}\n{path}\n\nhost:{host}\nx-amz-content-sha256:{payload}\nx-amz-date:{date}\n\nhost;x-amz-content-sha256;x-amz-date\n{payload}"
-    );
-    let scope = format!("{day}/us-east-1/s3/aws4_request");
-    let to_sign = format!(
-        "AWS4-HMAC-SHA256\n{date}\n{scope}\n{}",
-        hex::encode(sha2::Sha256::digest(canonical.as_bytes()))
-    );
-    let mut k = hmac(format!("AWS4{}", c.secret_key).as_bytes(), day);
-    for part in ["us-east-1", "s3", "aws4_request"] {
-        k = hmac(&k, part);
-    }
-    let sig = hex::encode(hmac(&k, &to_sign));
-    reqwest::Client::new()
-        .request(method, format!("{}{path}", c.s3_endpoint()))
-        .header("x-amz-date", date)
-        .header("x-amz-content-sha256", payload)
-        .header(
-            "authorization",
-            format!("AWS4-HMAC-SHA256 Credential={}/{scope}, SignedHeaders=host;x-amz-content-sha256;x-amz-date, Signature={sig}", c.access_key),
-        )
+pub fn signed_with(c: &Cluster, method: reqwest::Method, path: &str, payload: &str) -> reqwest::RequestBuilder {
+    let creds = objectio_testkit::sigv4::Creds {
+        endpoint: c.s3_endpoint(),
+        access_key: c.access_key.clone(),
+        secret_key: c.secret_key.clone(),
+    };
+    objectio_testkit::sigv4::request(&reqwest::Client::new(), &creds, method, path, payload)
 }
