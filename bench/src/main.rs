@@ -16,7 +16,11 @@ use objectio_testkit::sigv4::{Creds, request};
 #[derive(Parser)]
 #[command(name = "objectio-bench", about = "S3 PUT/GET throughput and latency")]
 struct Args {
-    #[arg(long, env = "AWS_ENDPOINT_URL", default_value = "http://127.0.0.1:9000")]
+    #[arg(
+        long,
+        env = "AWS_ENDPOINT_URL",
+        default_value = "http://127.0.0.1:9000"
+    )]
     endpoint: String,
     #[arg(long, env = "AWS_ACCESS_KEY_ID")]
     access_key: String,
@@ -120,14 +124,27 @@ async fn main() -> anyhow::Result<()> {
         .tcp_nodelay(true)
         .pool_max_idle_per_host(args.concurrency * 2)
         .build()?;
-    let r = request(&http, &creds, reqwest::Method::PUT, &format!("/{}", args.bucket), "UNSIGNED-PAYLOAD")
-        .send()
-        .await
-        .context("creating the bucket")?;
+    let r = request(
+        &http,
+        &creds,
+        reqwest::Method::PUT,
+        &format!("/{}", args.bucket),
+        "UNSIGNED-PAYLOAD",
+    )
+    .send()
+    .await
+    .context("creating the bucket")?;
     if !r.status().is_success() && r.status().as_u16() != 409 {
-        bail!("creating bucket: {} {}", r.status(), r.text().await.unwrap_or_default());
+        bail!(
+            "creating bucket: {} {}",
+            r.status(),
+            r.text().await.unwrap_or_default()
+        );
     }
-    let pattern: Bytes = (0..1u32 << 20).map(|i| (i.wrapping_mul(2654435761) >> 13) as u8).collect::<Vec<u8>>().into();
+    let pattern: Bytes = (0..1u32 << 20)
+        .map(|i| (i.wrapping_mul(2654435761) >> 13) as u8)
+        .collect::<Vec<u8>>()
+        .into();
     let size = args.size;
     println!(
         "objectio-bench: {} objects of {} bytes, concurrency {}, endpoint {}",
@@ -136,9 +153,15 @@ async fn main() -> anyhow::Result<()> {
     let key = |i: usize| format!("/{}/bench-{size}-{i}", args.bucket);
 
     let mut put = run_phase("PUT", &args, |i| {
-        let req = request(&http, &creds, reqwest::Method::PUT, &key(i), "UNSIGNED-PAYLOAD")
-            .header("content-length", size)
-            .body(body(&pattern, size));
+        let req = request(
+            &http,
+            &creds,
+            reqwest::Method::PUT,
+            &key(i),
+            "UNSIGNED-PAYLOAD",
+        )
+        .header("content-length", size)
+        .body(body(&pattern, size));
         async move {
             let r = req.send().await?;
             if !r.status().is_success() {
@@ -151,7 +174,13 @@ async fn main() -> anyhow::Result<()> {
     put.print();
 
     let mut get = run_phase("GET", &args, |i| {
-        let req = request(&http, &creds, reqwest::Method::GET, &key(i), "UNSIGNED-PAYLOAD");
+        let req = request(
+            &http,
+            &creds,
+            reqwest::Method::GET,
+            &key(i),
+            "UNSIGNED-PAYLOAD",
+        );
         async move {
             let r = req.send().await?;
             if !r.status().is_success() {

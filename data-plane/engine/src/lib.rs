@@ -11,3 +11,9 @@
 
 pub mod device;
 
+pub mod alloc;
+pub mod engine;
+pub mod format;
+pub mod scan;
+
+pub use engine::{Engine, Error, OpenOptions, Result, ShardWriter, Usage};

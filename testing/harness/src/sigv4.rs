@@ -50,7 +50,11 @@ pub fn request(
     path: &str,
     payload: &str,
 ) -> reqwest::RequestBuilder {
-    let host = c.endpoint.trim_start_matches("http://").trim_end_matches('/').to_string();
+    let host = c
+        .endpoint
+        .trim_start_matches("http://")
+        .trim_end_matches('/')
+        .to_string();
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .expect("after 1970")

@@ -148,11 +148,16 @@ impl std::str::FromStr for Backend {
 
 /// Opens `path` as a block device with `backend`, creating a sparse file of
 /// `create_size` bytes when it does not exist (or is empty).
-pub fn open(path: &Path, backend: Backend, create_size: u64) -> std::io::Result<Arc<dyn BlockDevice>> {
+pub fn open(
+    path: &Path,
+    backend: Backend,
+    create_size: u64,
+) -> std::io::Result<Arc<dyn BlockDevice>> {
     match std::fs::metadata(path) {
-        Ok(m) if m.is_file() && m.len() == 0 => {
-            std::fs::OpenOptions::new().write(true).open(path)?.set_len(round_down(create_size))?
-        }
+        Ok(m) if m.is_file() && m.len() == 0 => std::fs::OpenOptions::new()
+            .write(true)
+            .open(path)?
+            .set_len(round_down(create_size))?,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => std::fs::OpenOptions::new()
             .write(true)
             .create_new(true)
@@ -192,7 +197,10 @@ pub(crate) fn open_file(path: &Path) -> std::io::Result<(std::fs::File, bool)> {
     {
         Ok(f) => Ok((f, true)),
         Err(e) if e.raw_os_error() == Some(libc::EINVAL) => {
-            let f = std::fs::OpenOptions::new().read(true).write(true).open(path)?;
+            let f = std::fs::OpenOptions::new()
+                .read(true)
+                .write(true)
+                .open(path)?;
             Ok((f, false))
         }
         Err(e) => Err(e),

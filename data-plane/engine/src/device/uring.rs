@@ -36,7 +36,11 @@ pub struct PoolSlot {
 
 impl PoolSlot {
     pub(crate) fn give_back(&self, raw: Vec<u8>) {
-        self.pool.free.lock().expect("pool lock").push((self.index, raw));
+        self.pool
+            .free
+            .lock()
+            .expect("pool lock")
+            .push((self.index, raw));
     }
 }
 
@@ -122,7 +126,12 @@ impl UringDevice {
         })
     }
 
-    async fn submit(&self, kind: Kind, buf: Option<IoBuf>, offset: u64) -> (Option<IoBuf>, std::io::Result<()>) {
+    async fn submit(
+        &self,
+        kind: Kind,
+        buf: Option<IoBuf>,
+        offset: u64,
+    ) -> (Option<IoBuf>, std::io::Result<()>) {
         let (done, rx) = oneshot::channel();
         let req = Req {
             kind,
@@ -135,7 +144,10 @@ impl UringDevice {
             None => Err(req),
         };
         if let Err(req) = sent {
-            return (req.buf, Err(std::io::Error::other("io_uring thread stopped")));
+            return (
+                req.buf,
+                Err(std::io::Error::other("io_uring thread stopped")),
+            );
         }
         self.wake();
         rx.await
@@ -180,7 +192,9 @@ fn sqe_for(fd: types::Fd, f: &mut InFlight, user: u64) -> squeue::Entry {
             let len = (buf.len() - f.done_bytes) as u32;
             let ptr = unsafe { buf.ptr().add(f.done_bytes) };
             let e = match (&f.req.kind, fixed) {
-                (Kind::Read, Some(i)) => opcode::ReadFixed::new(fd, ptr, len, i).offset(off).build(),
+                (Kind::Read, Some(i)) => {
+                    opcode::ReadFixed::new(fd, ptr, len, i).offset(off).build()
+                }
                 (Kind::Read, None) => opcode::Read::new(fd, ptr, len).offset(off).build(),
                 (_, Some(i)) => opcode::WriteFixed::new(fd, ptr, len, i).offset(off).build(),
                 (_, None) => opcode::Write::new(fd, ptr, len).offset(off).build(),
@@ -200,9 +214,13 @@ fn ring_loop(mut ring: IoUring, file: std::fs::File, rx: mpsc::Receiver<Req>, wa
     let mut open = true;
     loop {
         if !wake_armed {
-            let e = opcode::Read::new(types::Fd(wake.as_raw_fd()), (&mut *counter as *mut u64).cast(), 8)
-                .build()
-                .user_data(WAKE);
+            let e = opcode::Read::new(
+                types::Fd(wake.as_raw_fd()),
+                (&mut *counter as *mut u64).cast(),
+                8,
+            )
+            .build()
+            .user_data(WAKE);
             if unsafe { ring.submission().push(&e) }.is_ok() {
                 wake_armed = true;
             }
@@ -250,7 +268,10 @@ fn ring_loop(mut ring: IoUring, file: std::fs::File, rx: mpsc::Receiver<Req>, wa
             std::thread::sleep(std::time::Duration::from_millis(1));
             continue;
         }
-        let cqes: Vec<(u64, i32)> = ring.completion().map(|c| (c.user_data(), c.result())).collect();
+        let cqes: Vec<(u64, i32)> = ring
+            .completion()
+            .map(|c| (c.user_data(), c.result()))
+            .collect();
         for (user, res) in cqes {
             if user == WAKE {
                 wake_armed = false;
@@ -266,7 +287,10 @@ fn ring_loop(mut ring: IoUring, file: std::fs::File, rx: mpsc::Receiver<Req>, wa
                 if matches!(f.req.kind, Kind::Flush) || f.done_bytes >= want {
                     Ok(())
                 } else if res == 0 {
-                    Err(std::io::Error::new(std::io::ErrorKind::UnexpectedEof, "short transfer"))
+                    Err(std::io::Error::new(
+                        std::io::ErrorKind::UnexpectedEof,
+                        "short transfer",
+                    ))
                 } else {
                     // Short transfer: resubmit the rest.
                     slots[i] = Some(f);

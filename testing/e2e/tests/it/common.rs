@@ -84,7 +84,12 @@ pub fn signed(c: &Cluster, method: reqwest::Method, path: &str) -> reqwest::Requ
 }
 
 /// As [`signed`], with the given `x-amz-content-sha256` value.
-pub fn signed_with(c: &Cluster, method: reqwest::Method, path: &str, payload: &str) -> reqwest::RequestBuilder {
+pub fn signed_with(
+    c: &Cluster,
+    method: reqwest::Method,
+    path: &str,
+    payload: &str,
+) -> reqwest::RequestBuilder {
     let creds = objectio_testkit::sigv4::Creds {
         endpoint: c.s3_endpoint(),
         access_key: c.access_key.clone(),
