@@ -104,7 +104,7 @@ up() {
     wait_http "http://127.0.0.1:$etcd_port/health" etcd
 
     log "starting objectio-meta on :$meta_port"
-    OBJECTIO_ADMIN_TOKEN_FILE="$dir/admin.token" start meta "$bin/objectio-meta" "${common[@]}" \
+    OBJECTIO_ADMIN_TOKEN_FILE="$dir/admin.token" OBJECTIO_CLUSTER_SECRET_FILE="$dir/cluster.secret" start meta "$bin/objectio-meta" "${common[@]}" \
         --id meta1 --listen "127.0.0.1:$meta_port"
     wait_http "http://127.0.0.1:$meta_port/health" objectio-meta
 

@@ -9,6 +9,8 @@ cd "$root"
 
 cargo build --workspace --bins
 cargo test --workspace -- --test-threads "${TEST_THREADS:-4}"
+# Crash-relevant failpoints of the storage engine (a feature build of its own).
+cargo test -p objectio-engine --features failpoints --test failpoints
 
 # Smoke: a dev cluster of its own on other ports, driven by real clients.
 export OBJECTIO_DEV_DIR

@@ -23,9 +23,10 @@ struct Cli {
     /// Admin bearer token.
     #[arg(long, global = true, env = "OBJECTIO_TOKEN", hide_env_values = true)]
     token: Option<String>,
-    /// Output format.
-    #[arg(long, short = 'o', global = true, value_enum, default_value_t = Output::Table)]
-    output: Output,
+    /// Output: `table` (default) or `json`; for `disk scan`, the file to
+    /// write the JSON report to.
+    #[arg(long, short = 'o', global = true)]
+    output: Option<String>,
     #[command(subcommand)]
     cmd: Cmd,
 }
@@ -38,6 +39,18 @@ enum Output {
 
 #[derive(Subcommand)]
 enum Cmd {
+    #[command(flatten)]
+    Admin(AdminCmd),
+    /// Offline disk tools (read the device itself, no cluster needed).
+    Disk {
+        #[command(subcommand)]
+        cmd: DiskCmd,
+    },
+}
+
+/// Commands that go through the admin API.
+#[derive(Subcommand)]
+enum AdminCmd {
     /// Cluster-wide views.
     Cluster {
         #[command(subcommand)]
@@ -61,6 +74,17 @@ enum Cmd {
 }
 
 #[derive(Subcommand)]
+enum DiskCmd {
+    /// Reads a raw device or disk file (not the index) and reports every
+    /// shard header on it as JSON, with checksum status; damaged regions are
+    /// reported and skipped.
+    Scan {
+        /// Device or file.
+        device: std::path::PathBuf,
+    },
+}
+
+#[derive(Subcommand)]
 enum ClusterCmd {
     /// Overall state: HEALTHY, DEGRADED or CRITICAL, with members and objects.
     Status,
@@ -70,6 +94,8 @@ enum ClusterCmd {
 enum OsdCmd {
     /// Every OSD with its state and disks.
     List,
+    /// Used and free bytes and shard count of every disk.
+    DiskUsage,
 }
 
 #[derive(Subcommand)]
@@ -246,26 +272,70 @@ fn print<T: serde::Serialize>(o: Output, v: &T, human: impl FnOnce(&T) -> String
     }
 }
 
+fn output(o: &Option<String>) -> anyhow::Result<Output> {
+    match o.as_deref() {
+        None | Some("table") => Ok(Output::Table),
+        Some("json") => Ok(Output::Json),
+        Some(other) => bail!("--output must be table or json, not {other:?}"),
+    }
+}
+
+/// `disk scan`: offline, straight from the device.
+async fn disk_scan(device: &std::path::Path, out: Option<&str>) -> anyhow::Result<()> {
+    let dev = objectio_engine::device::sync::SyncDevice::open_read_only(device)
+        .with_context(|| format!("opening {}", device.display()))?;
+    let report = objectio_engine::scan::scan(&dev).await;
+    let json = serde_json::to_string_pretty(&report)?;
+    let corrupt = report.shards.iter().filter(|s| s.checksum != "ok").count();
+    match out {
+        None | Some("-") => println!("{json}"),
+        Some(path) => {
+            std::fs::write(path, json + "\n").with_context(|| format!("writing {path}"))?;
+        }
+    }
+    eprintln!(
+        "{}: {} shards ({} with bad checksums), {} damaged regions, superblock {}",
+        device.display(),
+        report.shards.len(),
+        corrupt,
+        report.damaged.len(),
+        report.superblock
+    );
+    Ok(())
+}
+
 async fn run(cli: Cli) -> anyhow::Result<()> {
-    let token = cli
-        .token
-        .clone()
+    match cli.cmd {
+        Cmd::Disk {
+            cmd: DiskCmd::Scan { device },
+        } => disk_scan(&device, cli.output.as_deref()).await,
+        Cmd::Admin(cmd) => admin(cmd, &cli.endpoint, cli.token, &cli.output).await,
+    }
+}
+
+async fn admin(
+    cmd: AdminCmd,
+    endpoint: &str,
+    token: Option<String>,
+    out: &Option<String>,
+) -> anyhow::Result<()> {
+    let o = output(out)?;
+    let token = token
         .filter(|t| !t.is_empty())
         .context("no admin token: set OBJECTIO_TOKEN")?;
     let api = Api {
         http: reqwest::Client::builder().tcp_nodelay(true).build()?,
-        endpoint: cli.endpoint.clone(),
+        endpoint: endpoint.to_string(),
         token,
     };
-    let o = cli.output;
-    match cli.cmd {
-        Cmd::Cluster {
+    match cmd {
+        AdminCmd::Cluster {
             cmd: ClusterCmd::Status,
         } => {
             let s: ClusterStatusOut = api.get("/api/v1/cluster/status").await?;
             print(o, &s, status_box);
         }
-        Cmd::Osd { cmd: OsdCmd::List } => {
+        AdminCmd::Osd { cmd: OsdCmd::List } => {
             let l: ListOsdsOut = api.get("/api/v1/osds").await?;
             print(o, &l, |l| {
                 table(
@@ -292,7 +362,38 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 )
             });
         }
-        Cmd::Bucket {
+        AdminCmd::Osd {
+            cmd: OsdCmd::DiskUsage,
+        } => {
+            let l: ListOsdsOut = api.get("/api/v1/osds").await?;
+            print(o, &l, |l| {
+                let mut rows = Vec::new();
+                for x in &l.osds {
+                    for d in &x.disks {
+                        let pct = (d.used_bytes * 100)
+                            .checked_div(d.capacity_bytes)
+                            .unwrap_or(0);
+                        rows.push(vec![
+                            x.id.clone(),
+                            d.id.clone(),
+                            d.path.clone(),
+                            thousands(d.shards),
+                            human(d.used_bytes),
+                            human(d.free_bytes),
+                            human(d.capacity_bytes),
+                            format!("{pct}%"),
+                        ]);
+                    }
+                }
+                table(
+                    &[
+                        "OSD", "DISK", "PATH", "SHARDS", "USED", "FREE", "CAPACITY", "USE%",
+                    ],
+                    rows,
+                )
+            });
+        }
+        AdminCmd::Bucket {
             cmd: BucketCmd::List,
         } => {
             let l: ListBucketsOut = api.get("/api/v1/buckets").await?;
@@ -313,7 +414,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 )
             });
         }
-        Cmd::Key {
+        AdminCmd::Key {
             cmd: KeyCmd::Create { name },
         } => {
             let k: AccessKeyOut = api
@@ -332,7 +433,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 )
             });
         }
-        Cmd::Key { cmd: KeyCmd::List } => {
+        AdminCmd::Key { cmd: KeyCmd::List } => {
             let l: ListAccessKeysOut = api.get("/api/v1/keys").await?;
             print(o, &l, |l| {
                 table(
@@ -350,7 +451,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 )
             });
         }
-        Cmd::Key {
+        AdminCmd::Key {
             cmd: KeyCmd::Delete { access_key_id },
         } => {
             api.send::<serde_json::Value>(

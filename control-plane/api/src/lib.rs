@@ -102,8 +102,14 @@ pub enum OsdState {
 pub struct DiskOut {
     pub id: String,
     pub path: String,
+    /// Bytes of the disk's data region.
     pub capacity_bytes: u64,
+    /// Bytes held by shards (and writes in progress).
     pub used_bytes: u64,
+    pub free_bytes: u64,
+    pub shards: u64,
+    /// I/O backend (`uring`, `sync`).
+    pub backend: String,
     /// `in` (takes new shards) or `out`.
     pub state: String,
 }

@@ -6,6 +6,7 @@
 //! Every piece of state lives in etcd; any number of replicas may run.
 
 pub mod auth;
+pub mod gc;
 pub mod v1;
 
 use std::path::PathBuf;
@@ -65,6 +66,16 @@ pub struct Config {
     /// Chunk size of the EC profile written when the cluster is initialised.
     #[arg(long, env = "OBJECTIO_EC_CHUNK", default_value = "1MiB", value_parser = objectio_cluster::util::parse_size)]
     pub ec_chunk: u64,
+    /// Shared secret of the shard protocol (lets the GC controller delete
+    /// shards; without it GC does not run).
+    #[arg(long, env = "OBJECTIO_CLUSTER_SECRET", hide_env_values = true)]
+    pub cluster_secret: Option<String>,
+    /// File holding the shared secret (mode 600).
+    #[arg(long, env = "OBJECTIO_CLUSTER_SECRET_FILE")]
+    pub cluster_secret_file: Option<PathBuf>,
+    /// How often the GC controller runs, in milliseconds.
+    #[arg(long, env = "OBJECTIO_GC_INTERVAL_MS", default_value_t = 5000)]
+    pub gc_interval_ms: u64,
     /// Print the OpenAPI spec and exit.
     #[arg(long)]
     pub print_openapi: bool,
@@ -185,8 +196,10 @@ pub fn election_name(store: &Store) -> String {
     format!("{}election/meta", store.keys().root())
 }
 
-/// Keeps this replica's liveness key and campaigns for leadership.
-async fn membership(store: Store, id: String) {
+/// Keeps this replica's liveness key and campaigns for leadership;
+/// `leader` is true while this replica leads.
+async fn membership(store: Store, id: String, leader: Arc<std::sync::atomic::AtomicBool>) {
+    use std::sync::atomic::Ordering;
     loop {
         let r: anyhow::Result<()> = async {
             let lease = Lease::grant(&store, 10).await?;
@@ -201,12 +214,14 @@ async fn membership(store: Store, id: String) {
             ec.campaign(election_name(&store), id.clone(), lease.id())
                 .await?;
             tracing::info!(meta = %id, "elected leader");
+            leader.store(true, Ordering::Relaxed);
             while !lease.is_lost() {
-                tokio::time::sleep(Duration::from_secs(1)).await;
+                tokio::time::sleep(Duration::from_millis(200)).await;
             }
             anyhow::bail!("lease lost")
         }
         .await;
+        leader.store(false, Ordering::Relaxed);
         if let Err(e) = r {
             tracing::warn!(error = %e, "membership lost; rejoining");
         }
@@ -221,7 +236,25 @@ pub async fn run(cfg: Config) -> anyhow::Result<()> {
         .await
         .context("connecting to etcd")?;
     init_cluster(&store, &cfg).await?;
-    tokio::spawn(membership(store.clone(), cfg.id.clone()));
+    let leader = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    tokio::spawn(membership(store.clone(), cfg.id.clone(), leader.clone()));
+    match objectio_cluster::util::load_secret(
+        cfg.cluster_secret.as_deref(),
+        cfg.cluster_secret_file.as_deref(),
+        "cluster secret",
+    ) {
+        Ok(secret) => {
+            let client =
+                objectio_shard::ShardClient::new(secret.as_bytes(), Duration::from_secs(30));
+            tokio::spawn(gc::run(
+                store.clone(),
+                client,
+                leader,
+                Duration::from_millis(cfg.gc_interval_ms.max(100)),
+            ));
+        }
+        Err(e) => tracing::warn!(error = %e, "GC controller disabled: no cluster secret"),
+    }
     let app = router(AppState {
         store,
         tokens: Arc::new(tokens),

@@ -114,6 +114,14 @@ pub struct DiskRecord {
     pub path: String,
     pub capacity_bytes: u64,
     pub used_bytes: u64,
+    #[serde(default)]
+    pub free_bytes: u64,
+    /// Shards stored.
+    #[serde(default)]
+    pub shards: u64,
+    /// I/O backend in use (`uring`, `sync`).
+    #[serde(default)]
+    pub backend: String,
     /// Placement weight (capacity in GiB by default).
     pub weight: f64,
     #[serde(default)]

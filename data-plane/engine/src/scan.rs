@@ -12,7 +12,10 @@ use crate::format::{self, Superblock};
 /// One shard found on the device.
 #[derive(Clone, Debug, Serialize, PartialEq, Eq)]
 pub struct ScannedShard {
+    /// Start of the shard's extent (its header).
     pub offset: u64,
+    /// Where its chunk data starts.
+    pub data_offset: u64,
     pub cluster_id: Uuid,
     pub bucket: String,
     pub key: String,
@@ -183,6 +186,7 @@ async fn shard_at(
     Ok((
         ScannedShard {
             offset: at,
+            data_offset: at + header_len,
             cluster_id: h.cluster_id,
             bucket: h.bucket.clone(),
             key: h.key.clone(),

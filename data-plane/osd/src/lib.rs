@@ -1,10 +1,10 @@
 //! `objectio-osd`: owns disks, stores shards, serves the shard protocol,
 //! and keeps its registration and liveness in etcd.
 //!
-//! Owns the on-disk layout ([`disk`]) and the protocol server ([`server`]).
-//! It never talks S3 and never reads object records.
+//! Owns the protocol server ([`server`]) and the OSD's registration; the
+//! on-device layout is `objectio-engine`'s. It never talks S3 and never
+//! reads object records.
 
-pub mod disk;
 pub mod server;
 
 use std::collections::HashMap;
@@ -45,6 +45,13 @@ pub struct Config {
         required = true
     )]
     pub disks: Vec<PathBuf>,
+    /// I/O backend: auto (io_uring when the kernel allows it), uring or sync.
+    #[arg(long, env = "OBJECTIO_OSD_BACKEND", default_value = "auto")]
+    pub backend: objectio_engine::device::Backend,
+    /// Format disks even when they carry a foreign signature or another
+    /// cluster's superblock (destroys what is on them).
+    #[arg(long)]
+    pub force: bool,
     /// Size of a file-backed disk created when the path does not exist.
     #[arg(long, env = "OBJECTIO_OSD_DISK_SIZE", default_value = "4GiB", value_parser = objectio_cluster::util::parse_size)]
     pub disk_size: u64,
@@ -68,6 +75,9 @@ pub struct Config {
     /// Liveness lease TTL in seconds: a dead OSD shows as down after it.
     #[arg(long, env = "OBJECTIO_LEASE_TTL", default_value_t = 10)]
     pub lease_ttl: i64,
+    /// How often disk usage is published to etcd, in milliseconds.
+    #[arg(long, env = "OBJECTIO_OSD_PUBLISH_MS", default_value_t = 5000)]
+    pub publish_ms: u64,
     /// Check the configuration and exit.
     #[arg(long)]
     pub check_config: bool,
@@ -100,11 +110,23 @@ pub async fn run(cfg: Config) -> anyhow::Result<()> {
         .context("connecting to etcd")?;
     let cc = store.wait_config(Duration::from_secs(60)).await?;
     let mut disks = HashMap::new();
+    let mut paths = HashMap::new();
     for p in &cfg.disks {
-        let d = disk::Disk::open(p, cfg.disk_size, cc.cluster_id, &cfg.id)
+        let dev = objectio_engine::device::open(p, cfg.backend, cfg.disk_size)
+            .with_context(|| format!("opening disk {}", p.display()))?;
+        let opts = objectio_engine::OpenOptions {
+            cluster_id: cc.cluster_id,
+            osd_id: cfg.id.clone(),
+            force: cfg.force,
+        };
+        let engine = objectio_engine::Engine::open(dev, opts)
             .await
             .with_context(|| format!("opening disk {}", p.display()))?;
-        disks.insert(d.sb.disk_id, d);
+        if disks.contains_key(&engine.disk_id()) {
+            bail!("disk {} is given twice ({})", engine.disk_id(), p.display());
+        }
+        paths.insert(engine.disk_id(), p.display().to_string());
+        disks.insert(engine.disk_id(), engine);
     }
     let listener = TcpListener::bind(&cfg.listen)
         .await
@@ -124,7 +146,7 @@ pub async fn run(cfg: Config) -> anyhow::Result<()> {
         registered: now_secs(),
     };
     store.put(store.keys().osd(&cfg.id), &rec).await?;
-    publish_disks(&store, &cfg.id, &disks).await?;
+    publish_disks(&store, &cfg.id, &disks, &paths).await?;
     let state = Arc::new(server::ServerState {
         secret,
         disks: disks.clone(),
@@ -137,21 +159,22 @@ pub async fn run(cfg: Config) -> anyhow::Result<()> {
         started: now_secs(),
     };
     let mut lease: Option<Lease> = None;
-    let mut tick = tokio::time::interval(Duration::from_secs(1));
-    let mut n: u64 = 0;
+    let mut tick = tokio::time::interval(Duration::from_millis(cfg.publish_ms.clamp(100, 1000)));
+    let mut last_publish = tokio::time::Instant::now();
     loop {
         tick.tick().await;
-        n += 1;
         if lease.as_ref().is_none_or(|l| l.is_lost()) {
             match register_alive(&store, &cfg, &alive).await {
                 Ok(l) => lease = Some(l),
                 Err(e) => tracing::warn!(error = %e, "could not register liveness; retrying"),
             }
         }
-        if n.is_multiple_of(10)
-            && let Err(e) = publish_disks(&store, &cfg.id, &disks).await
+        if last_publish.elapsed() >= Duration::from_millis(cfg.publish_ms)
+            && let Err(e) = publish_disks(&store, &cfg.id, &disks, &paths).await
         {
             tracing::warn!(error = %e, "could not publish disk usage");
+        } else if last_publish.elapsed() >= Duration::from_millis(cfg.publish_ms) {
+            last_publish = tokio::time::Instant::now();
         }
     }
 }
@@ -172,9 +195,11 @@ async fn register_alive(
 async fn publish_disks(
     store: &Store,
     osd: &str,
-    disks: &HashMap<uuid::Uuid, Arc<disk::Disk>>,
+    disks: &HashMap<uuid::Uuid, Arc<objectio_engine::Engine>>,
+    paths: &HashMap<uuid::Uuid, String>,
 ) -> objectio_cluster::Result<()> {
     for (id, d) in disks {
+        let u = d.usage();
         let key = store.keys().disk(id);
         let state = store
             .get::<DiskRecord>(key.clone())
@@ -185,10 +210,13 @@ async fn publish_disks(
             version: objectio_cluster::SCHEMA_VERSION,
             id: *id,
             osd: osd.to_string(),
-            path: d.path.display().to_string(),
-            capacity_bytes: d.sb.capacity,
-            used_bytes: d.used().await,
-            weight: (d.sb.capacity as f64 / (1u64 << 30) as f64).max(0.001),
+            path: paths.get(id).cloned().unwrap_or_default(),
+            capacity_bytes: u.capacity,
+            used_bytes: u.used,
+            free_bytes: u.free,
+            shards: u.shards,
+            backend: d.backend().to_string(),
+            weight: (u.capacity as f64 / (1u64 << 30) as f64).max(0.001),
             state,
         };
         store.put(key, &rec).await?;

@@ -1,31 +1,37 @@
-//! The shard protocol server.
+//! The shard protocol server over the storage engines of this OSD.
 
 use std::collections::HashMap;
 use std::sync::Arc;
 
+use objectio_engine::{Engine, Error as EngineError};
 use objectio_shard::proto::{self, ChunkStatus, ErrorCode, Reply, Request, ShardStat};
 use tokio::io::{AsyncWriteExt, BufStream};
 use tokio::net::{TcpListener, TcpStream};
 use uuid::Uuid;
 
-use crate::disk::{Disk, DiskError};
-
 /// What a connection handler needs.
 pub struct ServerState {
     pub secret: Vec<u8>,
-    pub disks: HashMap<Uuid, Arc<Disk>>,
+    pub disks: HashMap<Uuid, Arc<Engine>>,
 }
 
-fn err_reply(e: &DiskError) -> Reply {
+fn err_reply(e: &EngineError) -> Reply {
     let code = match e {
-        DiskError::NotFound { .. } => ErrorCode::NotFound,
-        DiskError::Full { .. } => ErrorCode::DiskFull,
-        DiskError::BadRequest(_) | DiskError::Exists { .. } => ErrorCode::BadRequest,
-        DiskError::Io { .. } | DiskError::Foreign { .. } => ErrorCode::Io,
+        EngineError::NotFound(_) => ErrorCode::NotFound,
+        EngineError::Full { .. } => ErrorCode::DiskFull,
+        EngineError::BadRequest(_) | EngineError::Exists(_) => ErrorCode::BadRequest,
+        _ => ErrorCode::Io,
     };
     Reply::Err {
         code,
         message: e.to_string(),
+    }
+}
+
+fn unknown_disk(disk: Uuid) -> Reply {
+    Reply::Err {
+        code: ErrorCode::UnknownDisk,
+        message: format!("disk {disk} is not served here"),
     }
 }
 
@@ -49,6 +55,13 @@ pub async fn serve(listener: TcpListener, state: Arc<ServerState>) {
     }
 }
 
+type Conn = BufStream<TcpStream>;
+
+async fn reply(s: &mut Conn, r: &Reply) -> std::io::Result<()> {
+    proto::write_msg(s, r).await?;
+    s.flush().await
+}
+
 async fn handle(tcp: TcpStream, state: &ServerState) -> std::io::Result<()> {
     tcp.set_nodelay(true)?;
     let peer = tcp.peer_addr()?;
@@ -57,61 +70,18 @@ async fn handle(tcp: TcpStream, state: &ServerState) -> std::io::Result<()> {
         tracing::warn!(%peer, "refused a shard connection that failed authentication");
         return Ok(());
     }
-    let mut buf = Vec::new();
     while let Some(req) = proto::read_msg::<_, Request>(&mut s).await? {
         match req {
             Request::PutBegin { disk, header } => {
-                let Some(d) = state.disks.get(&disk) else {
-                    proto::write_msg(&mut s, &unknown_disk(disk)).await?;
-                    s.flush().await?;
+                let Some(engine) = state.disks.get(&disk) else {
+                    reply(&mut s, &unknown_disk(disk)).await?;
                     continue;
                 };
-                match d.begin_put(header).await {
-                    Err(e) => {
-                        proto::write_msg(&mut s, &err_reply(&e)).await?;
-                        s.flush().await?;
-                    }
-                    Ok(mut w) => {
-                        proto::write_msg(&mut s, &Reply::Ok).await?;
-                        s.flush().await?;
-                        // The put streams: chunks then PutEnd. An error is
-                        // remembered and answered at PutEnd so the client
-                        // can keep pipelining.
-                        let mut failed: Option<DiskError> = None;
-                        loop {
-                            match proto::read_msg::<_, Request>(&mut s).await? {
-                                Some(Request::PutChunk { len }) => {
-                                    proto::read_data(&mut s, len, &mut buf).await?;
-                                    if failed.is_none() {
-                                        let data = std::mem::take(&mut buf);
-                                        match w.write_chunk(data).await {
-                                            Ok(d) => buf = d,
-                                            Err(e) => failed = Some(e),
-                                        }
-                                    }
-                                }
-                                Some(Request::PutEnd { etag }) => {
-                                    let r = match failed.take() {
-                                        Some(e) => err_reply(&e),
-                                        None => match w.finish(etag).await {
-                                            Ok(()) => Reply::Ok,
-                                            Err(e) => err_reply(&e),
-                                        },
-                                    };
-                                    proto::write_msg(&mut s, &r).await?;
-                                    s.flush().await?;
-                                    break;
-                                }
-                                Some(Request::PutAbort) => break,
-                                Some(other) => {
-                                    return Err(std::io::Error::new(
-                                        std::io::ErrorKind::InvalidData,
-                                        format!("{other:?} inside a put"),
-                                    ));
-                                }
-                                None => return Ok(()),
-                            }
-                        }
+                match engine.begin_put(header) {
+                    Err(e) => reply(&mut s, &err_reply(&e)).await?,
+                    Ok(w) => {
+                        reply(&mut s, &Reply::Ok).await?;
+                        put_stream(&mut s, engine, w).await?;
                     }
                 }
             }
@@ -121,58 +91,35 @@ async fn handle(tcp: TcpStream, state: &ServerState) -> std::io::Result<()> {
                 first,
                 count,
             } => {
-                let Some(d) = state.disks.get(&disk) else {
-                    proto::write_msg(&mut s, &unknown_disk(disk)).await?;
-                    s.flush().await?;
+                let Some(engine) = state.disks.get(&disk) else {
+                    reply(&mut s, &unknown_disk(disk)).await?;
                     continue;
                 };
-                let e = match d.entry(&shard).await {
+                let e = match engine.entry(&shard) {
                     Ok(e) => e,
                     Err(e) => {
-                        proto::write_msg(&mut s, &err_reply(&e)).await?;
-                        s.flush().await?;
+                        reply(&mut s, &err_reply(&e)).await?;
                         continue;
                     }
                 };
-                let stripes = e.header.geometry().stripes();
+                let stripes = e.geometry().stripes();
                 let first = first as u64;
                 let end = (first + count as u64).min(stripes);
                 let n = end.saturating_sub(first) as u32;
                 proto::write_msg(&mut s, &Reply::Get { count: n }).await?;
                 for j in first..end {
-                    match d.read_chunk(&e, j).await {
-                        Ok(Some(data)) => {
-                            proto::write_msg(
-                                &mut s,
-                                &Reply::Chunk {
-                                    status: ChunkStatus::Ok,
-                                    len: data.len() as u32,
-                                },
-                            )
-                            .await?;
-                            proto::write_data(&mut s, &data).await?;
-                        }
-                        Ok(None) => {
-                            proto::write_msg(
-                                &mut s,
-                                &Reply::Chunk {
-                                    status: ChunkStatus::Corrupt,
-                                    len: 0,
-                                },
-                            )
-                            .await?
-                        }
+                    let (status, data) = match engine.read_chunk(&e, j).await {
+                        Ok(Some(b)) => (ChunkStatus::Ok, Some(b)),
+                        Ok(None) => (ChunkStatus::Corrupt, None),
                         Err(err) => {
-                            tracing::warn!(shard = %shard, chunk = j, error = %err, "chunk read failed");
-                            proto::write_msg(
-                                &mut s,
-                                &Reply::Chunk {
-                                    status: ChunkStatus::Error,
-                                    len: 0,
-                                },
-                            )
-                            .await?
+                            tracing::warn!(%shard, chunk = j, error = %err, "chunk read failed");
+                            (ChunkStatus::Error, None)
                         }
+                    };
+                    let len = data.as_ref().map(|b| b.len() as u32).unwrap_or(0);
+                    proto::write_msg(&mut s, &Reply::Chunk { status, len }).await?;
+                    if let Some(b) = data {
+                        proto::write_data(&mut s, b.as_slice()).await?;
                     }
                 }
                 s.flush().await?;
@@ -180,30 +127,31 @@ async fn handle(tcp: TcpStream, state: &ServerState) -> std::io::Result<()> {
             Request::Delete { disk, shard } => {
                 let r = match state.disks.get(&disk) {
                     None => unknown_disk(disk),
-                    Some(d) => match d.delete(&shard).await {
+                    Some(engine) => match engine.delete(&shard).await {
                         Ok(()) => Reply::Ok,
                         Err(e) => err_reply(&e),
                     },
                 };
-                proto::write_msg(&mut s, &r).await?;
-                s.flush().await?;
+                reply(&mut s, &r).await?;
             }
             Request::Stat { disk, shard } => {
                 let r = match state.disks.get(&disk) {
                     None => unknown_disk(disk),
-                    Some(d) => match d.entry(&shard).await {
-                        Ok(e) => Reply::Stat {
-                            stat: ShardStat {
-                                size: e.header.geometry().shard_size(),
-                                etag: e.trailer.etag.clone(),
-                                header: e.header,
-                            },
-                        },
+                    Some(engine) => match engine.entry(&shard) {
                         Err(e) => err_reply(&e),
+                        Ok(e) => match engine.read_header(&e).await {
+                            Ok(h) => Reply::Stat {
+                                stat: ShardStat {
+                                    size: e.geometry().shard_size(),
+                                    etag: h.etag,
+                                    header: h.header,
+                                },
+                            },
+                            Err(err) => err_reply(&err),
+                        },
                     },
                 };
-                proto::write_msg(&mut s, &r).await?;
-                s.flush().await?;
+                reply(&mut s, &r).await?;
             }
             other => {
                 return Err(std::io::Error::new(
@@ -216,9 +164,50 @@ async fn handle(tcp: TcpStream, state: &ServerState) -> std::io::Result<()> {
     Ok(())
 }
 
-fn unknown_disk(disk: Uuid) -> Reply {
-    Reply::Err {
-        code: ErrorCode::UnknownDisk,
-        message: format!("disk {disk} is not served here"),
+/// Receives the chunks of an open put straight into engine buffers. An
+/// error is remembered and answered at `PutEnd`, so the client can keep
+/// pipelining.
+async fn put_stream(
+    s: &mut Conn,
+    engine: &Arc<Engine>,
+    mut w: objectio_engine::ShardWriter,
+) -> std::io::Result<()> {
+    let mut failed: Option<EngineError> = None;
+    loop {
+        match proto::read_msg::<_, Request>(s).await? {
+            Some(Request::PutChunk { len }) => {
+                if len > proto::MAX_DATA {
+                    return Err(std::io::Error::new(
+                        std::io::ErrorKind::InvalidData,
+                        "chunk too large",
+                    ));
+                }
+                let mut buf = engine.chunk_buf(len as usize);
+                proto::read_data_exact(s, buf.as_mut_slice()).await?;
+                if failed.is_none()
+                    && let Err(e) = w.write_chunk(buf).await
+                {
+                    failed = Some(e);
+                }
+            }
+            Some(Request::PutEnd { etag }) => {
+                let r = match failed.take() {
+                    Some(e) => err_reply(&e),
+                    None => match w.finish(&etag).await {
+                        Ok(()) => Reply::Ok,
+                        Err(e) => err_reply(&e),
+                    },
+                };
+                return reply(s, &r).await;
+            }
+            Some(Request::PutAbort) => return Ok(()),
+            Some(other) => {
+                return Err(std::io::Error::new(
+                    std::io::ErrorKind::InvalidData,
+                    format!("{other:?} inside a put"),
+                ));
+            }
+            None => return Ok(()),
+        }
     }
 }

@@ -160,6 +160,22 @@ pub async fn read_data<R: AsyncRead + Unpin>(
     Ok(())
 }
 
+/// Reads a data frame of exactly `buf.len()` bytes into `buf`.
+pub async fn read_data_exact<R: AsyncRead + Unpin>(
+    r: &mut R,
+    buf: &mut [u8],
+) -> std::io::Result<()> {
+    let len = r.read_u32().await?;
+    if len as usize != buf.len() {
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::InvalidData,
+            format!("data frame of {len} bytes, expected {}", buf.len()),
+        ));
+    }
+    r.read_exact(buf).await?;
+    Ok(())
+}
+
 fn mac(secret: &[u8], nonce: &[u8]) -> Hmac<Sha256> {
     let mut m = Hmac::<Sha256>::new_from_slice(secret).expect("hmac takes any key length");
     m.update(AUTH_CONTEXT);

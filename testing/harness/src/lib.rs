@@ -227,7 +227,9 @@ impl Cluster {
                 ])
                 .arg("--listen")
                 .arg(format!("127.0.0.1:{}", self.meta_port))
-                .env("OBJECTIO_ADMIN_TOKEN", &self.token),
+                .args(["--gc-interval-ms", "300"])
+                .env("OBJECTIO_ADMIN_TOKEN", &self.token)
+                .env("OBJECTIO_CLUSTER_SECRET", &self.secret),
         )?;
         self.meta = Some(child);
         Ok(())
@@ -245,6 +247,7 @@ impl Cluster {
             .arg(&o.disk)
             .args(["--disk-size", self.opts.disk_size])
             .args(["--lease-ttl", &self.opts.lease_ttl.to_string()])
+            .args(["--publish-ms", "300"])
             .env("OBJECTIO_CLUSTER_SECRET", &self.secret);
         let child = self.spawn(&o.id.clone(), &mut cmd)?;
         self.osds[i].child = Some(child);

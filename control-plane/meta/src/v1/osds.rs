@@ -46,6 +46,9 @@ pub async fn list(_: Admin, State(st): State<AppState>) -> Result<Json<ListOsdsO
                     path: d.path.clone(),
                     capacity_bytes: d.capacity_bytes,
                     used_bytes: d.used_bytes,
+                    free_bytes: d.free_bytes,
+                    shards: d.shards,
+                    backend: d.backend.clone(),
                     state: match d.state {
                         DiskState::In => "in".into(),
                         DiskState::Out => "out".into(),

@@ -25,6 +25,17 @@ impl SyncDevice {
         })
     }
 
+    /// Opens read-only, without `O_DIRECT` (offline tools).
+    pub fn open_read_only(path: &Path) -> std::io::Result<Self> {
+        let file = std::fs::File::open(path)?;
+        let size = file_size(&file)?;
+        Ok(Self {
+            file: Arc::new(file),
+            size,
+            direct: false,
+        })
+    }
+
     /// Whether `O_DIRECT` is on.
     pub fn direct(&self) -> bool {
         self.direct

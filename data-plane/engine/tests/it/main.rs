@@ -206,7 +206,8 @@ async fn crash_once(budget: u64, seed: u32) {
     drop(e);
     let image = MemDevice::from_bytes(m.snapshot());
     let e = Engine::open(Arc::new(image), opts()).await.unwrap();
-    for id in acked.lock().unwrap().iter() {
+    let acked: Vec<ShardId> = acked.lock().unwrap().iter().copied().collect();
+    for id in &acked {
         check(&e, id).await;
     }
     for id in e.shard_ids() {

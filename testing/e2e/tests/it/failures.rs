@@ -2,7 +2,6 @@ use std::os::unix::fs::FileExt;
 use std::time::{Duration, Instant};
 
 use objectio_cluster::{ObjectRecord, Store};
-use objectio_osd::disk::{RecordHead, parse_record_head, shard_record_len};
 use objectio_testkit::Cluster;
 
 use crate::common::*;
@@ -40,24 +39,15 @@ async fn record(c: &Cluster, bucket: &str, key: &str) -> ObjectRecord {
         .0
 }
 
-/// Offset of the data of `shard` on a disk file, found by walking the log.
-fn shard_data_offset(disk: &std::path::Path, version: uuid::Uuid, index: u8) -> u64 {
-    let f = std::fs::File::open(disk).unwrap();
-    let mut off = 8192u64;
-    let mut b = vec![0u8; 4096];
-    loop {
-        f.read_exact_at(&mut b, off).unwrap();
-        match parse_record_head(&b).expect("shard not found before the end of the log") {
-            RecordHead::Shard { len, header } => {
-                if header.id.version_id == version && header.id.index == index {
-                    assert_eq!(len, shard_record_len(&header));
-                    return off + 4096;
-                }
-                off += len;
-            }
-            RecordHead::Tombstone { len, .. } => off += len,
-        }
-    }
+/// Offset of the data of `shard` on a disk file, found by a raw scan.
+async fn shard_data_offset(disk: &std::path::Path, version: uuid::Uuid, index: u8) -> u64 {
+    let dev = objectio_engine::device::sync::SyncDevice::open_read_only(disk).unwrap();
+    let r = objectio_engine::scan::scan(&dev).await;
+    r.shards
+        .iter()
+        .find(|s| s.version_id == version && s.shard_index == index)
+        .map(|s| s.data_offset)
+        .expect("shard found by the scan")
 }
 
 fn osd_index(c: &Cluster, id: &str) -> usize {
@@ -139,7 +129,7 @@ async fn test_corrupt_shard_bytes_are_decoded_around() {
     for (shard, at) in [(0u8, 100u64), (2, (1 << 20) + 5)] {
         let loc = rec.shards[shard as usize].clone().unwrap();
         let disk = &c.osds[osd_index(&c, &loc.osd)].disk;
-        let off = shard_data_offset(disk, rec.version_id, shard);
+        let off = shard_data_offset(disk, rec.version_id, shard).await;
         let f = std::fs::OpenOptions::new().write(true).open(disk).unwrap();
         f.write_all_at(&[0xA5; 64], off + at).unwrap();
         f.sync_all().unwrap();
@@ -152,7 +142,7 @@ async fn test_corrupt_shard_bytes_are_decoded_around() {
     for shard in [1u8, 4] {
         let loc = rec.shards[shard as usize].clone().unwrap();
         let disk = &c.osds[osd_index(&c, &loc.osd)].disk;
-        let off = shard_data_offset(disk, rec.version_id, shard);
+        let off = shard_data_offset(disk, rec.version_id, shard).await;
         let f = std::fs::OpenOptions::new().write(true).open(disk).unwrap();
         f.write_all_at(&[0x5A; 64], off + 10).unwrap();
     }
@@ -170,6 +160,7 @@ async fn test_objects_survive_restart_of_gateway_and_every_osd() {
         c.kill_osd(i); // SIGKILL: no clean shutdown
     }
     c.kill_gateway();
+    c.wait_osds_up(0).await.unwrap();
     for i in 0..c.osds.len() {
         c.start_osd(i).unwrap();
     }
@@ -217,7 +208,268 @@ async fn test_gateway_killed_mid_put_leaves_old_object_intact() {
         get(&s3c, "mid", "k").await == old,
         "old object must be intact"
     );
-    // The interrupted PUT left an intent naming its shards, for GC.
+    // The interrupted PUT left an intent naming its shards; GC reclaims
+    // them once it sees the gateway restarted.
     let store = Store::connect(&[c.etcd_endpoint()], "it").await.unwrap();
-    assert_eq!(store.count(store.keys().intents_prefix()).await.unwrap(), 1);
+    let t = Instant::now();
+    while store.count(store.keys().intents_prefix()).await.unwrap() != 0 {
+        assert!(
+            t.elapsed() < Duration::from_secs(20),
+            "intent never reclaimed"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let (shards, _) = usage(&c).await;
+    assert_eq!(shards, 6, "only the old object's six shards remain");
+}
+
+/// Shards and used bytes over every disk, as the OSDs publish them.
+async fn usage(c: &Cluster) -> (u64, u64) {
+    let v: serde_json::Value = c
+        .admin()
+        .get(c.admin_url("/api/v1/osds"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let disks: Vec<&serde_json::Value> = v["osds"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|o| o["disks"].as_array().unwrap())
+        .collect();
+    (
+        disks.iter().map(|d| d["shards"].as_u64().unwrap()).sum(),
+        disks
+            .iter()
+            .map(|d| d["used_bytes"].as_u64().unwrap())
+            .sum(),
+    )
+}
+
+/// Waits until the published shard count is `n`; returns used bytes.
+async fn wait_shards(c: &Cluster, n: u64) -> u64 {
+    let t = Instant::now();
+    loop {
+        let (shards, used) = usage(c).await;
+        if shards == n {
+            return used;
+        }
+        assert!(
+            t.elapsed() < Duration::from_secs(20),
+            "shards stuck at {shards}, want {n}"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn test_deletes_and_overwrites_give_space_back() {
+    let c = Cluster::start().await.unwrap();
+    let s3 = s3(&c);
+    s3.create_bucket().bucket("space").send().await.unwrap();
+    assert_eq!(wait_shards(&c, 0).await, 0);
+    for i in 0..5 {
+        put(&s3, "space", &format!("k{i}"), data(3 << 20, i)).await;
+    }
+    let full = wait_shards(&c, 30).await;
+    assert!(full > 15 << 20, "used {full}");
+    // Overwrites replace shards one for one; deletes free them.
+    for i in 0..5 {
+        put(&s3, "space", &format!("k{i}"), data(3 << 20, 10 + i)).await;
+    }
+    assert_eq!(wait_shards(&c, 30).await, full, "overwrites leak nothing");
+    for i in 0..5 {
+        s3.delete_object()
+            .bucket("space")
+            .key(format!("k{i}"))
+            .send()
+            .await
+            .unwrap();
+    }
+    assert_eq!(wait_shards(&c, 0).await, 0, "deletes give every byte back");
+    let store = Store::connect(&[c.etcd_endpoint()], "it").await.unwrap();
+    assert_eq!(store.count(store.keys().gc_prefix()).await.unwrap(), 0);
+
+    // The CLI shows it per disk.
+    let out = std::process::Command::new(objectio_testkit::bin_dir().join("objectio-cli"))
+        .args(["osd", "disk-usage"])
+        .env("OBJECTIO_ENDPOINT", c.admin_url(""))
+        .env("OBJECTIO_TOKEN", &c.token)
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.starts_with("OSD"), "{text}");
+    assert_eq!(text.lines().count(), 7, "{text}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn test_disk_scan_reads_shard_headers_from_the_raw_disk() {
+    let c = Cluster::start().await.unwrap();
+    let s3 = s3(&c);
+    s3.create_bucket().bucket("scan").send().await.unwrap();
+    let body = data((5 << 20) + 3, 9);
+    put(&s3, "scan", "dir/obj", body.clone()).await;
+    let rec = record(&c, "scan", "dir/obj").await;
+    let loc = rec.shards[0].clone().unwrap();
+    let disk = &c.osds[osd_index(&c, &loc.osd)].disk;
+    let out_file = c.dir.path().join("objects.json");
+    let out = std::process::Command::new(objectio_testkit::bin_dir().join("objectio-cli"))
+        .args(["disk", "scan"])
+        .arg(disk)
+        .arg("--output")
+        .arg(&out_file)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: serde_json::Value = serde_json::from_slice(&std::fs::read(&out_file).unwrap()).unwrap();
+    let shard = v["shards"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["version_id"] == rec.version_id.to_string() && s["shard_index"] == 0)
+        .expect("shard 0 in the scan");
+    assert_eq!(shard["bucket"], "scan");
+    assert_eq!(shard["key"], "dir/obj");
+    assert_eq!(shard["object_size"], body.len() as u64);
+    assert_eq!(shard["etag"], rec.etag);
+    assert_eq!(shard["checksum"], "ok");
+    assert_eq!(shard["k"], 4);
+    assert_eq!(shard["m"], 2);
+    // A file that is no disk at all: an empty report, not a crash.
+    let junk = c.dir.path().join("junk");
+    std::fs::write(&junk, data(1 << 20, 3)).unwrap();
+    let out = std::process::Command::new(objectio_testkit::bin_dir().join("objectio-cli"))
+        .args(["disk", "scan"])
+        .arg(&junk)
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["superblock"], "missing");
+    assert_eq!(v["shards"].as_array().unwrap().len(), 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn test_osd_killed_during_concurrent_writes_keeps_acknowledged_shards() {
+    use objectio_shard::{ShardClient, ShardHeader, ShardId, client::Chunk};
+    let mut c = Cluster::start().await.unwrap();
+    let v: serde_json::Value = c
+        .admin()
+        .get(c.admin_url("/api/v1/osds"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let osd = &v["osds"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|o| o["id"] == "osd1")
+        .unwrap()
+        .clone();
+    let addr = osd["address"].as_str().unwrap().to_string();
+    let disk: uuid::Uuid = osd["disks"][0]["id"].as_str().unwrap().parse().unwrap();
+    let cluster_id: uuid::Uuid = {
+        let s: serde_json::Value = c
+            .admin()
+            .get(c.admin_url("/api/v1/cluster/status"))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        s["cluster_id"].as_str().unwrap().parse().unwrap()
+    };
+    let client = ShardClient::new(c.secret.as_bytes(), Duration::from_secs(5));
+    let acked = std::sync::Arc::new(std::sync::Mutex::new(Vec::<(ShardId, u64)>::new()));
+    let mut tasks = Vec::new();
+    for t in 0..8u64 {
+        let (client, addr, acked) = (client.clone(), addr.clone(), acked.clone());
+        tasks.push(tokio::spawn(async move {
+            for i in 0.. {
+                let id = ShardId {
+                    version_id: uuid::Uuid::new_v4(),
+                    part: 0,
+                    index: (i % 6) as u8,
+                };
+                let size = 50_000 + (t * 7919 + i * 104_729) % 3_000_000;
+                let h = ShardHeader {
+                    format: 1,
+                    cluster_id,
+                    bucket: "b".into(),
+                    key: format!("k{t}-{i}"),
+                    id,
+                    k: 4,
+                    m: 2,
+                    chunk_size: 1 << 20,
+                    object_size: size,
+                    created_ms: 0,
+                };
+                let g = h.geometry();
+                let Ok(mut p) = client.put(&addr, disk, h).await else {
+                    return;
+                };
+                for j in 0..g.stripes() {
+                    if p.send(&data(
+                        g.chunk_len(j) as usize,
+                        id.version_id.as_u128() as u64 + j,
+                    ))
+                    .await
+                    .is_err()
+                    {
+                        return;
+                    }
+                }
+                match p.finish("etag").await {
+                    Ok(()) => acked.lock().unwrap().push((id, size)),
+                    Err(_) => return,
+                }
+            }
+        }));
+    }
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    c.kill_osd(0); // SIGKILL mid-stream
+    for t in tasks {
+        t.await.unwrap();
+    }
+    let acked = acked.lock().unwrap().clone();
+    assert!(
+        acked.len() > 10,
+        "only {} shards acknowledged before the kill",
+        acked.len()
+    );
+    c.wait_osds_up(5).await.unwrap();
+    c.start_osd(0).unwrap();
+    c.wait_osds_up(6).await.unwrap();
+    let client = ShardClient::new(c.secret.as_bytes(), Duration::from_secs(10));
+    for (id, size) in &acked {
+        let g = objectio_codec::Geometry::new(4, 2, 1 << 20, *size);
+        let chunks = client
+            .get(&addr, disk, *id, 0, g.stripes() as u32)
+            .await
+            .unwrap();
+        for (j, ch) in chunks.into_iter().enumerate() {
+            match ch {
+                Chunk::Ok(b) => assert!(
+                    b == data(
+                        g.chunk_len(j as u64) as usize,
+                        id.version_id.as_u128() as u64 + j as u64
+                    ),
+                    "{id} chunk {j}"
+                ),
+                other => panic!("{id} chunk {j}: {other:?}"),
+            }
+        }
+    }
 }
