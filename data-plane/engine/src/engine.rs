@@ -290,6 +290,7 @@ impl Engine {
         // end of the region was written at its start.
         let (mut pos, mut seq) = (ck.journal_pos, ck.next_seq);
         let mut live = 0u64;
+        let mut last_inserts: Vec<ShardId> = Vec::new();
         loop {
             let mut found = None;
             for at in [pos, 0] {
@@ -319,10 +320,12 @@ impl Engine {
             if at < pos {
                 live += sb.journal_len - pos; // the skipped tail of the region
             }
+            last_inserts.clear();
             for r in recs {
                 rec.replayed_records += 1;
                 match r {
                     Record::Insert(e) => {
+                        last_inserts.push(e.id);
                         index.insert(e.id, Arc::new(e));
                     }
                     Record::Delete(id) => {
@@ -334,6 +337,18 @@ impl Engine {
             pos = at + len;
             live += len;
             seq += 1;
+        }
+        // The last batch was flushed together with its shards' data: after a
+        // power loss the batch may be durable while some data is not. Its
+        // shards are checked whole; one that fails was never acknowledged.
+        for id in last_inserts {
+            let Some(e) = index.get(&id).cloned() else {
+                continue;
+            };
+            if !Self::verify_extent(dev, &e).await {
+                tracing::warn!(disk = %sb.disk_id, shard = %id, "dropping a shard of the last journal batch whose data did not reach the disk");
+                index.remove(&id);
+            }
         }
         // A damaged index must not hand out overlapping extents.
         let mut ext: Vec<(u64, u64)> = index.values().map(|e| (e.offset, e.extent_len)).collect();
@@ -365,6 +380,36 @@ impl Engine {
                 generation: ck.generation,
             },
         ))
+    }
+
+    /// Whether a shard's header and every chunk on the device match its
+    /// index entry.
+    async fn verify_extent(dev: &dyn BlockDevice, e: &IndexEntry) -> bool {
+        if e.offset
+            .checked_add(e.extent_len)
+            .is_none_or(|end| end > dev.size())
+        {
+            return false;
+        }
+        let Ok(b) = read(dev, e.offset, e.header_len as u64, "verifying a shard").await else {
+            return false;
+        };
+        match format::decode_shard_header(b.as_slice()) {
+            Some(h) if h.header.id == e.id && h.chunk_crcs == e.chunk_crcs => {}
+            _ => return false,
+        }
+        let g = e.geometry();
+        for j in 0..g.stripes() {
+            let len = g.chunk_len(j);
+            let off = e.offset + e.header_len as u64 + j * g.chunk_size;
+            match read(dev, off, round_up(len), "verifying a shard").await {
+                Ok(b)
+                    if crc32c::crc32c(&b.as_slice()[..len as usize])
+                        == e.chunk_crcs[j as usize] => {}
+                _ => return false,
+            }
+        }
+        true
     }
 
     /// The superblock.
@@ -418,13 +463,6 @@ impl Engine {
             .ok_or(Error::NotFound(*id))
     }
 
-    /// A buffer for a chunk of `len` bytes (padded to whole blocks).
-    pub fn chunk_buf(&self, len: usize) -> IoBuf {
-        let mut b = self.dev.alloc(round_up(len as u64) as usize);
-        b.set_len(len);
-        b
-    }
-
     /// Starts writing a shard: reserves its extent.
     pub fn begin_put(self: &Arc<Self>, header: ShardHeader) -> Result<ShardWriter> {
         header.validate().map_err(Error::BadRequest)?;
@@ -460,6 +498,7 @@ impl Engine {
             extent_len,
             next: 0,
             crcs: Vec::new(),
+            first: None,
             committed: false,
         })
     }
@@ -529,19 +568,33 @@ pub struct ShardWriter {
     extent_len: u64,
     next: u64,
     crcs: Vec<u32>,
+    /// Chunk 0, held with headroom for the header so both are written in
+    /// one I/O at [`ShardWriter::finish`].
+    first: Option<IoBuf>,
     committed: bool,
 }
 
 impl ShardWriter {
+    /// A buffer for the next chunk of `len` bytes (whole blocks behind it;
+    /// chunk 0's with room for the header in front).
+    pub fn chunk_buf(&self, len: usize) -> IoBuf {
+        if self.next == 0 {
+            return IoBuf::with_headroom(self.header_len as usize, len);
+        }
+        let mut b = self.engine.dev.alloc(round_up(len as u64) as usize);
+        b.set_len(len);
+        b
+    }
+
     /// Length of the next chunk, or `None` when all were written.
     pub fn next_len(&self) -> Option<usize> {
         let g = self.header.geometry();
         (self.next < g.stripes()).then(|| g.chunk_len(self.next) as usize)
     }
 
-    /// Writes the next chunk from `buf` (from [`Engine::chunk_buf`], its
-    /// length the chunk's). Returns the buffer for reuse.
-    pub async fn write_chunk(&mut self, mut buf: IoBuf) -> Result<IoBuf> {
+    /// Writes the next chunk from `buf` (from [`ShardWriter::chunk_buf`],
+    /// its length the chunk's). Chunk 0 is held until `finish`.
+    pub async fn write_chunk(&mut self, mut buf: IoBuf) -> Result<()> {
         match self.next_len() {
             Some(l) if l == buf.len() => {}
             other => {
@@ -556,15 +609,23 @@ impl ShardWriter {
         self.crcs.push(crc32c::crc32c(buf.as_slice()));
         buf.set_len(round_up(len as u64) as usize);
         buf.as_mut_slice()[len..].fill(0);
-        let off = self.offset + self.header_len + self.next * self.header.chunk_size as u64;
-        let (mut buf, r) = self.engine.dev.write_at(buf, off).await;
-        r.map_err(io("writing a chunk"))?;
-        buf.set_len(len);
+        if self.next == 0 {
+            if buf.headroom_mut().len() != self.header_len as usize {
+                return Err(Error::BadRequest(
+                    "chunk 0 needs a buffer from ShardWriter::chunk_buf".into(),
+                ));
+            }
+            self.first = Some(buf);
+        } else {
+            let off = self.offset + self.header_len + self.next * self.header.chunk_size as u64;
+            let (_, r) = self.engine.dev.write_at(buf, off).await;
+            r.map_err(io("writing a chunk"))?;
+        }
         self.next += 1;
         fail::fail_point!("engine::put::after_chunk", |_| Err(Error::Injected(
             "engine::put::after_chunk"
         )));
-        Ok(buf)
+        Ok(())
     }
 
     /// Writes the header area and commits the shard through the journal;
@@ -582,13 +643,24 @@ impl ShardWriter {
         }
         let area =
             format::encode_shard_header(&self.header, etag, &self.crcs, self.header_len as usize);
-        write(
-            &*self.engine.dev,
-            self.offset,
-            &area,
-            "writing a shard header",
-        )
-        .await?;
+        match self.first.take() {
+            // Header and chunk 0 in one I/O.
+            Some(mut b) => {
+                b.headroom_mut().copy_from_slice(&area);
+                b.expose_headroom();
+                let (_, r) = self.engine.dev.write_at(b, self.offset).await;
+                r.map_err(io("writing a shard header"))?;
+            }
+            None => {
+                write(
+                    &*self.engine.dev,
+                    self.offset,
+                    &area,
+                    "writing a shard header",
+                )
+                .await?
+            }
+        }
         fail::fail_point!("engine::put::after_header", |_| Err(Error::Injected(
             "engine::put::after_header"
         )));
@@ -743,13 +815,10 @@ async fn write_batch(engine: &Engine, st: &mut JState, recs: &[Record]) -> Resul
     fail::fail_point!("engine::journal::before_write", |_| Err(Error::Injected(
         "engine::journal::before_write"
     )));
-    // Data of every shard in this batch was written before its record was
-    // queued: one flush makes it all durable before the records are.
-    engine
-        .dev
-        .flush()
-        .await
-        .map_err(io("flushing shard data"))?;
+    // The data of every shard in this batch was written before its record
+    // was queued; the one flush after the batch makes data and records
+    // durable together. Power loss before it completes may keep the batch
+    // but lose data, which is why recovery verifies the last batch's shards.
     write(
         &*engine.dev,
         sb.journal_off + at,

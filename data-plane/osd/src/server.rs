@@ -81,7 +81,7 @@ async fn handle(tcp: TcpStream, state: &ServerState) -> std::io::Result<()> {
                     Err(e) => reply(&mut s, &err_reply(&e)).await?,
                     Ok(w) => {
                         reply(&mut s, &Reply::Ok).await?;
-                        put_stream(&mut s, engine, w).await?;
+                        put_stream(&mut s, w).await?;
                     }
                 }
             }
@@ -167,11 +167,7 @@ async fn handle(tcp: TcpStream, state: &ServerState) -> std::io::Result<()> {
 /// Receives the chunks of an open put straight into engine buffers. An
 /// error is remembered and answered at `PutEnd`, so the client can keep
 /// pipelining.
-async fn put_stream(
-    s: &mut Conn,
-    engine: &Arc<Engine>,
-    mut w: objectio_engine::ShardWriter,
-) -> std::io::Result<()> {
+async fn put_stream(s: &mut Conn, mut w: objectio_engine::ShardWriter) -> std::io::Result<()> {
     let mut failed: Option<EngineError> = None;
     loop {
         match proto::read_msg::<_, Request>(s).await? {
@@ -182,7 +178,7 @@ async fn put_stream(
                         "chunk too large",
                     ));
                 }
-                let mut buf = engine.chunk_buf(len as usize);
+                let mut buf = w.chunk_buf(len as usize);
                 proto::read_data_exact(s, buf.as_mut_slice()).await?;
                 if failed.is_none()
                     && let Err(e) = w.write_chunk(buf).await

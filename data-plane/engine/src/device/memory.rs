@@ -17,6 +17,10 @@ struct State {
     data: Vec<u8>,
     /// Bytes that may still be written before the simulated power loss.
     budget: Option<u64>,
+    /// With a volatile write cache: the flushed bytes, and the writes since.
+    durable: Option<Vec<u8>>,
+    pending: Vec<(u64, Vec<u8>)>,
+    fail_flush: bool,
 }
 
 fn lost() -> std::io::Error {
@@ -33,7 +37,13 @@ impl MemDevice {
     pub fn from_bytes(data: Vec<u8>) -> Self {
         Self {
             size: data.len() as u64,
-            inner: Arc::new(Mutex::new(State { data, budget: None })),
+            inner: Arc::new(Mutex::new(State {
+                data,
+                budget: None,
+                durable: None,
+                pending: Vec::new(),
+                fail_flush: false,
+            })),
         }
     }
 
@@ -51,6 +61,31 @@ impl MemDevice {
     /// Whether the simulated power loss has happened.
     pub fn crashed(&self) -> bool {
         self.inner.lock().expect("mem lock").budget == Some(0)
+    }
+
+    /// Models a volatile write cache from now on: writes are visible at
+    /// once but durable only after a flush (see [`MemDevice::image_with`]).
+    pub fn set_volatile(&self) {
+        let mut s = self.inner.lock().expect("mem lock");
+        s.durable = Some(s.data.clone());
+    }
+
+    /// Makes every later flush fail (the power goes before it completes).
+    pub fn fail_flushes(&self) {
+        self.inner.lock().expect("mem lock").fail_flush = true;
+    }
+
+    /// The image after a power loss that kept only the unflushed writes
+    /// `keep(offset, len)` selects (a write cache reorders freely).
+    pub fn image_with(&self, keep: impl Fn(u64, usize) -> bool) -> Vec<u8> {
+        let s = self.inner.lock().expect("mem lock");
+        let mut img = s.durable.clone().unwrap_or_else(|| s.data.clone());
+        for (off, b) in &s.pending {
+            if keep(*off, b.len()) {
+                img[*off as usize..*off as usize + b.len()].copy_from_slice(b);
+            }
+        }
+        img
     }
 
     /// Overwrites bytes directly (to simulate media corruption).
@@ -99,6 +134,9 @@ impl BlockDevice for MemDevice {
             *b -= n as u64;
         }
         s.data[offset as usize..offset as usize + n].copy_from_slice(&buf.as_slice()[..n]);
+        if s.durable.is_some() {
+            s.pending.push((offset, buf.as_slice()[..n].to_vec()));
+        }
         if torn || s.budget == Some(0) && n == 0 {
             return (buf, Err(lost()));
         }
@@ -106,8 +144,15 @@ impl BlockDevice for MemDevice {
     }
 
     async fn flush(&self) -> std::io::Result<()> {
-        if self.inner.lock().expect("mem lock").budget == Some(0) {
+        let mut s = self.inner.lock().expect("mem lock");
+        if s.budget == Some(0) || s.fail_flush {
             return Err(lost());
+        }
+        let pending = std::mem::take(&mut s.pending);
+        if let Some(d) = s.durable.as_mut() {
+            for (off, b) in pending {
+                d[off as usize..off as usize + b.len()].copy_from_slice(&b);
+            }
         }
         Ok(())
     }

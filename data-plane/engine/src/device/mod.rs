@@ -25,7 +25,10 @@ pub const BLOCK: u64 = 4096;
 /// returns on drop.
 pub struct IoBuf {
     raw: Vec<u8>,
+    /// Start of the aligned region within `raw`.
     off: usize,
+    /// Bytes reserved in front of the visible bytes (see [`IoBuf::with_headroom`]).
+    head: usize,
     len: usize,
     pub(crate) pool: Option<uring::PoolSlot>,
 }
@@ -38,9 +41,35 @@ impl IoBuf {
         Self {
             raw,
             off,
+            head: 0,
             len,
             pool: None,
         }
+    }
+
+    /// A buffer whose visible `len` bytes start `head` bytes (a multiple of
+    /// [`BLOCK`]) into it, so a header can later be written in front of the
+    /// data and both go to the device in one I/O, without a copy.
+    pub fn with_headroom(head: usize, len: usize) -> Self {
+        assert!(
+            head.is_multiple_of(BLOCK as usize),
+            "headroom must be whole blocks"
+        );
+        let mut b = Self::new(head + round_up(len as u64) as usize);
+        b.head = head;
+        b.len = len;
+        b
+    }
+
+    /// The bytes in front of the visible ones.
+    pub fn headroom_mut(&mut self) -> &mut [u8] {
+        &mut self.raw[self.off..self.off + self.head]
+    }
+
+    /// Makes the headroom part of the visible bytes.
+    pub fn expose_headroom(&mut self) {
+        self.len += self.head;
+        self.head = 0;
     }
 
     /// A buffer holding `data`, zero-padded to a multiple of [`BLOCK`].
@@ -59,22 +88,27 @@ impl IoBuf {
     }
 
     pub fn as_slice(&self) -> &[u8] {
-        &self.raw[self.off..self.off + self.len]
+        let s = self.off + self.head;
+        &self.raw[s..s + self.len]
     }
 
     pub fn as_mut_slice(&mut self) -> &mut [u8] {
-        &mut self.raw[self.off..self.off + self.len]
+        let s = self.off + self.head;
+        &mut self.raw[s..s + self.len]
     }
 
-    /// Shrinks or grows (zero-filled) the visible length within capacity.
+    /// Shrinks or grows the visible length within capacity.
     pub fn set_len(&mut self, len: usize) {
-        assert!(self.off + len <= self.raw.len(), "IoBuf capacity exceeded");
+        assert!(
+            self.off + self.head + len <= self.raw.len(),
+            "IoBuf capacity exceeded"
+        );
         self.len = len;
     }
 
-    /// Bytes the buffer can hold.
+    /// Bytes the buffer can hold after its headroom.
     pub fn capacity(&self) -> usize {
-        self.raw.len() - self.off
+        self.raw.len() - self.off - self.head
     }
 
     pub(crate) fn ptr(&mut self) -> *mut u8 {

@@ -323,6 +323,7 @@ impl BlockDevice for UringDevice {
             return IoBuf {
                 raw,
                 off,
+                head: 0,
                 len,
                 pool: Some(PoolSlot {
                     pool: pool.clone(),

@@ -52,7 +52,7 @@ pub async fn put(e: &Arc<Engine>, h: ShardHeader) -> objectio_engine::Result<()>
     let mut w = e.begin_put(h)?;
     let mut j = 0;
     while let Some(len) = w.next_len() {
-        let mut b = e.chunk_buf(len);
+        let mut b = w.chunk_buf(len);
         b.as_mut_slice().copy_from_slice(&content(&id, j, len));
         w.write_chunk(b).await?;
         j += 1;

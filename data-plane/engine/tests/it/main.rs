@@ -361,3 +361,41 @@ async fn test_raw_scan_reports_live_shards_and_damage() {
         r.damaged
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn test_batch_durable_without_its_data_is_not_served() {
+    // A write cache that kept the journal batch but lost the shard's data
+    // when the power went before the flush completed.
+    let m = MemDevice::new(96 << 20);
+    let e = Engine::open(Arc::new(m.clone()), opts()).await.unwrap();
+    let a = sid(1);
+    put(&e, header(a, 300_000, 16 << 10)).await.unwrap();
+    let sb = objectio_engine::engine::read_superblock(&m)
+        .await
+        .unwrap()
+        .unwrap();
+    m.set_volatile();
+    m.fail_flushes();
+    let b = sid(2);
+    assert!(
+        put(&e, header(b, 300_000, 16 << 10)).await.is_err(),
+        "no flush, no acknowledgement"
+    );
+    drop(e);
+    let journal = sb.journal_off..sb.journal_off + sb.journal_len;
+    let img = m.image_with(|off, _| journal.contains(&off));
+    let e = Engine::open(Arc::new(MemDevice::from_bytes(img)), opts())
+        .await
+        .unwrap();
+    check(&e, &a).await;
+    assert!(
+        matches!(e.entry(&b), Err(Error::NotFound(_))),
+        "a shard without its data is dropped"
+    );
+    let extents: u64 = e
+        .shard_ids()
+        .iter()
+        .map(|id| e.entry(id).unwrap().extent_len)
+        .sum();
+    assert_eq!(e.usage().used, extents);
+}
