@@ -36,7 +36,7 @@ struct Args {
     backend: Backend,
     #[arg(long, value_enum, default_value_t = Workload::Seq)]
     workload: Workload,
-    /// Bytes of one shard (a multiple of 4 KiB).
+    /// Bytes of one shard (a multiple of 64).
     #[arg(long, default_value = "1MiB", value_parser = objectio_cluster::util::parse_size)]
     shard_size: u64,
     #[arg(long, default_value_t = 1024)]
@@ -49,7 +49,8 @@ struct Args {
 const CLUSTER: Uuid = Uuid::from_u128(0xbe4c);
 
 fn header(id: ShardId, shard_size: u64) -> ShardHeader {
-    // k = 4 and chunk = shard size: the shard is one chunk of shard_size.
+    // k = 4 and one stripe: the shard is one chunk of shard_size (a short
+    // stripe when the shard is not a whole number of blocks).
     ShardHeader {
         format: 1,
         cluster_id: CLUSTER,
@@ -58,7 +59,7 @@ fn header(id: ShardId, shard_size: u64) -> ShardHeader {
         id,
         k: 4,
         m: 2,
-        chunk_size: shard_size as u32,
+        chunk_size: shard_size.div_ceil(4096) as u32 * 4096,
         object_size: shard_size * 4,
         created_ms: 0,
     }
@@ -125,8 +126,8 @@ where
 async fn main() -> anyhow::Result<()> {
     let args = Args::parse();
     anyhow::ensure!(
-        args.shard_size.is_multiple_of(4096),
-        "--shard-size must be a multiple of 4 KiB"
+        args.shard_size.is_multiple_of(64) && args.shard_size > 0,
+        "--shard-size must be a positive multiple of 64 bytes"
     );
     // Start from a fresh layout each run.
     let _ = std::fs::remove_file(&args.path);
@@ -164,6 +165,14 @@ async fn main() -> anyhow::Result<()> {
     })
     .await?;
     report("write", lat, size * args.count as u64, wall);
+    let u = engine.usage();
+    println!(
+        "space  {:.4} bytes on disk per stored byte ({} used for {} shards of {} bytes)",
+        u.used as f64 / (size * args.count as u64) as f64,
+        u.used,
+        u.shards,
+        size
+    );
 
     match args.workload {
         Workload::Startup => {

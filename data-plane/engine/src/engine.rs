@@ -114,6 +114,18 @@ async fn read(dev: &dyn BlockDevice, off: u64, len: u64, what: &'static str) -> 
     Ok(b)
 }
 
+/// Reads bytes `[off, off + len)` (any alignment) through an aligned read
+/// of the blocks holding them.
+pub async fn read_range(dev: &dyn BlockDevice, off: u64, len: u64) -> std::io::Result<IoBuf> {
+    let start = off / BLOCK * BLOCK;
+    let end = round_up(off + len);
+    let (mut b, r) = dev.read_at(dev.alloc((end - start) as usize), start).await;
+    r?;
+    b.advance((off - start) as usize);
+    b.set_len(len as usize);
+    Ok(b)
+}
+
 async fn write(dev: &dyn BlockDevice, off: u64, data: &[u8], what: &'static str) -> Result<()> {
     let mut b = dev.alloc(round_up(data.len() as u64) as usize);
     b.as_mut_slice()[..data.len()].copy_from_slice(data);
@@ -391,7 +403,14 @@ impl Engine {
         {
             return false;
         }
-        let Ok(b) = read(dev, e.offset, e.header_len as u64, "verifying a shard").await else {
+        let Ok(b) = read(
+            dev,
+            e.offset,
+            round_up(e.header_len as u64),
+            "verifying a shard",
+        )
+        .await
+        else {
             return false;
         };
         match format::decode_shard_header(b.as_slice()) {
@@ -402,10 +421,8 @@ impl Engine {
         for j in 0..g.stripes() {
             let len = g.chunk_len(j);
             let off = e.offset + e.header_len as u64 + j * g.chunk_size;
-            match read(dev, off, round_up(len), "verifying a shard").await {
-                Ok(b)
-                    if crc32c::crc32c(&b.as_slice()[..len as usize])
-                        == e.chunk_crcs[j as usize] => {}
+            match read_range(dev, off, len).await {
+                Ok(b) if crc32c::crc32c(b.as_slice()) == e.chunk_crcs[j as usize] => {}
                 _ => return false,
             }
         }
@@ -481,7 +498,7 @@ impl Engine {
             return Err(Error::Exists(header.id));
         }
         let header_len = format::header_area(&header);
-        let extent_len = header_len + round_up(header.geometry().shard_size());
+        let extent_len = format::extent_len(&header);
         let offset = self
             .alloc
             .lock()
@@ -513,14 +530,11 @@ impl Engine {
                 g.stripes()
             )));
         }
-        let len = g.chunk_len(j) as usize;
+        let len = g.chunk_len(j);
         let off = e.offset + e.header_len as u64 + j * g.chunk_size;
-        let (mut b, r) = self
-            .dev
-            .read_at(self.dev.alloc(round_up(len as u64) as usize), off)
-            .await;
-        r.map_err(io("reading a chunk"))?;
-        b.set_len(len);
+        let b = read_range(&*self.dev, off, len)
+            .await
+            .map_err(io("reading a chunk"))?;
         if crc32c::crc32c(b.as_slice()) != e.chunk_crcs[j as usize] {
             tracing::warn!(disk = %self.sb.disk_id, shard = %e.id, chunk = j, "chunk checksum mismatch");
             return Ok(None);
@@ -533,7 +547,7 @@ impl Engine {
         let b = read(
             &*self.dev,
             e.offset,
-            e.header_len as u64,
+            round_up(e.header_len as u64),
             "reading a shard header",
         )
         .await?;
@@ -607,7 +621,9 @@ impl ShardWriter {
         }
         let len = buf.len();
         self.crcs.push(crc32c::crc32c(buf.as_slice()));
-        buf.set_len(round_up(len as u64) as usize);
+        // Zero the padding up to the next block boundary of the extent.
+        let head = if self.next == 0 { self.header_len } else { 0 };
+        buf.set_len((round_up(head + len as u64) - head) as usize);
         buf.as_mut_slice()[len..].fill(0);
         if self.next == 0 {
             if buf.headroom_mut().len() != self.header_len as usize {

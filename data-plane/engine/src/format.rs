@@ -424,9 +424,24 @@ impl CkptHeader {
 }
 
 /// Bytes of the header area of a shard extent with this header.
+///
+/// A shard of one chunk keeps its data right after the header (64-byte
+/// aligned) in the same blocks, so a small shard costs one block, not two;
+/// a shard of several chunks starts its data on a block boundary so that
+/// every chunk is written with aligned I/O as it arrives.
 pub fn header_area(h: &ShardHeader) -> u64 {
     let json = serde_json::to_vec(h).expect("header serialises").len() as u64;
-    round_up(8 + 4 + json + 1 + 64 + 4 + 4 * h.geometry().stripes() + 4)
+    let raw = 8 + 4 + json + 1 + 64 + 4 + 4 * h.geometry().stripes() + 4;
+    if h.geometry().stripes() <= 1 {
+        raw.div_ceil(64) * 64
+    } else {
+        round_up(raw)
+    }
+}
+
+/// Bytes of a shard's extent (header area and data, whole blocks).
+pub fn extent_len(h: &ShardHeader) -> u64 {
+    round_up(header_area(h) + h.geometry().shard_size())
 }
 
 /// Encodes the header area: `magic | json_len | json | etag_len | etag |
@@ -445,7 +460,7 @@ pub fn encode_shard_header(h: &ShardHeader, etag: &str, crcs: &[u32], area: usiz
     }
     let crc = crc32c::crc32c(&b);
     b.extend_from_slice(&crc.to_be_bytes());
-    b.resize(area.max(round_up(b.len() as u64) as usize), 0);
+    b.resize(area.max(b.len()), 0);
     b
 }
 

@@ -47,18 +47,22 @@ impl IoBuf {
         }
     }
 
-    /// A buffer whose visible `len` bytes start `head` bytes (a multiple of
-    /// [`BLOCK`]) into it, so a header can later be written in front of the
-    /// data and both go to the device in one I/O, without a copy.
+    /// A buffer whose visible `len` bytes start `head` bytes into it, so a
+    /// header can later be written in front of the data and both go to the
+    /// device in one I/O, without a copy. The whole buffer
+    /// (`head + len`, rounded up to whole blocks) is aligned.
     pub fn with_headroom(head: usize, len: usize) -> Self {
-        assert!(
-            head.is_multiple_of(BLOCK as usize),
-            "headroom must be whole blocks"
-        );
-        let mut b = Self::new(head + round_up(len as u64) as usize);
+        let mut b = Self::new(round_up((head + len) as u64) as usize);
         b.head = head;
         b.len = len;
         b
+    }
+
+    /// Moves the start of the visible bytes `n` bytes forward.
+    pub fn advance(&mut self, n: usize) {
+        assert!(n <= self.len, "advance past the end");
+        self.head += n;
+        self.len -= n;
     }
 
     /// The bytes in front of the visible ones.
