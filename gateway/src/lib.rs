@@ -10,7 +10,6 @@ pub mod map;
 pub mod object;
 pub mod s3;
 
-use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -34,23 +33,10 @@ pub struct Config {
     /// Gateway id (defaults to a random one per process).
     #[arg(long, env = "OBJECTIO_GATEWAY_ID")]
     pub id: Option<String>,
-    /// etcd endpoints.
-    #[arg(
-        long,
-        env = "OBJECTIO_ETCD",
-        value_delimiter = ',',
-        default_value = "http://127.0.0.1:2379"
-    )]
-    pub etcd: Vec<String>,
-    /// Cluster name.
-    #[arg(long, env = "OBJECTIO_CLUSTER", default_value = "objectio")]
-    pub cluster: String,
-    /// Shared secret of the shard protocol.
-    #[arg(long, env = "OBJECTIO_CLUSTER_SECRET", hide_env_values = true)]
-    pub cluster_secret: Option<String>,
-    /// File holding the shared secret (mode 600).
-    #[arg(long, env = "OBJECTIO_CLUSTER_SECRET_FILE")]
-    pub cluster_secret_file: Option<PathBuf>,
+    #[command(flatten)]
+    pub cluster: objectio_cluster::args::ClusterArgs,
+    #[command(flatten)]
+    pub secret: objectio_cluster::args::SecretArgs,
     /// Timeout of one shard operation, in seconds.
     #[arg(long, env = "OBJECTIO_SHARD_TIMEOUT", default_value_t = 30)]
     pub shard_timeout: u64,
@@ -65,16 +51,11 @@ pub struct Config {
 impl Config {
     /// Validates the configuration and resolves the secret.
     pub fn check(&self) -> anyhow::Result<Vec<u8>> {
-        let s = objectio_cluster::util::load_secret(
-            self.cluster_secret.as_deref(),
-            self.cluster_secret_file.as_deref(),
-            "cluster secret",
-        )
-        .map_err(anyhow::Error::msg)?;
+        let s = self.secret.load().map_err(anyhow::Error::msg)?;
         self.listen
             .parse::<std::net::SocketAddr>()
             .with_context(|| format!("--listen {:?} is not host:port", self.listen))?;
-        Ok(s.into_bytes())
+        Ok(s)
     }
 }
 
@@ -105,9 +86,7 @@ impl S3Route for Health {
 /// Runs the gateway until the process is stopped.
 pub async fn run(cfg: Config) -> anyhow::Result<()> {
     let secret = cfg.check()?;
-    let store = Store::connect(&cfg.etcd, &cfg.cluster)
-        .await
-        .context("connecting to etcd")?;
+    let store = cfg.cluster.connect().await.context("connecting to etcd")?;
     let cc = store.wait_config(Duration::from_secs(60)).await?;
     let map =
         map::ClusterMap::start(store.clone(), Duration::from_millis(cfg.map_refresh_ms)).await?;

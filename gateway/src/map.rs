@@ -78,17 +78,11 @@ impl ClusterMap {
         let k = self.store.keys();
         let osds = self.store.list::<OsdRecord>(k.osds_prefix()).await?;
         let disks = self.store.list::<DiskRecord>(k.disks_prefix()).await?;
-        let alive_prefix = k.osd_alive_prefix();
         let alive = self
             .store
-            .list_keys(alive_prefix.clone())
+            .alive::<serde_json::Value>("osds")
             .await?
-            .into_iter()
-            .filter_map(|key| {
-                String::from_utf8(key)
-                    .ok()
-                    .and_then(|s| s.strip_prefix(&alive_prefix).map(str::to_string))
-            })
+            .into_keys()
             .collect();
         let snap = Snapshot {
             osds: osds.into_iter().map(|(_, o)| (o.id.clone(), o)).collect(),

@@ -8,10 +8,8 @@ use std::collections::HashMap;
 use std::time::Duration;
 
 use etcd_client::{Compare, CompareOp, Txn, TxnOp};
-use objectio_cluster::store::encode;
-use objectio_cluster::{
-    GatewayAlive, GcRecord, IntentRecord, OsdAlive, OsdRecord, ShardLocation, Store,
-};
+use objectio_cluster::store::{decode, encode};
+use objectio_cluster::{GatewayAlive, GcRecord, IntentRecord, OsdRecord, ShardLocation, Store};
 use objectio_shard::proto::ErrorCode;
 use objectio_shard::{ShardClient, ShardId};
 use uuid::Uuid;
@@ -76,125 +74,109 @@ async fn settle<T: serde::Serialize>(
     Ok(())
 }
 
-/// One GC pass over `gc/` and orphaned `intents/`.
+/// Where the shards to delete are, and how to talk to them.
+struct Ctx<'a> {
+    store: &'a Store,
+    client: &'a ShardClient,
+    /// Addresses of the OSDs that are up.
+    addrs: HashMap<String, String>,
+}
+
+impl Ctx<'_> {
+    /// Deletes a record's shards; drops the record when none is left, else
+    /// keeps it with the ones still to delete (`with_left` rebuilds it).
+    async fn reclaim<T: serde::Serialize>(
+        &self,
+        key: &[u8],
+        rev: i64,
+        version_id: Uuid,
+        shards: &[Option<ShardLocation>],
+        with_left: impl FnOnce(Vec<Option<ShardLocation>>) -> T,
+        p: &mut Pass,
+    ) -> objectio_cluster::Result<()> {
+        let key = String::from_utf8_lossy(key);
+        let left = delete_shards(self.client, &self.addrs, version_id, shards, p).await;
+        if left.iter().all(Option::is_none) {
+            settle::<T>(self.store, &key, rev, None).await?;
+            p.records_done += 1;
+        } else {
+            settle(self.store, &key, rev, Some(&with_left(left))).await?;
+            p.records_waiting += 1;
+        }
+        Ok(())
+    }
+}
+
+/// One GC pass over `gc/` and orphaned `intents/` (at most 1000 of each).
 pub async fn pass(store: &Store, client: &ShardClient) -> objectio_cluster::Result<Pass> {
     let k = store.keys();
     let mut p = Pass::default();
-    let alive: HashMap<String, OsdAlive> = store
-        .list::<OsdAliveRec>(k.osd_alive_prefix())
+    let up = store.alive::<serde_json::Value>("osds").await?;
+    let addrs = store
+        .list::<OsdRecord>(k.osds_prefix())
         .await?
         .into_iter()
-        .filter_map(|(key, v)| {
-            let id = String::from_utf8(key)
-                .ok()?
-                .strip_prefix(&k.osd_alive_prefix())?
-                .to_string();
-            Some((id, v.0))
-        })
-        .collect();
-    let osds = store.list::<OsdRecord>(k.osds_prefix()).await?;
-    let addrs: HashMap<String, String> = osds
-        .into_iter()
-        .filter(|(_, o)| alive.contains_key(&o.id))
+        .filter(|(_, o)| up.contains_key(&o.id))
         .map(|(_, o)| (o.id, o.address))
         .collect();
-
-    let kv = store.kv();
-    let gc = kv
-        .clone()
-        .get(
-            k.gc_prefix(),
-            Some(
-                etcd_client::GetOptions::new()
-                    .with_prefix()
-                    .with_limit(1000),
-            ),
+    let ctx = Ctx {
+        store,
+        client,
+        addrs,
+    };
+    let page = || {
+        Some(
+            etcd_client::GetOptions::new()
+                .with_prefix()
+                .with_limit(1000),
         )
-        .await?;
+    };
+
+    let gc = store.kv().get(k.gc_prefix(), page()).await?;
     for item in gc.kvs() {
-        let key = item.key_str().unwrap_or_default().to_string();
-        let rec: GcRecord = objectio_cluster::store::decode(item.key(), item.value())?;
-        let left = delete_shards(client, &addrs, rec.version_id, &rec.shards, &mut p).await;
-        if left.iter().all(Option::is_none) {
-            settle::<GcRecord>(store, &key, item.mod_revision(), None).await?;
-            p.records_done += 1;
-        } else {
-            let rest = GcRecord {
+        let rec: GcRecord = decode(item.key(), item.value())?;
+        let (vid, shards) = (rec.version_id, rec.shards.clone());
+        ctx.reclaim(
+            item.key(),
+            item.mod_revision(),
+            vid,
+            &shards,
+            |left| GcRecord {
                 shards: left,
                 ..rec
-            };
-            settle(store, &key, item.mod_revision(), Some(&rest)).await?;
-            p.records_waiting += 1;
-        }
+            },
+            &mut p,
+        )
+        .await?;
     }
 
     // Intents of gateways that are gone, or that restarted since.
-    let gateways: HashMap<String, GatewayAlive> = store
-        .list::<GatewayAliveRec>(k.gateway_alive_prefix())
-        .await?
-        .into_iter()
-        .filter_map(|(key, v)| {
-            let id = String::from_utf8(key)
-                .ok()?
-                .strip_prefix(&k.gateway_alive_prefix())?
-                .to_string();
-            Some((id, v.0))
-        })
-        .collect();
-    let intents = kv
-        .clone()
-        .get(
-            k.intents_prefix(),
-            Some(
-                etcd_client::GetOptions::new()
-                    .with_prefix()
-                    .with_limit(1000),
-            ),
-        )
-        .await?;
+    let gateways = store.alive::<GatewayAlive>("gateways").await?;
+    let intents = store.kv().get(k.intents_prefix(), page()).await?;
     for item in intents.kvs() {
-        let rec: IntentRecord = objectio_cluster::store::decode(item.key(), item.value())?;
+        let rec: IntentRecord = decode(item.key(), item.value())?;
         let orphan = match gateways.get(&rec.gateway) {
             None => true,
-            Some(g) => g.started > rec.created,
+            Some(g) => g.as_ref().is_none_or(|g| g.started > rec.created),
         };
         if !orphan {
             continue;
         }
-        let key = item.key_str().unwrap_or_default().to_string();
-        let left = delete_shards(client, &addrs, rec.version_id, &rec.shards, &mut p).await;
-        if left.iter().all(Option::is_none) {
-            settle::<IntentRecord>(store, &key, item.mod_revision(), None).await?;
-            p.records_done += 1;
-        } else {
-            let rest = IntentRecord {
+        let (vid, shards) = (rec.version_id, rec.shards.clone());
+        ctx.reclaim(
+            item.key(),
+            item.mod_revision(),
+            vid,
+            &shards,
+            |left| IntentRecord {
                 shards: left,
                 ..rec
-            };
-            settle(store, &key, item.mod_revision(), Some(&rest)).await?;
-            p.records_waiting += 1;
-        }
+            },
+            &mut p,
+        )
+        .await?;
     }
     Ok(p)
-}
-
-/// Liveness values carry no schema version; wrap them for `Store::list`.
-#[derive(serde::Deserialize)]
-#[serde(transparent)]
-struct OsdAliveRec(OsdAlive);
-impl objectio_cluster::Versioned for OsdAliveRec {
-    fn schema_version(&self) -> u32 {
-        objectio_cluster::SCHEMA_VERSION
-    }
-}
-
-#[derive(serde::Deserialize)]
-#[serde(transparent)]
-struct GatewayAliveRec(GatewayAlive);
-impl objectio_cluster::Versioned for GatewayAliveRec {
-    fn schema_version(&self) -> u32 {
-        objectio_cluster::SCHEMA_VERSION
-    }
 }
 
 /// Runs GC passes every `interval` while this replica leads.

@@ -35,17 +35,8 @@ pub struct Config {
     /// Address the admin API listens on.
     #[arg(long, env = "OBJECTIO_META_LISTEN", default_value = "0.0.0.0:9100")]
     pub listen: String,
-    /// etcd endpoints.
-    #[arg(
-        long,
-        env = "OBJECTIO_ETCD",
-        value_delimiter = ',',
-        default_value = "http://127.0.0.1:2379"
-    )]
-    pub etcd: Vec<String>,
-    /// Cluster name.
-    #[arg(long, env = "OBJECTIO_CLUSTER", default_value = "objectio")]
-    pub cluster: String,
+    #[command(flatten)]
+    pub cluster: objectio_cluster::args::ClusterArgs,
     /// Admin bearer tokens (comma separated).
     #[arg(
         long,
@@ -66,13 +57,8 @@ pub struct Config {
     /// Chunk size of the EC profile written when the cluster is initialised.
     #[arg(long, env = "OBJECTIO_EC_CHUNK", default_value = "1MiB", value_parser = objectio_cluster::util::parse_size)]
     pub ec_chunk: u64,
-    /// Shared secret of the shard protocol (lets the GC controller delete
-    /// shards; without it GC does not run).
-    #[arg(long, env = "OBJECTIO_CLUSTER_SECRET", hide_env_values = true)]
-    pub cluster_secret: Option<String>,
-    /// File holding the shared secret (mode 600).
-    #[arg(long, env = "OBJECTIO_CLUSTER_SECRET_FILE")]
-    pub cluster_secret_file: Option<PathBuf>,
+    #[command(flatten)]
+    pub secret: objectio_cluster::args::SecretArgs,
     /// How often the GC controller runs, in milliseconds.
     #[arg(long, env = "OBJECTIO_GC_INTERVAL_MS", default_value_t = 5000)]
     pub gc_interval_ms: u64,
@@ -176,7 +162,7 @@ pub fn router(state: AppState) -> Router {
 async fn init_cluster(store: &Store, cfg: &Config) -> anyhow::Result<ClusterConfig> {
     let cc = ClusterConfig {
         version: SCHEMA_VERSION,
-        name: cfg.cluster.clone(),
+        name: cfg.cluster.name.clone(),
         cluster_id: uuid::Uuid::new_v4(),
         ec: EcProfile {
             k: cfg.ec_k,
@@ -232,20 +218,13 @@ async fn membership(store: Store, id: String, leader: Arc<std::sync::atomic::Ato
 /// Runs the meta replica until the process is stopped.
 pub async fn run(cfg: Config) -> anyhow::Result<()> {
     let tokens = cfg.check()?;
-    let store = Store::connect(&cfg.etcd, &cfg.cluster)
-        .await
-        .context("connecting to etcd")?;
+    let store = cfg.cluster.connect().await.context("connecting to etcd")?;
     init_cluster(&store, &cfg).await?;
     let leader = Arc::new(std::sync::atomic::AtomicBool::new(false));
     tokio::spawn(membership(store.clone(), cfg.id.clone(), leader.clone()));
-    match objectio_cluster::util::load_secret(
-        cfg.cluster_secret.as_deref(),
-        cfg.cluster_secret_file.as_deref(),
-        "cluster secret",
-    ) {
+    match cfg.secret.load() {
         Ok(secret) => {
-            let client =
-                objectio_shard::ShardClient::new(secret.as_bytes(), Duration::from_secs(30));
+            let client = objectio_shard::ShardClient::new(&secret, Duration::from_secs(30));
             tokio::spawn(gc::run(
                 store.clone(),
                 client,

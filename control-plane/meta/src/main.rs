@@ -7,12 +7,7 @@ async fn main() -> anyhow::Result<()> {
         print!("{}", objectio_meta::openapi_json());
         return Ok(());
     }
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
-        )
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stdout()))
-        .init();
+    objectio_cluster::args::init_tracing();
     if cfg.check_config {
         cfg.check()?;
         println!("configuration OK");

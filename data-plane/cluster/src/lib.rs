@@ -11,6 +11,7 @@
 //! It must never depend on the S3 layer, the admin API or the OSD engine:
 //! every process links it.
 
+pub mod args;
 pub mod keys;
 pub mod placement;
 pub mod records;

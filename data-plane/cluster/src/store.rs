@@ -179,6 +179,28 @@ impl Store {
         Ok(resp.kvs().iter().map(|kv| kv.key().to_vec()).collect())
     }
 
+    /// The live members of a kind (`osds`, `gateways`, `metas`): the values
+    /// of their lease-bound `alive/<kind>/<id>` keys, by id. Unreadable
+    /// values are skipped (a member is alive by its key alone).
+    pub async fn alive<T: DeserializeOwned>(
+        &self,
+        kind: &str,
+    ) -> Result<std::collections::HashMap<String, Option<T>>> {
+        let prefix = format!("{}alive/{kind}/", self.keys.root());
+        let resp = self
+            .kv()
+            .get(prefix.clone(), Some(GetOptions::new().with_prefix()))
+            .await?;
+        Ok(resp
+            .kvs()
+            .iter()
+            .filter_map(|kv| {
+                let id = kv.key_str().ok()?.strip_prefix(&prefix)?.to_string();
+                Some((id, serde_json::from_slice(kv.value()).ok()))
+            })
+            .collect())
+    }
+
     /// Reads the cluster configuration.
     pub async fn config(&self) -> Result<ClusterConfig> {
         self.get(self.keys.config())

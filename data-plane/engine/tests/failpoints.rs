@@ -43,13 +43,7 @@ async fn test_failpoints_at_crash_relevant_points() {
             );
             check(&e, &lost).await;
         }
-        let u = e.usage();
-        let extents: u64 = e
-            .shard_ids()
-            .iter()
-            .map(|id| e.entry(id).unwrap().extent_len)
-            .sum();
-        assert_eq!(u.used, extents, "{point}: space leaked");
+        assert_no_leak(&e, point);
     }
     // A checkpoint that dies before its header: the older one still rules.
     let m = MemDevice::new(96 << 20);

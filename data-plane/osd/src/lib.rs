@@ -55,23 +55,10 @@ pub struct Config {
     /// Size of a file-backed disk created when the path does not exist.
     #[arg(long, env = "OBJECTIO_OSD_DISK_SIZE", default_value = "4GiB", value_parser = objectio_cluster::util::parse_size)]
     pub disk_size: u64,
-    /// etcd endpoints.
-    #[arg(
-        long,
-        env = "OBJECTIO_ETCD",
-        value_delimiter = ',',
-        default_value = "http://127.0.0.1:2379"
-    )]
-    pub etcd: Vec<String>,
-    /// Cluster name (the etcd key prefix `/objectio/<cluster>/v1/`).
-    #[arg(long, env = "OBJECTIO_CLUSTER", default_value = "objectio")]
-    pub cluster: String,
-    /// Shared secret of the shard protocol.
-    #[arg(long, env = "OBJECTIO_CLUSTER_SECRET", hide_env_values = true)]
-    pub cluster_secret: Option<String>,
-    /// File holding the shared secret (mode 600).
-    #[arg(long, env = "OBJECTIO_CLUSTER_SECRET_FILE")]
-    pub cluster_secret_file: Option<PathBuf>,
+    #[command(flatten)]
+    pub cluster: objectio_cluster::args::ClusterArgs,
+    #[command(flatten)]
+    pub secret: objectio_cluster::args::SecretArgs,
     /// Liveness lease TTL in seconds: a dead OSD shows as down after it.
     #[arg(long, env = "OBJECTIO_LEASE_TTL", default_value_t = 10)]
     pub lease_ttl: i64,
@@ -86,28 +73,21 @@ pub struct Config {
 impl Config {
     /// Validates the configuration and resolves the secret.
     pub fn check(&self) -> anyhow::Result<Vec<u8>> {
-        let secret = objectio_cluster::util::load_secret(
-            self.cluster_secret.as_deref(),
-            self.cluster_secret_file.as_deref(),
-            "cluster secret",
-        )
-        .map_err(anyhow::Error::msg)?;
+        let secret = self.secret.load().map_err(anyhow::Error::msg)?;
         if self.id.is_empty() || self.id.contains('/') {
             bail!("--id must be non-empty and hold no '/'");
         }
         if self.lease_ttl < 1 {
             bail!("--lease-ttl must be at least 1 second");
         }
-        Ok(secret.into_bytes())
+        Ok(secret)
     }
 }
 
 /// Runs the OSD until the process is stopped.
 pub async fn run(cfg: Config) -> anyhow::Result<()> {
     let secret = cfg.check()?;
-    let store = Store::connect(&cfg.etcd, &cfg.cluster)
-        .await
-        .context("connecting to etcd")?;
+    let store = cfg.cluster.connect().await.context("connecting to etcd")?;
     let cc = store.wait_config(Duration::from_secs(60)).await?;
     let mut disks = HashMap::new();
     let mut paths = HashMap::new();

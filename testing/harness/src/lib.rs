@@ -319,6 +319,18 @@ impl Cluster {
             .expect("client")
     }
 
+    /// GETs an admin API path with the token and returns its JSON.
+    pub async fn admin_json(&self, path: &str) -> anyhow::Result<serde_json::Value> {
+        Ok(self
+            .admin()
+            .get(self.admin_url(path))
+            .send()
+            .await?
+            .error_for_status()?
+            .json()
+            .await?)
+    }
+
     /// The etcd endpoint, for tests that inspect records.
     pub fn etcd_endpoint(&self) -> String {
         self.etcd_url()

@@ -87,3 +87,13 @@ pub fn sid(i: u32) -> ShardId {
         index: (i % 6) as u8,
     }
 }
+
+/// Used bytes equal what the indexed shards occupy: nothing leaked.
+pub fn assert_no_leak(e: &Engine, what: &str) {
+    let extents: u64 = e
+        .shard_ids()
+        .iter()
+        .map(|id| e.entry(id).unwrap().extent_len)
+        .sum();
+    assert_eq!(e.usage().used, extents, "{what}: space leaked");
+}

@@ -213,13 +213,7 @@ async fn crash_once(budget: u64, seed: u32) {
     for id in e.shard_ids() {
         check(&e, &id).await;
     }
-    let u = e.usage();
-    let extents: u64 = e
-        .shard_ids()
-        .iter()
-        .map(|id| e.entry(id).unwrap().extent_len)
-        .sum();
-    assert_eq!(u.used, extents, "no space leaked by the crash");
+    assert_no_leak(&e, "after the crash");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -392,10 +386,5 @@ async fn test_batch_durable_without_its_data_is_not_served() {
         matches!(e.entry(&b), Err(Error::NotFound(_))),
         "a shard without its data is dropped"
     );
-    let extents: u64 = e
-        .shard_ids()
-        .iter()
-        .map(|id| e.entry(id).unwrap().extent_len)
-        .sum();
-    assert_eq!(e.usage().used, extents);
+    assert_no_leak(&e, "after recovery");
 }

@@ -63,15 +63,7 @@ async fn test_admin_api_requires_a_valid_token() {
     );
 
     // Status and OSDs as an operator sees them.
-    let s: serde_json::Value = c
-        .admin()
-        .get(c.admin_url("/api/v1/cluster/status"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let s = c.admin_json("/api/v1/cluster/status").await.unwrap();
     assert_eq!(s["state"], "HEALTHY");
     assert_eq!(s["osds"]["up"], 6);
     assert_eq!(s["ec"]["k"], 4);

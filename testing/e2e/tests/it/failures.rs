@@ -73,15 +73,7 @@ async fn test_get_survives_any_two_lost_osds() {
             );
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
-        let s: serde_json::Value = c
-            .admin()
-            .get(c.admin_url("/api/v1/cluster/status"))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        let s = c.admin_json("/api/v1/cluster/status").await.unwrap();
         assert_eq!(s["state"], "DEGRADED", "{s}");
         check_all(&c, "two", &objs).await;
         for &i in &pair {
@@ -105,15 +97,7 @@ async fn test_get_survives_any_two_lost_osds() {
             Err(_) => failed += 1,
         }
     }
-    let s: serde_json::Value = c
-        .admin()
-        .get(c.admin_url("/api/v1/cluster/status"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let s = c.admin_json("/api/v1/cluster/status").await.unwrap();
     if failed > 0 {
         assert_eq!(s["state"], "CRITICAL", "{s}");
     }
@@ -225,15 +209,7 @@ async fn test_gateway_killed_mid_put_leaves_old_object_intact() {
 
 /// Shards and used bytes over every disk, as the OSDs publish them.
 async fn usage(c: &Cluster) -> (u64, u64) {
-    let v: serde_json::Value = c
-        .admin()
-        .get(c.admin_url("/api/v1/osds"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let v = c.admin_json("/api/v1/osds").await.unwrap();
     let disks: Vec<&serde_json::Value> = v["osds"]
         .as_array()
         .unwrap()
@@ -361,15 +337,7 @@ async fn test_disk_scan_reads_shard_headers_from_the_raw_disk() {
 async fn test_osd_killed_during_concurrent_writes_keeps_acknowledged_shards() {
     use objectio_shard::{ShardClient, ShardHeader, ShardId, client::Chunk};
     let mut c = Cluster::start().await.unwrap();
-    let v: serde_json::Value = c
-        .admin()
-        .get(c.admin_url("/api/v1/osds"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let v = c.admin_json("/api/v1/osds").await.unwrap();
     let osd = &v["osds"]
         .as_array()
         .unwrap()
@@ -380,15 +348,7 @@ async fn test_osd_killed_during_concurrent_writes_keeps_acknowledged_shards() {
     let addr = osd["address"].as_str().unwrap().to_string();
     let disk: uuid::Uuid = osd["disks"][0]["id"].as_str().unwrap().parse().unwrap();
     let cluster_id: uuid::Uuid = {
-        let s: serde_json::Value = c
-            .admin()
-            .get(c.admin_url("/api/v1/cluster/status"))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        let s = c.admin_json("/api/v1/cluster/status").await.unwrap();
         s["cluster_id"].as_str().unwrap().parse().unwrap()
     };
     let client = ShardClient::new(c.secret.as_bytes(), Duration::from_secs(5));
