@@ -433,3 +433,42 @@ async fn test_osd_killed_during_concurrent_writes_keeps_acknowledged_shards() {
         }
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn test_osd_refuses_peers_without_the_cluster_secret() {
+    use objectio_shard::{ShardClient, ShardHeader, ShardId};
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let c = Cluster::start().await.unwrap();
+    let v = c.admin_json("/api/v1/osds").await.unwrap();
+    let osd = v["osds"][0].clone();
+    let addr = osd["address"].as_str().unwrap().to_string();
+    let disk: uuid::Uuid = osd["disks"][0]["id"].as_str().unwrap().parse().unwrap();
+    let id = ShardId { version_id: uuid::Uuid::new_v4(), part: 0, index: 0 };
+    let h = ShardHeader {
+        format: 1, cluster_id: uuid::Uuid::nil(), bucket: "b".into(), key: "k".into(), id,
+        k: 4, m: 2, chunk_size: 1 << 20, object_size: 10, created_ms: 0,
+    };
+    // A client with the wrong secret is refused at the handshake.
+    let wrong = ShardClient::new(b"not-the-secret", Duration::from_secs(5));
+    assert!(matches!(wrong.put(&addr, disk, h.clone()).await, Err(objectio_shard::Error::AuthRefused { .. })));
+    assert!(matches!(wrong.stat(&addr, disk, id).await, Err(objectio_shard::Error::AuthRefused { .. })));
+    // A peer that skips the handshake and sends a request gets nothing
+    // back but a refusal byte and a closed connection.
+    let mut tcp = tokio::net::TcpStream::connect(&addr).await.unwrap();
+    let mut nonce = [0u8; 32];
+    tcp.read_exact(&mut nonce).await.unwrap();
+    let req = serde_json::to_vec(&objectio_shard::proto::Request::Delete { disk, shard: id }).unwrap();
+    let mut frame = (req.len() as u32).to_be_bytes().to_vec();
+    frame.extend_from_slice(&req);
+    frame.resize(64, 0);
+    tcp.write_all(&frame).await.unwrap();
+    let mut rest = Vec::new();
+    let _ = tcp.read_to_end(&mut rest).await;
+    assert_eq!(rest, vec![0u8], "only the refusal byte, then EOF");
+    // With the right secret the same shard protocol works.
+    let right = ShardClient::new(c.secret.as_bytes(), Duration::from_secs(5));
+    assert_eq!(
+        right.stat(&addr, disk, id).await.unwrap_err().code(),
+        Some(objectio_shard::proto::ErrorCode::NotFound)
+    );
+}
