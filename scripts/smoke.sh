@@ -8,22 +8,19 @@ work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 bucket=smoke-$RANDOM$RANDOM
 
-# Single PUTs up to 64 MiB (multipart uploads are not served yet).
-cat >"$work/aws.cfg" <<CFG
-[default]
-region = us-east-1
-s3 =
-    multipart_threshold = 64MB
-CFG
-export AWS_CONFIG_FILE=$work/aws.cfg
+export AWS_DEFAULT_REGION=${AWS_DEFAULT_REGION:-us-east-1}
 aws() { command aws --endpoint-url "$AWS_ENDPOINT_URL" "$@"; }
 
 echo "== aws cli"
 aws s3 mb "s3://$bucket"
 head -c 5000000 /dev/urandom >"$work/five"
+head -c 20000000 /dev/urandom >"$work/twenty"   # above 8 MiB: a multipart upload
 echo "small" >"$work/small.txt"
 : >"$work/empty"
 aws s3 cp --only-show-errors "$work/five" "s3://$bucket/dir/five"
+aws s3 cp --only-show-errors "$work/twenty" "s3://$bucket/twenty"
+aws s3 cp --only-show-errors "s3://$bucket/twenty" "$work/twenty.back"
+cmp "$work/twenty" "$work/twenty.back"
 aws s3 cp --only-show-errors "$work/small.txt" "s3://$bucket/dir/small.txt"
 aws s3 cp --only-show-errors "$work/empty" "s3://$bucket/empty"
 command aws --endpoint-url "$AWS_ENDPOINT_URL" s3 ls "s3://$bucket/" | tee "$work/ls"

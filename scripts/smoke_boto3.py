@@ -24,9 +24,20 @@ assert got["Metadata"] == {"k": "v"}, got["Metadata"]
 part = s3.get_object(Bucket=bucket, Key="a/b.bin", Range="bytes=100-199")["Body"].read()
 assert part == body[100:200]
 s3.upload_file(__file__, bucket, "script.py")
+# Above boto3's 8 MiB threshold: a multipart upload with CRC32 per part.
+big = os.urandom(12 * 1024 * 1024 + 5)
+big_path = os.path.join(os.environ.get("TMPDIR", "/tmp"), "objectio-boto3-big.bin")
+with open(big_path, "wb") as f:
+    f.write(big)
+s3.upload_file(big_path, bucket, "big.bin")
+os.remove(big_path)
+head = s3.head_object(Bucket=bucket, Key="big.bin")
+assert head["ContentLength"] == len(big), head
+assert head["ETag"].endswith('-2"'), head["ETag"]
+assert s3.get_object(Bucket=bucket, Key="big.bin")["Body"].read() == big
 listing = s3.list_objects_v2(Bucket=bucket, Delimiter="/")
 assert [p["Prefix"] for p in listing["CommonPrefixes"]] == ["a/"], listing
-assert [o["Key"] for o in listing["Contents"]] == ["script.py"], listing
+assert [o["Key"] for o in listing["Contents"]] == ["big.bin", "script.py"], listing
 try:
     s3.get_object(Bucket=bucket, Key="missing")
     raise SystemExit("GET of a missing key succeeded")
@@ -37,7 +48,7 @@ try:
     raise SystemExit("deleting a non-empty bucket succeeded")
 except ClientError as e:
     assert e.response["Error"]["Code"] == "BucketNotEmpty", e.response
-for key in ("a/b.bin", "script.py"):
+for key in ("a/b.bin", "script.py", "big.bin"):
     s3.delete_object(Bucket=bucket, Key=key)
 s3.delete_bucket(Bucket=bucket)
 print("boto3 smoke ok")

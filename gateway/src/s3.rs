@@ -33,6 +33,11 @@ fn s3_err(e: object::Error) -> S3Error {
             s3_error!(IncompleteBody, "got {got} of {expected} bytes")
         }
         E::BadDigest(m) => s3_error!(BadDigest, "{m}"),
+        E::NoSuchUpload(_) => s3_error!(NoSuchUpload),
+        E::InvalidPart(m) => s3_error!(InvalidPart, "{m}"),
+        E::InvalidPartOrder => s3_error!(InvalidPartOrder),
+        E::EntityTooSmall(m) => s3_error!(EntityTooSmall, "{m}"),
+        E::InvalidArgument(m) => s3_error!(InvalidArgument, "{m}"),
         E::Body(m) => s3_error!(InvalidRequest, "{m}"),
         E::Unavailable(m) => {
             tracing::error!(error = %m, "service unavailable");
@@ -71,19 +76,109 @@ fn metadata(r: &ObjectRecord) -> Option<Metadata> {
     (!r.user_metadata.is_empty()).then(|| r.user_metadata.clone().into_iter().collect())
 }
 
-/// Which checksums the client asked to be verified, from the headers and
-/// the `x-amz-trailer` announcement.
-fn wanted(input: &PutObjectInput, headers: &http::HeaderMap) -> Wanted {
-    let trailer = headers
-        .get("x-amz-trailer")
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("")
-        .to_ascii_lowercase();
-    Wanted {
-        crc32: input.checksum_crc32.is_some()
-            || trailer.contains("x-amz-checksum-crc32") && !trailer.contains("crc32c"),
-        crc32c: input.checksum_crc32c.is_some() || trailer.contains("x-amz-checksum-crc32c"),
-        sha256: input.checksum_sha256.is_some() || trailer.contains("x-amz-checksum-sha256"),
+/// What a body is checked against: its declared length, Content-MD5, and
+/// `x-amz-checksum-*` values from headers or from the `aws-chunked`
+/// trailer (announced by `x-amz-trailer`). Computed while streaming and
+/// compared before the shards are sealed.
+struct BodyChecks {
+    size: u64,
+    want: Wanted,
+    content_md5: Option<Vec<u8>>,
+    /// CRC32, CRC32C, SHA-256 given as headers.
+    sums: [Option<String>; 3],
+    trailers: Option<s3s::TrailingHeaders>,
+}
+
+const SUM_NAMES: [&str; 3] = [
+    "x-amz-checksum-crc32",
+    "x-amz-checksum-crc32c",
+    "x-amz-checksum-sha256",
+];
+
+impl BodyChecks {
+    fn new(
+        headers: &http::HeaderMap,
+        content_length: Option<i64>,
+        content_md5: Option<&str>,
+        sums: [Option<String>; 3],
+        trailers: Option<s3s::TrailingHeaders>,
+    ) -> S3Result<Self> {
+        let size = match content_length {
+            Some(n) if n >= 0 => n as u64,
+            _ => return Err(s3_error!(MissingContentLength)),
+        };
+        if size > 5 << 30 {
+            return Err(s3_error!(
+                EntityTooLarge,
+                "a single PUT or part is limited to 5 GiB"
+            ));
+        }
+        let content_md5 = match content_md5 {
+            Some(v) => Some(
+                base64_decode(v)
+                    .filter(|b| b.len() == 16)
+                    .ok_or_else(|| s3_error!(InvalidDigest))?,
+            ),
+            None => None,
+        };
+        let trailer = headers
+            .get("x-amz-trailer")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("")
+            .to_ascii_lowercase();
+        let announced: Vec<&str> = trailer.split(',').map(str::trim).collect();
+        let asked = |i: usize| sums[i].is_some() || announced.contains(&SUM_NAMES[i]);
+        Ok(Self {
+            size,
+            want: Wanted {
+                crc32: asked(0),
+                crc32c: asked(1),
+                sha256: asked(2),
+            },
+            content_md5,
+            sums,
+            trailers,
+        })
+    }
+
+    /// The check run on the digests before sealing.
+    fn verifier(&self) -> impl FnOnce(&object::Digests) -> object::Result<()> + use<> {
+        let (md5, sums, trailers) = (
+            self.content_md5.clone(),
+            self.sums.clone(),
+            self.trailers.clone(),
+        );
+        move |d: &object::Digests| {
+            if let Some(m) = &md5
+                && m.as_slice() != d.md5
+            {
+                return Err(object::Error::BadDigest(
+                    "The Content-MD5 you specified did not match what we received.".into(),
+                ));
+            }
+            let trailer = |name: &str| -> Option<String> {
+                trailers
+                    .as_ref()?
+                    .read(|h| {
+                        h.get(name)
+                            .and_then(|v| v.to_str().ok())
+                            .map(str::to_string)
+                    })
+                    .flatten()
+            };
+            let computed = [&d.crc32, &d.crc32c, &d.sha256];
+            for (i, name) in SUM_NAMES.iter().enumerate() {
+                let expected = sums[i].clone().or_else(|| trailer(name));
+                if let (Some(e), Some(c)) = (expected, computed[i])
+                    && &e != c
+                {
+                    return Err(object::Error::BadDigest(format!(
+                        "The {name} you specified did not match the calculated checksum."
+                    )));
+                }
+            }
+            Ok(())
+        }
     }
 }
 
@@ -155,80 +250,35 @@ impl S3 for Gateway {
         &self,
         req: S3Request<PutObjectInput>,
     ) -> S3Result<S3Response<PutObjectOutput>> {
-        let want = wanted(&req.input, &req.headers);
-        let trailers = req.trailing_headers.clone();
+        let i = &req.input;
+        let checks = BodyChecks::new(
+            &req.headers,
+            i.content_length,
+            i.content_md5.as_deref(),
+            [
+                i.checksum_crc32.clone(),
+                i.checksum_crc32c.clone(),
+                i.checksum_sha256.clone(),
+            ],
+            req.trailing_headers.clone(),
+        )?;
         let input = req.input;
-        let size = match input.content_length {
-            Some(n) if n >= 0 => n as u64,
-            _ => return Err(s3_error!(MissingContentLength)),
-        };
-        if size > 5 << 30 {
-            return Err(s3_error!(EntityTooLarge, "single PUT is limited to 5 GiB"));
-        }
-        let content_md5 = match &input.content_md5 {
-            Some(v) => Some(
-                base64_decode(v)
-                    .filter(|b| b.len() == 16)
-                    .ok_or_else(|| s3_error!(InvalidDigest))?,
-            ),
-            None => None,
-        };
         let body = input.body.ok_or_else(|| s3_error!(IncompleteBody))?;
-        let header_sums = (
-            input.checksum_crc32.clone(),
-            input.checksum_crc32c.clone(),
-            input.checksum_sha256.clone(),
-        );
         let params = PutParams {
             bucket: input.bucket,
             key: input.key,
-            size,
+            size: checks.size,
             content_type: input.content_type,
             user_metadata: input
                 .metadata
                 .unwrap_or_default()
                 .into_iter()
                 .collect::<BTreeMap<_, _>>(),
-            wanted: want,
-        };
-        let verify = |d: &object::Digests| -> object::Result<()> {
-            if let Some(m) = &content_md5
-                && m.as_slice() != d.md5
-            {
-                return Err(object::Error::BadDigest(
-                    "The Content-MD5 you specified did not match what we received.".into(),
-                ));
-            }
-            let trailer = |name: &str| -> Option<String> {
-                trailers
-                    .as_ref()?
-                    .read(|h| {
-                        h.get(name)
-                            .and_then(|v| v.to_str().ok())
-                            .map(str::to_string)
-                    })
-                    .flatten()
-            };
-            let checks = [
-                ("x-amz-checksum-crc32", header_sums.0.clone(), &d.crc32),
-                ("x-amz-checksum-crc32c", header_sums.1.clone(), &d.crc32c),
-                ("x-amz-checksum-sha256", header_sums.2.clone(), &d.sha256),
-            ];
-            for (name, from_header, computed) in checks {
-                let expected = from_header.or_else(|| trailer(name));
-                if let (Some(e), Some(c)) = (expected, computed)
-                    && &e != c
-                {
-                    return Err(object::Error::BadDigest(format!(
-                        "The {name} you specified did not match the calculated checksum."
-                    )));
-                }
-            }
-            Ok(())
+            wanted: checks.want,
         };
         let (rec, digests) = self
             .objects
-            .put(params, body, verify)
+            .put(params, body, checks.verifier())
             .await
             .map_err(s3_err)?;
         Ok(S3Response::new(PutObjectOutput {
@@ -236,6 +286,194 @@ impl S3 for Gateway {
             checksum_crc32: digests.crc32,
             checksum_crc32c: digests.crc32c,
             checksum_sha256: digests.sha256,
+            ..Default::default()
+        }))
+    }
+
+    async fn create_multipart_upload(
+        &self,
+        req: S3Request<CreateMultipartUploadInput>,
+    ) -> S3Result<S3Response<CreateMultipartUploadOutput>> {
+        let who = owner(&req.credentials);
+        let input = req.input;
+        let id = self
+            .objects
+            .create_upload(
+                &input.bucket,
+                &input.key,
+                &who,
+                input.content_type,
+                input.metadata.unwrap_or_default().into_iter().collect(),
+            )
+            .await
+            .map_err(s3_err)?;
+        Ok(S3Response::new(CreateMultipartUploadOutput {
+            bucket: Some(input.bucket),
+            key: Some(input.key),
+            upload_id: Some(id.to_string()),
+            ..Default::default()
+        }))
+    }
+
+    async fn upload_part(
+        &self,
+        req: S3Request<UploadPartInput>,
+    ) -> S3Result<S3Response<UploadPartOutput>> {
+        let i = &req.input;
+        let checks = BodyChecks::new(
+            &req.headers,
+            i.content_length,
+            i.content_md5.as_deref(),
+            [
+                i.checksum_crc32.clone(),
+                i.checksum_crc32c.clone(),
+                i.checksum_sha256.clone(),
+            ],
+            req.trailing_headers.clone(),
+        )?;
+        let input = req.input;
+        let body = input.body.ok_or_else(|| s3_error!(IncompleteBody))?;
+        let w = self
+            .objects
+            .upload_part(
+                &input.bucket,
+                &input.key,
+                &input.upload_id,
+                input.part_number,
+                checks.size,
+                checks.want,
+                body,
+                checks.verifier(),
+            )
+            .await
+            .map_err(s3_err)?;
+        Ok(S3Response::new(UploadPartOutput {
+            e_tag: Some(etag(&w.etag)),
+            checksum_crc32: w.digests.crc32,
+            checksum_crc32c: w.digests.crc32c,
+            checksum_sha256: w.digests.sha256,
+            ..Default::default()
+        }))
+    }
+
+    async fn complete_multipart_upload(
+        &self,
+        req: S3Request<CompleteMultipartUploadInput>,
+    ) -> S3Result<S3Response<CompleteMultipartUploadOutput>> {
+        let input = req.input;
+        let parts = input
+            .multipart_upload
+            .and_then(|m| m.parts)
+            .unwrap_or_default()
+            .into_iter()
+            .map(|p| {
+                Ok((
+                    p.part_number
+                        .ok_or_else(|| s3_error!(InvalidPart, "a part has no PartNumber"))?,
+                    p.e_tag.map(|e| e.value().to_string()).unwrap_or_default(),
+                ))
+            })
+            .collect::<S3Result<Vec<_>>>()?;
+        let rec = self
+            .objects
+            .complete_upload(&input.bucket, &input.key, &input.upload_id, parts)
+            .await
+            .map_err(s3_err)?;
+        Ok(S3Response::new(CompleteMultipartUploadOutput {
+            location: Some(format!("/{}/{}", input.bucket, input.key)),
+            bucket: Some(input.bucket),
+            key: Some(input.key),
+            e_tag: Some(etag(&rec.etag)),
+            ..Default::default()
+        }))
+    }
+
+    async fn abort_multipart_upload(
+        &self,
+        req: S3Request<AbortMultipartUploadInput>,
+    ) -> S3Result<S3Response<AbortMultipartUploadOutput>> {
+        let i = req.input;
+        self.objects
+            .abort_upload(&i.bucket, &i.key, &i.upload_id)
+            .await
+            .map_err(s3_err)?;
+        Ok(S3Response::new(AbortMultipartUploadOutput::default()))
+    }
+
+    async fn list_parts(
+        &self,
+        req: S3Request<ListPartsInput>,
+    ) -> S3Result<S3Response<ListPartsOutput>> {
+        let i = req.input;
+        let max = i.max_parts.unwrap_or(1000).clamp(0, 1000);
+        let marker = i.part_number_marker.unwrap_or(0).max(0) as u32;
+        let (parts, truncated) = self
+            .objects
+            .list_parts(&i.bucket, &i.key, &i.upload_id, marker, max as usize)
+            .await
+            .map_err(s3_err)?;
+        Ok(S3Response::new(ListPartsOutput {
+            bucket: Some(i.bucket),
+            key: Some(i.key),
+            upload_id: Some(i.upload_id),
+            max_parts: Some(max),
+            part_number_marker: i.part_number_marker,
+            is_truncated: Some(truncated),
+            next_part_number_marker: parts.last().map(|p| p.number as i32),
+            parts: Some(
+                parts
+                    .into_iter()
+                    .map(|p| Part {
+                        part_number: Some(p.number as i32),
+                        size: Some(p.size as i64),
+                        e_tag: Some(etag(&p.etag)),
+                        last_modified: Some(ts_ms(p.created_ms)),
+                        ..Default::default()
+                    })
+                    .collect(),
+            ),
+            ..Default::default()
+        }))
+    }
+
+    async fn list_multipart_uploads(
+        &self,
+        req: S3Request<ListMultipartUploadsInput>,
+    ) -> S3Result<S3Response<ListMultipartUploadsOutput>> {
+        let i = req.input;
+        let max = i.max_uploads.unwrap_or(1000).clamp(0, 1000);
+        let prefix = i.prefix.clone().unwrap_or_default();
+        let page = self
+            .objects
+            .list_uploads(&i.bucket, &prefix, i.key_marker.as_deref(), max as usize)
+            .await
+            .map_err(s3_err)?;
+        let last = page
+            .uploads
+            .last()
+            .map(|u| (u.key.clone(), u.upload_id.to_string()));
+        Ok(S3Response::new(ListMultipartUploadsOutput {
+            bucket: Some(i.bucket),
+            prefix: i.prefix,
+            key_marker: i.key_marker,
+            max_uploads: Some(max),
+            is_truncated: Some(page.truncated),
+            next_key_marker: last
+                .as_ref()
+                .filter(|_| page.truncated)
+                .map(|l| l.0.clone()),
+            next_upload_id_marker: last.filter(|_| page.truncated).map(|l| l.1),
+            uploads: Some(
+                page.uploads
+                    .into_iter()
+                    .map(|u| MultipartUpload {
+                        key: Some(u.key),
+                        upload_id: Some(u.upload_id.to_string()),
+                        initiated: Some(ts_ms(u.created_ms)),
+                        ..Default::default()
+                    })
+                    .collect(),
+            ),
             ..Default::default()
         }))
     }

@@ -9,10 +9,9 @@ use std::time::Duration;
 
 use etcd_client::{Compare, CompareOp, Txn, TxnOp};
 use objectio_cluster::store::{decode, encode};
-use objectio_cluster::{GatewayAlive, GcRecord, IntentRecord, OsdRecord, ShardLocation, Store};
+use objectio_cluster::{GatewayAlive, GcRecord, IntentRecord, OsdRecord, Segment, Store};
 use objectio_shard::proto::ErrorCode;
 use objectio_shard::{ShardClient, ShardId};
-use uuid::Uuid;
 
 /// Progress of one pass.
 #[derive(Debug, Default, Clone, Copy)]
@@ -22,32 +21,31 @@ pub struct Pass {
     pub records_waiting: u64,
 }
 
-/// Deletes what it can of `shards`; returns the ones left (OSD down or
-/// failing).
+/// Deletes what it can of a segment's shards; returns the segment with the
+/// ones left (OSD down or failing).
 async fn delete_shards(
     client: &ShardClient,
     addrs: &HashMap<String, String>,
-    version_id: Uuid,
-    shards: &[Option<ShardLocation>],
+    seg: &Segment,
     pass: &mut Pass,
-) -> Vec<Option<ShardLocation>> {
-    let mut left = shards.to_vec();
-    for (i, loc) in shards.iter().enumerate() {
+) -> Segment {
+    let mut left = seg.clone();
+    for (i, loc) in seg.shards.iter().enumerate() {
         let Some(loc) = loc else { continue };
         let Some(addr) = addrs.get(&loc.osd) else {
             continue;
         };
         let id = ShardId {
-            version_id,
-            part: 0,
+            version_id: seg.version_id,
+            part: seg.part,
             index: i as u8,
         };
         match client.delete(addr, loc.disk, id).await {
             Ok(()) => {
                 pass.shards_deleted += 1;
-                left[i] = None;
+                left.shards[i] = None;
             }
-            Err(e) if e.code() == Some(ErrorCode::NotFound) => left[i] = None,
+            Err(e) if e.code() == Some(ErrorCode::NotFound) => left.shards[i] = None,
             Err(e) => {
                 tracing::warn!(shard = %id, osd = %loc.osd, error = %e, "GC could not delete a shard; will retry")
             }
@@ -89,14 +87,19 @@ impl Ctx<'_> {
         &self,
         key: &[u8],
         rev: i64,
-        version_id: Uuid,
-        shards: &[Option<ShardLocation>],
-        with_left: impl FnOnce(Vec<Option<ShardLocation>>) -> T,
+        segments: &[Segment],
+        with_left: impl FnOnce(Vec<Segment>) -> T,
         p: &mut Pass,
     ) -> objectio_cluster::Result<()> {
         let key = String::from_utf8_lossy(key);
-        let left = delete_shards(self.client, &self.addrs, version_id, shards, p).await;
-        if left.iter().all(Option::is_none) {
+        let mut left = Vec::new();
+        for seg in segments {
+            let rest = delete_shards(self.client, &self.addrs, seg, p).await;
+            if rest.shards.iter().any(Option::is_some) {
+                left.push(rest);
+            }
+        }
+        if left.is_empty() {
             settle::<T>(self.store, &key, rev, None).await?;
             p.records_done += 1;
         } else {
@@ -135,14 +138,13 @@ pub async fn pass(store: &Store, client: &ShardClient) -> objectio_cluster::Resu
     let gc = store.kv().get(k.gc_prefix(), page()).await?;
     for item in gc.kvs() {
         let rec: GcRecord = decode(item.key(), item.value())?;
-        let (vid, shards) = (rec.version_id, rec.shards.clone());
+        let segments = rec.segments.clone();
         ctx.reclaim(
             item.key(),
             item.mod_revision(),
-            vid,
-            &shards,
+            &segments,
             |left| GcRecord {
-                shards: left,
+                segments: left,
                 ..rec
             },
             &mut p,
@@ -162,14 +164,13 @@ pub async fn pass(store: &Store, client: &ShardClient) -> objectio_cluster::Resu
         if !orphan {
             continue;
         }
-        let (vid, shards) = (rec.version_id, rec.shards.clone());
+        let segments = vec![rec.segment.clone()];
         ctx.reclaim(
             item.key(),
             item.mod_revision(),
-            vid,
-            &shards,
-            |left| IntentRecord {
-                shards: left,
+            &segments,
+            |mut left| IntentRecord {
+                segment: left.remove(0),
                 ..rec
             },
             &mut p,

@@ -84,6 +84,27 @@ impl Keys {
         k.extend_from_slice(key.as_bytes());
         k
     }
+    /// Prefix of the multipart uploads of `bucket`, ordered by key.
+    pub fn uploads_prefix(&self, bucket: &str) -> Vec<u8> {
+        self.k(&format!("uploads/{bucket}/")).into_bytes()
+    }
+    /// The record of an upload: `uploads/<bucket>/<key bytes>\0<upload id>`,
+    /// so uploads list in key order.
+    pub fn upload(&self, bucket: &str, key: &str, upload_id: &Uuid) -> Vec<u8> {
+        let mut k = self.uploads_prefix(bucket);
+        k.extend_from_slice(key.as_bytes());
+        k.push(0);
+        k.extend_from_slice(upload_id.to_string().as_bytes());
+        k
+    }
+    /// Prefix of the parts of an upload.
+    pub fn parts_prefix(&self, upload_id: &Uuid) -> String {
+        self.k(&format!("parts/{upload_id}/"))
+    }
+    /// A part record; numbers are zero-padded so parts list in order.
+    pub fn part(&self, upload_id: &Uuid, number: u32) -> String {
+        self.k(&format!("parts/{upload_id}/{number:05}"))
+    }
     pub fn intents_prefix(&self) -> String {
         self.k("intents/")
     }

@@ -176,8 +176,99 @@ pub struct ObjectRecord {
     pub created_ms: u64,
     pub ec: EcProfile,
     /// Shard `i` lives at `shards[i]`; `None` marks a shard that was not
-    /// written (a degraded write within the write quorum).
+    /// written (a degraded write within the write quorum). Empty for a
+    /// multipart object, whose data is in `parts`.
     pub shards: Vec<Option<ShardLocation>>,
+    /// The parts of a multipart object, in order.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub parts: Vec<PartLocation>,
+}
+
+/// One part of a multipart object.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PartLocation {
+    pub number: u32,
+    /// Id of the part's data (its shards are `(version_id, number, i)`).
+    pub version_id: Uuid,
+    pub size: u64,
+    /// Hex MD5 of the part.
+    pub etag: String,
+    pub shards: Vec<Option<ShardLocation>>,
+}
+
+/// A run of erasure-coded data: a whole single-part object, or one part.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Segment {
+    pub version_id: Uuid,
+    /// Part number in shard ids (0 for a single-part object).
+    pub part: u32,
+    pub size: u64,
+    pub shards: Vec<Option<ShardLocation>>,
+}
+
+impl ObjectRecord {
+    /// The object's data runs, in order.
+    pub fn segments(&self) -> Vec<Segment> {
+        if self.parts.is_empty() {
+            return vec![Segment {
+                version_id: self.version_id,
+                part: 0,
+                size: self.size,
+                shards: self.shards.clone(),
+            }];
+        }
+        self.parts
+            .iter()
+            .map(|p| Segment {
+                version_id: p.version_id,
+                part: p.number,
+                size: p.size,
+                shards: p.shards.clone(),
+            })
+            .collect()
+    }
+}
+
+/// A multipart upload in progress.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct UploadRecord {
+    #[serde(default = "schema")]
+    pub version: u32,
+    pub bucket: String,
+    pub key: String,
+    pub upload_id: Uuid,
+    pub owner: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub content_type: Option<String>,
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub user_metadata: BTreeMap<String, String>,
+    pub created_ms: u64,
+}
+
+/// An uploaded part of a multipart upload.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct PartRecord {
+    #[serde(default = "schema")]
+    pub version: u32,
+    pub upload_id: Uuid,
+    pub number: u32,
+    pub version_id: Uuid,
+    pub size: u64,
+    pub etag: String,
+    pub ec: EcProfile,
+    pub shards: Vec<Option<ShardLocation>>,
+    pub created_ms: u64,
+}
+
+impl PartRecord {
+    pub fn segment(&self) -> Segment {
+        Segment {
+            version_id: self.version_id,
+            part: self.number,
+            size: self.size,
+            shards: self.shards.clone(),
+        }
+    }
 }
 
 /// A PUT in progress: names the shards it may have written so that GC can
@@ -189,18 +280,19 @@ pub struct IntentRecord {
     pub gateway: String,
     pub bucket: String,
     pub key: String,
-    pub version_id: Uuid,
-    pub shards: Vec<Option<ShardLocation>>,
+    /// The data being written (part 0 for a PUT, the part number for an
+    /// UploadPart).
+    pub segment: Segment,
     pub created: u64,
 }
 
-/// Shards queued for deletion (an overwritten or deleted version).
+/// Shards queued for deletion (an overwritten or deleted version, an
+/// aborted upload, parts left out of a completion).
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct GcRecord {
     #[serde(default = "schema")]
     pub version: u32,
-    pub version_id: Uuid,
-    pub shards: Vec<Option<ShardLocation>>,
+    pub segments: Vec<Segment>,
     pub queued: u64,
 }
 
@@ -212,5 +304,7 @@ versioned!(
     AccessKeyRecord,
     ObjectRecord,
     IntentRecord,
-    GcRecord
+    GcRecord,
+    UploadRecord,
+    PartRecord
 );

@@ -76,19 +76,23 @@ pub async fn status(
         .await?
     {
         total += 1;
-        if o.size == 0 {
-            continue;
-        }
-        let reachable = o
-            .shards
+        // The object's redundancy is that of its weakest segment (part).
+        let worst = o
+            .segments()
             .iter()
-            .flatten()
-            .filter(|l| up.contains(&l.osd))
-            .count();
-        if reachable < o.ec.k as usize {
-            at_risk += 1;
-        } else if reachable < o.ec.total() {
-            degraded += 1;
+            .filter(|s| s.size > 0)
+            .map(|s| {
+                s.shards
+                    .iter()
+                    .flatten()
+                    .filter(|l| up.contains(&l.osd))
+                    .count()
+            })
+            .min();
+        match worst {
+            Some(r) if r < o.ec.k as usize => at_risk += 1,
+            Some(r) if r < o.ec.total() => degraded += 1,
+            _ => {}
         }
     }
     let state = if at_risk > 0 {

@@ -1,6 +1,8 @@
 use aws_sdk_s3::Client;
 use aws_sdk_s3::config::{BehaviorVersion, Credentials, Region};
 use md5::Digest;
+use std::time::{Duration, Instant};
+
 use objectio_testkit::Cluster;
 
 /// An `aws-sdk-s3` client at default settings (checksums on), path style.
@@ -96,4 +98,38 @@ pub fn signed_with(
         secret_key: c.secret_key.clone(),
     };
     objectio_testkit::sigv4::request(&reqwest::Client::new(), &creds, method, path, payload)
+}
+
+/// Shards and used bytes over every disk, as the OSDs publish them.
+pub async fn usage(c: &Cluster) -> (u64, u64) {
+    let v = c.admin_json("/api/v1/osds").await.unwrap();
+    let disks: Vec<&serde_json::Value> = v["osds"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|o| o["disks"].as_array().unwrap())
+        .collect();
+    (
+        disks.iter().map(|d| d["shards"].as_u64().unwrap()).sum(),
+        disks
+            .iter()
+            .map(|d| d["used_bytes"].as_u64().unwrap())
+            .sum(),
+    )
+}
+
+/// Waits until the published shard count is `n`; returns used bytes.
+pub async fn wait_shards(c: &Cluster, n: u64) -> u64 {
+    let t = Instant::now();
+    loop {
+        let (shards, used) = usage(c).await;
+        if shards == n {
+            return used;
+        }
+        assert!(
+            t.elapsed() < Duration::from_secs(20),
+            "shards stuck at {shards}, want {n}"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
 }

@@ -207,40 +207,6 @@ async fn test_gateway_killed_mid_put_leaves_old_object_intact() {
     assert_eq!(shards, 6, "only the old object's six shards remain");
 }
 
-/// Shards and used bytes over every disk, as the OSDs publish them.
-async fn usage(c: &Cluster) -> (u64, u64) {
-    let v = c.admin_json("/api/v1/osds").await.unwrap();
-    let disks: Vec<&serde_json::Value> = v["osds"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .flat_map(|o| o["disks"].as_array().unwrap())
-        .collect();
-    (
-        disks.iter().map(|d| d["shards"].as_u64().unwrap()).sum(),
-        disks
-            .iter()
-            .map(|d| d["used_bytes"].as_u64().unwrap())
-            .sum(),
-    )
-}
-
-/// Waits until the published shard count is `n`; returns used bytes.
-async fn wait_shards(c: &Cluster, n: u64) -> u64 {
-    let t = Instant::now();
-    loop {
-        let (shards, used) = usage(c).await;
-        if shards == n {
-            return used;
-        }
-        assert!(
-            t.elapsed() < Duration::from_secs(20),
-            "shards stuck at {shards}, want {n}"
-        );
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn test_deletes_and_overwrites_give_space_back() {
     let c = Cluster::start().await.unwrap();
@@ -443,21 +409,40 @@ async fn test_osd_refuses_peers_without_the_cluster_secret() {
     let osd = v["osds"][0].clone();
     let addr = osd["address"].as_str().unwrap().to_string();
     let disk: uuid::Uuid = osd["disks"][0]["id"].as_str().unwrap().parse().unwrap();
-    let id = ShardId { version_id: uuid::Uuid::new_v4(), part: 0, index: 0 };
+    let id = ShardId {
+        version_id: uuid::Uuid::new_v4(),
+        part: 0,
+        index: 0,
+    };
     let h = ShardHeader {
-        format: 1, cluster_id: uuid::Uuid::nil(), bucket: "b".into(), key: "k".into(), id,
-        k: 4, m: 2, chunk_size: 1 << 20, object_size: 10, created_ms: 0,
+        format: 1,
+        cluster_id: uuid::Uuid::nil(),
+        bucket: "b".into(),
+        key: "k".into(),
+        id,
+        k: 4,
+        m: 2,
+        chunk_size: 1 << 20,
+        object_size: 10,
+        created_ms: 0,
     };
     // A client with the wrong secret is refused at the handshake.
     let wrong = ShardClient::new(b"not-the-secret", Duration::from_secs(5));
-    assert!(matches!(wrong.put(&addr, disk, h.clone()).await, Err(objectio_shard::Error::AuthRefused { .. })));
-    assert!(matches!(wrong.stat(&addr, disk, id).await, Err(objectio_shard::Error::AuthRefused { .. })));
+    assert!(matches!(
+        wrong.put(&addr, disk, h.clone()).await,
+        Err(objectio_shard::Error::AuthRefused { .. })
+    ));
+    assert!(matches!(
+        wrong.stat(&addr, disk, id).await,
+        Err(objectio_shard::Error::AuthRefused { .. })
+    ));
     // A peer that skips the handshake and sends a request gets nothing
     // back but a refusal byte and a closed connection.
     let mut tcp = tokio::net::TcpStream::connect(&addr).await.unwrap();
     let mut nonce = [0u8; 32];
     tcp.read_exact(&mut nonce).await.unwrap();
-    let req = serde_json::to_vec(&objectio_shard::proto::Request::Delete { disk, shard: id }).unwrap();
+    let req =
+        serde_json::to_vec(&objectio_shard::proto::Request::Delete { disk, shard: id }).unwrap();
     let mut frame = (req.len() as u32).to_be_bytes().to_vec();
     frame.extend_from_slice(&req);
     frame.resize(64, 0);

@@ -7,4 +7,5 @@ mod auth;
 mod common;
 mod failures;
 mod list;
+mod multipart;
 mod roundtrip;

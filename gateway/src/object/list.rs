@@ -1,0 +1,126 @@
+//! Listing: a paginated etcd range read in S3 order.
+
+use etcd_client::GetOptions;
+use objectio_cluster::ObjectRecord;
+use objectio_cluster::keys::prefix_end;
+use objectio_cluster::store::decode;
+
+use super::{Error, ListEntry, ListPage, Objects, Result, decode_token, encode_token};
+
+impl Objects {
+    /// Lists `bucket` in S3 order: keys under `prefix`, after the
+    /// continuation token (or `start_after`), with keys sharing a prefix up
+    /// to `delimiter` rolled up into one common prefix. A common prefix is
+    /// skipped with one seek past it.
+    pub async fn list(
+        &self,
+        bucket: &str,
+        prefix: &str,
+        delimiter: Option<&str>,
+        token: Option<&str>,
+        start_after: Option<&str>,
+        max_keys: usize,
+    ) -> Result<ListPage> {
+        self.bucket(bucket).await?;
+        let keys = self.store().keys();
+        let base = keys.objects_prefix(bucket);
+        let mut full_prefix = base.clone();
+        full_prefix.extend_from_slice(prefix.as_bytes());
+        let end = prefix_end(&full_prefix)
+            .unwrap_or_else(|| prefix_end(&base).expect("base ends with '/'"));
+        let mut cursor = full_prefix.clone();
+        let resume = match token {
+            Some(t) => Some(
+                decode_token(t).ok_or_else(|| Error::Body("invalid continuation token".into()))?,
+            ),
+            None => start_after.map(|s| format!("k{s}")),
+        };
+        if let Some(r) = resume {
+            let (kind, name) = r.split_at(1);
+            let mut at = base.clone();
+            at.extend_from_slice(name.as_bytes());
+            let after = if kind == "p" {
+                prefix_end(&at).unwrap_or(end.clone())
+            } else {
+                at.push(0);
+                at
+            };
+            if after > cursor {
+                cursor = after;
+            }
+        }
+        let mut page = ListPage::default();
+        let mut last: Option<String> = None;
+        let mut count = 0usize;
+        'outer: while cursor < end {
+            if count == max_keys {
+                // Truncated only if anything is left.
+                let more = self
+                    .store()
+                    .kv()
+                    .get(
+                        cursor.clone(),
+                        Some(
+                            GetOptions::new()
+                                .with_range(end.clone())
+                                .with_keys_only()
+                                .with_limit(1),
+                        ),
+                    )
+                    .await?;
+                if !more.kvs().is_empty() {
+                    page.next = last.map(|l| encode_token(&l));
+                }
+                break;
+            }
+            let limit = (max_keys - count + 1).min(1000) as i64;
+            let resp = self
+                .store()
+                .kv()
+                .get(
+                    cursor.clone(),
+                    Some(GetOptions::new().with_range(end.clone()).with_limit(limit)),
+                )
+                .await?;
+            if resp.kvs().is_empty() {
+                break;
+            }
+            for kv in resp.kvs() {
+                let key = String::from_utf8_lossy(&kv.key()[base.len()..]).into_owned();
+                if let Some(d) = delimiter.filter(|d| !d.is_empty())
+                    && let Some(pos) = key[prefix.len()..].find(d)
+                {
+                    if count == max_keys {
+                        continue 'outer;
+                    }
+                    let cp = key[..prefix.len() + pos + d.len()].to_string();
+                    let mut cpk = base.clone();
+                    cpk.extend_from_slice(cp.as_bytes());
+                    cursor = prefix_end(&cpk).unwrap_or(end.clone());
+                    last = Some(format!("p{cp}"));
+                    page.prefixes.push(cp);
+                    count += 1;
+                    continue 'outer;
+                }
+                if count == max_keys {
+                    continue 'outer;
+                }
+                let rec: ObjectRecord = decode(kv.key(), kv.value())?;
+                page.objects.push(ListEntry {
+                    key: key.clone(),
+                    size: rec.size,
+                    etag: rec.etag,
+                    created_ms: rec.created_ms,
+                });
+                last = Some(format!("k{key}"));
+                count += 1;
+                cursor = kv.key().to_vec();
+                cursor.push(0);
+            }
+            if !resp.more() {
+                break;
+            }
+        }
+        Ok(page)
+    }
+}

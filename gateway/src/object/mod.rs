@@ -1,0 +1,435 @@
+//! The object layer: buckets, and objects written as erasure-coded shards
+//! streamed to OSDs with their records committed in etcd.
+//!
+//! Handlers of the S3 layer call this; it never sees HTTP. One file per
+//! operation family: [`write`] (streaming shards, the one "write shards"
+//! path), [`read`] (the one "read an object" path), [`list`], [`multipart`].
+
+mod list;
+mod multipart;
+mod read;
+mod write;
+
+pub use write::Written;
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use base64::Engine;
+use bytes::Bytes;
+use etcd_client::{Compare, CompareOp, Txn, TxnOp};
+use futures::Stream;
+use md5::Digest;
+use objectio_cluster::keys::prefix_end;
+use objectio_cluster::store::encode;
+use objectio_cluster::{
+    BucketRecord, ClusterConfig, GcRecord, ObjectRecord, SCHEMA_VERSION, Segment, Store,
+    now_millis, now_secs,
+};
+use objectio_shard::{ShardClient, ShardId};
+use tokio::sync::mpsc;
+use uuid::Uuid;
+
+use crate::map::ClusterMap;
+
+/// Errors of the object layer; the S3 layer maps each to an S3 code.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("bucket {0} does not exist")]
+    NoSuchBucket(String),
+    #[error("key does not exist")]
+    NoSuchKey,
+    #[error("bucket {0} is not empty")]
+    BucketNotEmpty(String),
+    #[error("bucket already exists")]
+    BucketExists { owned_by_you: bool },
+    #[error("body ended after {got} of {expected} bytes")]
+    IncompleteBody { got: u64, expected: u64 },
+    #[error("{0}")]
+    BadDigest(String),
+    #[error("reading the request body: {0}")]
+    Body(String),
+    #[error("service unavailable: {0}")]
+    Unavailable(String),
+    #[error(transparent)]
+    Cluster(#[from] objectio_cluster::Error),
+    #[error(transparent)]
+    Codec(#[from] objectio_codec::Error),
+    #[error("etcd: {0}")]
+    Etcd(#[from] etcd_client::Error),
+    #[error("upload {0} does not exist")]
+    NoSuchUpload(String),
+    #[error("{0}")]
+    InvalidPart(String),
+    #[error("parts are not in ascending order")]
+    InvalidPartOrder,
+    #[error("{0}")]
+    EntityTooSmall(String),
+    #[error("{0}")]
+    InvalidArgument(String),
+}
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// Checksums a PUT computes while streaming, besides MD5.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Wanted {
+    pub crc32: bool,
+    pub crc32c: bool,
+    pub sha256: bool,
+}
+
+/// Digests of a PUT body (base64 for the `x-amz-checksum-*` ones).
+#[derive(Clone, Debug, Default)]
+pub struct Digests {
+    pub md5: [u8; 16],
+    pub crc32: Option<String>,
+    pub crc32c: Option<String>,
+    pub sha256: Option<String>,
+}
+
+struct Hashers {
+    md5: md5::Md5,
+    crc32: Option<crc32fast::Hasher>,
+    crc32c: Option<u32>,
+    sha256: Option<sha2::Sha256>,
+}
+
+impl Hashers {
+    fn new(w: Wanted) -> Self {
+        Self {
+            md5: md5::Md5::new(),
+            crc32: w.crc32.then(crc32fast::Hasher::new),
+            crc32c: w.crc32c.then_some(0),
+            sha256: w.sha256.then(sha2::Sha256::new),
+        }
+    }
+
+    fn update(&mut self, b: &[u8]) {
+        self.md5.update(b);
+        if let Some(h) = &mut self.crc32 {
+            h.update(b);
+        }
+        if let Some(c) = &mut self.crc32c {
+            *c = crc32c::crc32c_append(*c, b);
+        }
+        if let Some(h) = &mut self.sha256 {
+            h.update(b);
+        }
+    }
+
+    fn finish(self) -> Digests {
+        let b64 = |b: &[u8]| base64::engine::general_purpose::STANDARD.encode(b);
+        Digests {
+            md5: self.md5.finalize().into(),
+            crc32: self.crc32.map(|h| b64(&h.finalize().to_be_bytes())),
+            crc32c: self.crc32c.map(|c| b64(&c.to_be_bytes())),
+            sha256: self.sha256.map(|h| b64(&h.finalize())),
+        }
+    }
+}
+
+/// What a PUT needs besides its body.
+pub struct PutParams {
+    pub bucket: String,
+    pub key: String,
+    pub size: u64,
+    pub content_type: Option<String>,
+    pub user_metadata: BTreeMap<String, String>,
+    pub wanted: Wanted,
+}
+
+/// One entry of a listing.
+#[derive(Debug, Clone)]
+pub struct ListEntry {
+    pub key: String,
+    pub size: u64,
+    pub etag: String,
+    pub created_ms: u64,
+}
+
+/// One page of a listing.
+#[derive(Debug, Default)]
+pub struct ListPage {
+    pub objects: Vec<ListEntry>,
+    pub prefixes: Vec<String>,
+    /// Opaque token to continue after this page, when truncated.
+    pub next: Option<String>,
+}
+
+/// The object layer. Cheap to clone.
+#[derive(Clone)]
+pub struct Objects {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    store: Store,
+    config: ClusterConfig,
+    map: ClusterMap,
+    shards: ShardClient,
+    gateway_id: String,
+}
+
+fn shard_id(version_id: Uuid, part: u32, i: usize) -> ShardId {
+    ShardId {
+        version_id,
+        part,
+        index: i as u8,
+    }
+}
+
+impl Objects {
+    pub fn new(
+        store: Store,
+        config: ClusterConfig,
+        map: ClusterMap,
+        shards: ShardClient,
+        gateway_id: String,
+    ) -> Self {
+        Self {
+            inner: Arc::new(Inner {
+                store,
+                config,
+                map,
+                shards,
+                gateway_id,
+            }),
+        }
+    }
+
+    fn store(&self) -> &Store {
+        &self.inner.store
+    }
+
+    // ---- buckets ----
+
+    /// Creates a bucket owned by `owner`.
+    pub async fn create_bucket(&self, name: &str, owner: &str) -> Result<()> {
+        let k = self.store().keys().bucket(name);
+        let rec = BucketRecord {
+            version: SCHEMA_VERSION,
+            name: name.to_string(),
+            owner: owner.to_string(),
+            created: now_secs(),
+        };
+        if self.store().create(k.clone(), &rec).await? {
+            return Ok(());
+        }
+        let owned_by_you = self
+            .store()
+            .get::<BucketRecord>(k)
+            .await?
+            .is_some_and(|(b, _)| b.owner == owner);
+        Err(Error::BucketExists { owned_by_you })
+    }
+
+    /// Reads a bucket.
+    pub async fn bucket(&self, name: &str) -> Result<BucketRecord> {
+        self.store()
+            .get::<BucketRecord>(self.store().keys().bucket(name))
+            .await?
+            .map(|(b, _)| b)
+            .ok_or_else(|| Error::NoSuchBucket(name.to_string()))
+    }
+
+    /// Lists every bucket.
+    pub async fn list_buckets(&self) -> Result<Vec<BucketRecord>> {
+        Ok(self
+            .store()
+            .list::<BucketRecord>(self.store().keys().buckets_prefix())
+            .await?
+            .into_iter()
+            .map(|(_, b)| b)
+            .collect())
+    }
+
+    /// Deletes an empty bucket.
+    pub async fn delete_bucket(&self, name: &str) -> Result<()> {
+        let keys = self.store().keys();
+        let bkey = keys.bucket(name);
+        let prefix = keys.objects_prefix(name);
+        let end = prefix_end(&prefix).expect("bucket prefix ends with '/'");
+        let uploads = keys.uploads_prefix(name);
+        let uend = prefix_end(&uploads).expect("upload prefix ends with '/'");
+        // Deletes only if no object (and no upload in progress) exists in
+        // the bucket's ranges; a concurrent PUT's commit compares the bucket
+        // key, so it fails.
+        let txn = Txn::new()
+            .when([
+                Compare::version(bkey.clone(), CompareOp::Greater, 0),
+                Compare::create_revision(prefix.clone(), CompareOp::Equal, 0).with_range(end),
+                Compare::create_revision(uploads.clone(), CompareOp::Equal, 0).with_range(uend),
+            ])
+            .and_then([TxnOp::delete(bkey, None)]);
+        if self.store().kv().txn(txn).await?.succeeded() {
+            return Ok(());
+        }
+        self.bucket(name).await?;
+        Err(Error::BucketNotEmpty(name.to_string()))
+    }
+
+    // ---- objects ----
+
+    /// Reads an object's record.
+    pub async fn head(&self, bucket: &str, key: &str) -> Result<ObjectRecord> {
+        match self
+            .store()
+            .get::<ObjectRecord>(self.store().keys().object(bucket, key))
+            .await?
+        {
+            Some((r, _)) => Ok(r),
+            None => {
+                self.bucket(bucket).await?;
+                Err(Error::NoSuchKey)
+            }
+        }
+    }
+
+    /// Stores an object from `body`, streaming stripe by stripe. `verify`
+    /// sees the digests before the shards are sealed and may refuse them.
+    pub async fn put<S, E>(
+        &self,
+        p: PutParams,
+        body: S,
+        verify: impl FnOnce(&Digests) -> Result<()>,
+    ) -> Result<(ObjectRecord, Digests)>
+    where
+        S: Stream<Item = Result<Bytes, E>> + Unpin,
+        E: std::fmt::Display,
+    {
+        self.bucket(&p.bucket).await?;
+        let w = self
+            .write_data(&p.bucket, &p.key, 0, p.size, p.wanted, body, verify)
+            .await?;
+        let rec = ObjectRecord {
+            version: SCHEMA_VERSION,
+            bucket: p.bucket.clone(),
+            key: p.key.clone(),
+            version_id: w.segment.version_id,
+            size: p.size,
+            etag: w.etag.clone(),
+            content_type: p.content_type.clone(),
+            user_metadata: p.user_metadata.clone(),
+            created_ms: now_millis(),
+            ec: self.inner.config.ec,
+            shards: w.segment.shards.clone(),
+            parts: Vec::new(),
+        };
+        loop {
+            match self
+                .commit_object(&rec, w.intent.as_deref(), vec![], vec![])
+                .await
+            {
+                Ok(true) => return Ok((rec, w.digests)),
+                Ok(false) => continue, // another writer committed first: replace it
+                Err(e) => {
+                    self.abandon(&w).await;
+                    return Err(e);
+                }
+            }
+        }
+    }
+
+    /// Commits `rec` in one etcd transaction: the bucket must exist and the
+    /// key hold what was read (the replaced version is queued for GC), the
+    /// intent is removed, and `guards`/`extra` ride along. Returns `false`
+    /// when a compare failed for another reason than a missing bucket (the
+    /// caller decides whether to retry).
+    async fn commit_object(
+        &self,
+        rec: &ObjectRecord,
+        intent: Option<&str>,
+        guards: Vec<Compare>,
+        extra: Vec<TxnOp>,
+    ) -> Result<bool> {
+        let keys = self.store().keys();
+        let okey = keys.object(&rec.bucket, &rec.key);
+        let bkey = keys.bucket(&rec.bucket);
+        let old = self.store().get::<ObjectRecord>(okey.clone()).await?;
+        let mut cmp = vec![Compare::version(bkey, CompareOp::Greater, 0)];
+        cmp.extend(guards);
+        let mut ops = vec![TxnOp::put(okey.clone(), encode(rec), None)];
+        match &old {
+            Some((o, rev)) => {
+                cmp.push(Compare::mod_revision(okey.clone(), CompareOp::Equal, *rev));
+                ops.extend(self.gc_op(o.segments()));
+            }
+            None => cmp.push(Compare::version(okey.clone(), CompareOp::Equal, 0)),
+        }
+        if let Some(i) = intent {
+            ops.push(TxnOp::delete(i, None));
+        }
+        ops.extend(extra);
+        if self
+            .store()
+            .kv()
+            .txn(Txn::new().when(cmp).and_then(ops))
+            .await?
+            .succeeded()
+        {
+            return Ok(true);
+        }
+        self.bucket(&rec.bucket).await?;
+        Ok(false)
+    }
+
+    /// An op queuing `segments`' shards for GC (none when no shard exists).
+    fn gc_op(&self, segments: Vec<Segment>) -> Option<TxnOp> {
+        let segments: Vec<Segment> = segments
+            .into_iter()
+            .filter(|s| s.shards.iter().any(Option::is_some))
+            .collect();
+        if segments.is_empty() {
+            return None;
+        }
+        let rec = GcRecord {
+            version: SCHEMA_VERSION,
+            segments,
+            queued: now_secs(),
+        };
+        Some(TxnOp::put(
+            self.store().keys().gc(&Uuid::new_v4()),
+            encode(&rec),
+            None,
+        ))
+    }
+
+    /// Deletes an object; its shards are queued for GC.
+    pub async fn delete(&self, bucket: &str, key: &str) -> Result<()> {
+        let keys = self.store().keys();
+        let okey = keys.object(bucket, key);
+        loop {
+            let Some((o, rev)) = self.store().get::<ObjectRecord>(okey.clone()).await? else {
+                self.bucket(bucket).await?;
+                return Ok(());
+            };
+            let mut ops = vec![TxnOp::delete(okey.clone(), None)];
+            ops.extend(self.gc_op(o.segments()));
+            let txn = Txn::new()
+                .when([Compare::mod_revision(okey.clone(), CompareOp::Equal, rev)])
+                .and_then(ops);
+            if self.store().kv().txn(txn).await?.succeeded() {
+                return Ok(());
+            }
+        }
+    }
+}
+
+fn encode_token(marker: &str) -> String {
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(marker.as_bytes())
+}
+
+fn decode_token(t: &str) -> Option<String> {
+    let b = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(t)
+        .ok()?;
+    let s = String::from_utf8(b).ok()?;
+    (s.starts_with('k') || s.starts_with('p')).then_some(s)
+}
+
+fn tokio_stream_from<T: Send + 'static>(
+    mut rx: mpsc::Receiver<T>,
+) -> impl Stream<Item = T> + Send + Sync + 'static {
+    futures::stream::poll_fn(move |cx| rx.poll_recv(cx))
+}

@@ -1,0 +1,400 @@
+//! Multipart uploads: each part is written like an object (its own data id,
+//! shards `(data id, part number, i)`) and recorded under the upload; the
+//! completion commits one object record listing the parts, in the same
+//! transaction that drops the upload and queues unused parts for GC.
+//!
+//! While a completion runs, a `completing/<upload id>` key makes part
+//! commits fail (they compare its absence), so the parts a completion read
+//! cannot be replaced under it.
+
+use std::collections::BTreeMap;
+
+use bytes::Bytes;
+use etcd_client::{Compare, CompareOp, DeleteOptions, GetOptions, Txn, TxnOp};
+use futures::Stream;
+use md5::Digest;
+use objectio_cluster::keys::prefix_end;
+use objectio_cluster::store::{decode, encode};
+use objectio_cluster::{
+    ObjectRecord, PartLocation, PartRecord, SCHEMA_VERSION, UploadRecord, now_millis,
+};
+use uuid::Uuid;
+
+use super::{Digests, Error, Objects, Result, Wanted, Written};
+
+/// Parts other than the last must be at least this large (as in S3).
+pub const MIN_PART: u64 = 5 << 20;
+/// Highest part number.
+pub const MAX_PART: u32 = 10_000;
+
+/// A page of uploads in progress.
+#[derive(Debug, Default)]
+pub struct UploadPage {
+    pub uploads: Vec<UploadRecord>,
+    pub truncated: bool,
+}
+
+fn no_upload(id: &str) -> Error {
+    Error::NoSuchUpload(id.to_string())
+}
+
+impl Objects {
+    fn completing_key(&self, upload: &Uuid) -> String {
+        format!("{}completing/{upload}", self.store().keys().root())
+    }
+
+    /// Starts a multipart upload.
+    pub async fn create_upload(
+        &self,
+        bucket: &str,
+        key: &str,
+        owner: &str,
+        content_type: Option<String>,
+        user_metadata: BTreeMap<String, String>,
+    ) -> Result<Uuid> {
+        self.bucket(bucket).await?;
+        if key.contains('\0') {
+            return Err(Error::InvalidArgument("object keys cannot hold NUL".into()));
+        }
+        let rec = UploadRecord {
+            version: SCHEMA_VERSION,
+            bucket: bucket.to_string(),
+            key: key.to_string(),
+            upload_id: Uuid::new_v4(),
+            owner: owner.to_string(),
+            content_type,
+            user_metadata,
+            created_ms: now_millis(),
+        };
+        self.store()
+            .put(
+                self.store().keys().upload(bucket, key, &rec.upload_id),
+                &rec,
+            )
+            .await?;
+        Ok(rec.upload_id)
+    }
+
+    /// Reads an upload; `NoSuchUpload` if it does not exist for this key.
+    async fn upload(
+        &self,
+        bucket: &str,
+        key: &str,
+        upload_id: &str,
+    ) -> Result<(UploadRecord, Vec<u8>)> {
+        let id: Uuid = upload_id.parse().map_err(|_| no_upload(upload_id))?;
+        let ukey = self.store().keys().upload(bucket, key, &id);
+        match self.store().get::<UploadRecord>(ukey.clone()).await? {
+            Some((u, _)) => Ok((u, ukey)),
+            None => {
+                self.bucket(bucket).await?;
+                Err(no_upload(upload_id))
+            }
+        }
+    }
+
+    /// Stores one part, replacing an earlier upload of the same number.
+    #[allow(clippy::too_many_arguments)]
+    pub async fn upload_part<S, E>(
+        &self,
+        bucket: &str,
+        key: &str,
+        upload_id: &str,
+        number: i32,
+        size: u64,
+        wanted: Wanted,
+        body: S,
+        verify: impl FnOnce(&Digests) -> Result<()>,
+    ) -> Result<Written>
+    where
+        S: Stream<Item = Result<Bytes, E>> + Unpin,
+        E: std::fmt::Display,
+    {
+        if !(1..=MAX_PART as i64).contains(&(number as i64)) {
+            return Err(Error::InvalidArgument(format!(
+                "part number must be an integer between 1 and {MAX_PART}"
+            )));
+        }
+        let number = number as u32;
+        let (up, ukey) = self.upload(bucket, key, upload_id).await?;
+        let w = self
+            .write_data(bucket, key, number, size, wanted, body, verify)
+            .await?;
+        let keys = self.store().keys();
+        let pkey = keys.part(&up.upload_id, number);
+        let rec = PartRecord {
+            version: SCHEMA_VERSION,
+            upload_id: up.upload_id,
+            number,
+            version_id: w.segment.version_id,
+            size,
+            etag: w.etag.clone(),
+            ec: self.inner.config.ec,
+            shards: w.segment.shards.clone(),
+            created_ms: now_millis(),
+        };
+        loop {
+            let old = self.store().get::<PartRecord>(pkey.clone()).await?;
+            let mut cmp = vec![
+                Compare::version(ukey.clone(), CompareOp::Greater, 0),
+                Compare::version(self.completing_key(&up.upload_id), CompareOp::Equal, 0),
+            ];
+            let mut ops = vec![TxnOp::put(pkey.clone(), encode(&rec), None)];
+            match &old {
+                Some((o, rev)) => {
+                    cmp.push(Compare::mod_revision(pkey.clone(), CompareOp::Equal, *rev));
+                    ops.extend(self.gc_op(vec![o.segment()]));
+                }
+                None => cmp.push(Compare::version(pkey.clone(), CompareOp::Equal, 0)),
+            }
+            if let Some(i) = &w.intent {
+                ops.push(TxnOp::delete(i.as_str(), None));
+            }
+            if self
+                .store()
+                .kv()
+                .txn(Txn::new().when(cmp).and_then(ops))
+                .await?
+                .succeeded()
+            {
+                return Ok(w);
+            }
+            let gone = self
+                .store()
+                .get::<UploadRecord>(ukey.clone())
+                .await?
+                .is_none();
+            let completing = self
+                .store()
+                .kv()
+                .get(self.completing_key(&up.upload_id), None)
+                .await?
+                .count()
+                > 0;
+            if gone || completing {
+                self.abandon(&w).await;
+                return Err(no_upload(upload_id));
+            }
+        }
+    }
+
+    /// Completes an upload from `parts` (number, ETag) in ascending order.
+    pub async fn complete_upload(
+        &self,
+        bucket: &str,
+        key: &str,
+        upload_id: &str,
+        parts: Vec<(i32, String)>,
+    ) -> Result<ObjectRecord> {
+        let (up, ukey) = self.upload(bucket, key, upload_id).await?;
+        let ckey = self.completing_key(&up.upload_id);
+        self.store()
+            .kv()
+            .put(ckey.clone(), b"1".to_vec(), None)
+            .await?;
+        let r = self
+            .complete_locked(&up, &ukey, &ckey, upload_id, parts)
+            .await;
+        if r.is_err() {
+            // Let the client fix the request and retry, or upload more.
+            let _ = self.store().delete(ckey).await;
+        }
+        r
+    }
+
+    async fn complete_locked(
+        &self,
+        up: &UploadRecord,
+        ukey: &[u8],
+        ckey: &str,
+        upload_id: &str,
+        wanted: Vec<(i32, String)>,
+    ) -> Result<ObjectRecord> {
+        let keys = self.store().keys();
+        let stored: BTreeMap<u32, PartRecord> = self
+            .store()
+            .list::<PartRecord>(keys.parts_prefix(&up.upload_id))
+            .await?
+            .into_iter()
+            .map(|(_, p)| (p.number, p))
+            .collect();
+        if wanted.is_empty() {
+            return Err(Error::InvalidPart("the upload lists no parts".into()));
+        }
+        let mut used: Vec<&PartRecord> = Vec::with_capacity(wanted.len());
+        let mut last = 0i64;
+        for (n, etag) in &wanted {
+            if (*n as i64) <= last {
+                return Err(Error::InvalidPartOrder);
+            }
+            last = *n as i64;
+            let p = u32::try_from(*n)
+                .ok()
+                .and_then(|n| stored.get(&n))
+                .ok_or_else(|| Error::InvalidPart(format!("part {n} was not uploaded")))?;
+            if etag.trim_matches('"') != p.etag {
+                return Err(Error::InvalidPart(format!(
+                    "part {n}: the ETag does not match"
+                )));
+            }
+            used.push(p);
+        }
+        if let Some(small) = used[..used.len() - 1].iter().find(|p| p.size < MIN_PART) {
+            return Err(Error::EntityTooSmall(format!(
+                "part {} is {} bytes; every part but the last must be at least {MIN_PART}",
+                small.number, small.size
+            )));
+        }
+        if used.iter().any(|p| p.ec != self.inner.config.ec) {
+            return Err(Error::InvalidPart(
+                "parts were written with another EC profile".into(),
+            ));
+        }
+        // The S3 multipart ETag: MD5 of the parts' binary MD5s, "-" count.
+        let mut md5 = md5::Md5::new();
+        for p in &used {
+            md5.update(hex::decode(&p.etag).unwrap_or_default());
+        }
+        let etag = format!("{}-{}", hex::encode(md5.finalize()), used.len());
+        let rec = ObjectRecord {
+            version: SCHEMA_VERSION,
+            bucket: up.bucket.clone(),
+            key: up.key.clone(),
+            version_id: up.upload_id,
+            size: used.iter().map(|p| p.size).sum(),
+            etag,
+            content_type: up.content_type.clone(),
+            user_metadata: up.user_metadata.clone(),
+            created_ms: now_millis(),
+            ec: self.inner.config.ec,
+            shards: Vec::new(),
+            parts: used
+                .iter()
+                .map(|p| PartLocation {
+                    number: p.number,
+                    version_id: p.version_id,
+                    size: p.size,
+                    etag: p.etag.clone(),
+                    shards: p.shards.clone(),
+                })
+                .collect(),
+        };
+        let unused: Vec<_> = stored
+            .values()
+            .filter(|p| !used.iter().any(|u| u.number == p.number))
+            .map(PartRecord::segment)
+            .collect();
+        loop {
+            let guards = vec![Compare::version(ukey.to_vec(), CompareOp::Greater, 0)];
+            let mut extra = vec![
+                TxnOp::delete(ukey.to_vec(), None),
+                TxnOp::delete(
+                    keys.parts_prefix(&up.upload_id),
+                    Some(DeleteOptions::new().with_prefix()),
+                ),
+                TxnOp::delete(ckey, None),
+            ];
+            extra.extend(self.gc_op(unused.clone()));
+            if self.commit_object(&rec, None, guards, extra).await? {
+                return Ok(rec);
+            }
+            if self
+                .store()
+                .get::<UploadRecord>(ukey.to_vec())
+                .await?
+                .is_none()
+            {
+                return Err(no_upload(upload_id));
+            }
+        }
+    }
+
+    /// Aborts an upload; its parts are queued for GC.
+    pub async fn abort_upload(&self, bucket: &str, key: &str, upload_id: &str) -> Result<()> {
+        let (up, ukey) = self.upload(bucket, key, upload_id).await?;
+        let keys = self.store().keys();
+        let parts = self
+            .store()
+            .list::<PartRecord>(keys.parts_prefix(&up.upload_id))
+            .await?;
+        let mut ops = vec![
+            TxnOp::delete(ukey.clone(), None),
+            TxnOp::delete(
+                keys.parts_prefix(&up.upload_id),
+                Some(DeleteOptions::new().with_prefix()),
+            ),
+            TxnOp::delete(self.completing_key(&up.upload_id), None),
+        ];
+        ops.extend(self.gc_op(parts.iter().map(|(_, p)| p.segment()).collect()));
+        let txn = Txn::new()
+            .when([Compare::version(ukey, CompareOp::Greater, 0)])
+            .and_then(ops);
+        if !self.store().kv().txn(txn).await?.succeeded() {
+            return Err(no_upload(upload_id));
+        }
+        Ok(())
+    }
+
+    /// The parts of an upload after part `marker`, at most `max`; returns
+    /// whether more follow.
+    pub async fn list_parts(
+        &self,
+        bucket: &str,
+        key: &str,
+        upload_id: &str,
+        marker: u32,
+        max: usize,
+    ) -> Result<(Vec<PartRecord>, bool)> {
+        let (up, _) = self.upload(bucket, key, upload_id).await?;
+        let mut parts: Vec<PartRecord> = self
+            .store()
+            .list::<PartRecord>(self.store().keys().parts_prefix(&up.upload_id))
+            .await?
+            .into_iter()
+            .map(|(_, p)| p)
+            .filter(|p| p.number > marker)
+            .collect();
+        let truncated = parts.len() > max;
+        parts.truncate(max);
+        Ok((parts, truncated))
+    }
+
+    /// Uploads in progress in `bucket` whose key starts with `prefix`, in
+    /// key order, after `key_marker`.
+    pub async fn list_uploads(
+        &self,
+        bucket: &str,
+        prefix: &str,
+        key_marker: Option<&str>,
+        max: usize,
+    ) -> Result<UploadPage> {
+        self.bucket(bucket).await?;
+        let base = self.store().keys().uploads_prefix(bucket);
+        let mut start = base.clone();
+        start.extend_from_slice(prefix.as_bytes());
+        let end = prefix_end(&start).unwrap_or_else(|| prefix_end(&base).expect("ends with '/'"));
+        if let Some(m) = key_marker {
+            let mut after = base.clone();
+            after.extend_from_slice(m.as_bytes());
+            after.push(1); // past every upload of the marker key (`key\0id`)
+            start = start.max(after);
+        }
+        let resp = self
+            .store()
+            .kv()
+            .get(
+                start,
+                Some(GetOptions::new().with_range(end).with_limit(max as i64 + 1)),
+            )
+            .await?;
+        let mut page = UploadPage::default();
+        for kv in resp.kvs() {
+            if page.uploads.len() == max {
+                page.truncated = true;
+                break;
+            }
+            page.uploads.push(decode(kv.key(), kv.value())?);
+        }
+        Ok(page)
+    }
+}

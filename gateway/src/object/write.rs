@@ -1,0 +1,326 @@
+//! The one path that writes shards: placement, intent, streaming the
+//! body stripe by stripe to one task per shard, and sealing.
+
+use bytes::{Buf, Bytes};
+use futures::{Stream, StreamExt, future::join_all};
+use objectio_cluster::{
+    IntentRecord, SCHEMA_VERSION, Segment, ShardLocation, now_millis, now_secs,
+};
+use objectio_codec::{Encoder, Geometry};
+use objectio_shard::{SHARD_FORMAT, ShardHeader};
+use tokio::sync::{mpsc, oneshot};
+use uuid::Uuid;
+
+use super::{Digests, Error, Hashers, Objects, Result, Wanted, shard_id};
+
+/// What is being written.
+pub(crate) struct Target<'a> {
+    pub bucket: &'a str,
+    pub key: &'a str,
+    /// 0 for a PUT, the part number for an UploadPart.
+    pub part: u32,
+    pub size: u64,
+}
+
+/// Data written and sealed on the OSDs, not yet referenced by a record.
+pub struct Written {
+    pub segment: Segment,
+    pub digests: Digests,
+    /// Hex MD5 of the data.
+    pub etag: String,
+    /// The intent naming the shards, removed by the commit.
+    pub intent: Option<String>,
+}
+
+impl Objects {
+    /// Writes `size` bytes of `body` as shards of a new data id and seals
+    /// them with their MD5, after `verify` accepted the digests. The write
+    /// quorum is `k+1`; a shard that failed is recorded as `None`.
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) async fn write_data<S, E>(
+        &self,
+        bucket: &str,
+        key: &str,
+        part: u32,
+        size: u64,
+        wanted: Wanted,
+        mut body: S,
+        verify: impl FnOnce(&Digests) -> Result<()>,
+    ) -> Result<Written>
+    where
+        S: Stream<Item = Result<Bytes, E>> + Unpin,
+        E: std::fmt::Display,
+    {
+        let ec = self.inner.config.ec;
+        let (k, m) = (ec.k as usize, ec.m as usize);
+        let g = Geometry::new(k, m, ec.chunk_size as u64, size);
+        let version_id = Uuid::new_v4();
+        let mut hashers = Hashers::new(wanted);
+        let mut segment = Segment {
+            version_id,
+            part,
+            size,
+            shards: vec![None; k + m],
+        };
+        if g.stripes() == 0 {
+            // Empty: no shards, only the digests.
+            match body.next().await {
+                None => {}
+                Some(Ok(b)) if b.is_empty() => {}
+                Some(Ok(_)) => return Err(Error::Body("body longer than Content-Length".into())),
+                Some(Err(e)) => return Err(Error::Body(e.to_string())),
+            }
+            let digests = hashers.finish();
+            verify(&digests)?;
+            return Ok(Written {
+                segment,
+                etag: hex::encode(digests.md5),
+                digests,
+                intent: None,
+            });
+        }
+        let snap = self.inner.map.get();
+        let placed =
+            objectio_cluster::placement::place(version_id.as_bytes(), &snap.candidates(), k + m)
+                .map_err(|e| Error::Unavailable(e.to_string()))?;
+        let locs: Vec<Option<ShardLocation>> = placed
+            .iter()
+            .map(|c| {
+                Some(ShardLocation {
+                    osd: c.osd.clone(),
+                    disk: c.disk,
+                })
+            })
+            .collect();
+        let ik = self.store().keys().intent(&version_id);
+        let intent = IntentRecord {
+            version: SCHEMA_VERSION,
+            gateway: self.inner.gateway_id.clone(),
+            bucket: bucket.to_string(),
+            key: key.to_string(),
+            segment: Segment {
+                shards: locs.clone(),
+                ..segment.clone()
+            },
+            created: now_secs(),
+        };
+        self.store().put(ik.clone(), &intent).await?;
+        let target = Target {
+            bucket,
+            key,
+            part,
+            size,
+        };
+        let finishers = match self
+            .stream_shards(
+                &target,
+                &g,
+                version_id,
+                &locs,
+                &snap,
+                &mut body,
+                &mut hashers,
+            )
+            .await
+        {
+            Ok(w) => w,
+            Err(e) => {
+                // Nothing was sealed: no shard needs reclaiming.
+                let _ = self.store().delete(ik).await;
+                return Err(e);
+            }
+        };
+        let digests = hashers.finish();
+        if let Err(e) = verify(&digests) {
+            drop(finishers);
+            let _ = self.store().delete(ik).await;
+            return Err(e);
+        }
+        let etag = hex::encode(digests.md5);
+        let mut ok = 0;
+        let acks = join_all(finishers.into_iter().map(|(i, tx, handle)| {
+            let etag = etag.clone();
+            async move {
+                let _ = tx.send(etag);
+                (i, handle.await)
+            }
+        }))
+        .await;
+        for (i, r) in acks {
+            match r {
+                Ok(Ok(())) => {
+                    segment.shards[i] = locs[i].clone();
+                    ok += 1;
+                }
+                Ok(Err(e)) => tracing::warn!(shard = i, error = %e, "shard write failed"),
+                Err(e) => tracing::warn!(shard = i, error = %e, "shard writer panicked"),
+            }
+        }
+        let written = Written {
+            segment,
+            digests,
+            etag,
+            intent: Some(ik),
+        };
+        let quorum = (k + 1).min(k + m);
+        if ok < quorum {
+            self.abandon(&written).await;
+            return Err(Error::Unavailable(format!(
+                "only {ok} of {} shards acknowledged (write quorum {quorum})",
+                k + m
+            )));
+        }
+        Ok(written)
+    }
+
+    /// Gives up on written data: its intent becomes a GC record, in one
+    /// transaction, so the sealed shards are reclaimed.
+    pub(crate) async fn abandon(&self, w: &Written) {
+        let Some(ik) = &w.intent else { return };
+        let mut ops = vec![etcd_client::TxnOp::delete(ik.as_str(), None)];
+        ops.extend(self.gc_op(vec![w.segment.clone()]));
+        if let Err(e) = self
+            .store()
+            .kv()
+            .txn(etcd_client::Txn::new().and_then(ops))
+            .await
+        {
+            tracing::error!(intent = %ik, error = %e, "could not queue abandoned shards for GC; the intent stays for it");
+        }
+    }
+
+    /// Streams the body to the shards; returns, per live shard, the channel
+    /// that seals it with the ETag and the task that reports its ack.
+    #[allow(clippy::too_many_arguments, clippy::type_complexity)]
+    async fn stream_shards<S, E>(
+        &self,
+        p: &Target<'_>,
+        g: &Geometry,
+        version_id: Uuid,
+        locs: &[Option<ShardLocation>],
+        snap: &crate::map::Snapshot,
+        body: &mut S,
+        hashers: &mut Hashers,
+    ) -> Result<
+        Vec<(
+            usize,
+            oneshot::Sender<String>,
+            tokio::task::JoinHandle<objectio_shard::Result<()>>,
+        )>,
+    >
+    where
+        S: Stream<Item = Result<Bytes, E>> + Unpin,
+        E: std::fmt::Display,
+    {
+        let (k, m) = (g.k, g.m);
+        let quorum = (k + 1).min(k + m);
+        let mut senders: Vec<Option<mpsc::Sender<Bytes>>> = Vec::with_capacity(k + m);
+        let mut finishers = Vec::with_capacity(k + m);
+        for (i, loc) in locs.iter().enumerate() {
+            let loc = loc.as_ref().expect("placed");
+            let Some(addr) = snap.address(&loc.osd) else {
+                senders.push(None);
+                continue;
+            };
+            let header = ShardHeader {
+                format: SHARD_FORMAT,
+                cluster_id: self.inner.config.cluster_id,
+                bucket: p.bucket.to_string(),
+                key: p.key.to_string(),
+                id: shard_id(version_id, p.part, i),
+                k: k as u8,
+                m: m as u8,
+                chunk_size: g.chunk_size as u32,
+                object_size: p.size,
+                created_ms: now_millis(),
+            };
+            let (tx, mut rx) = mpsc::channel::<Bytes>(2);
+            let (etx, erx) = oneshot::channel::<String>();
+            let client = self.inner.shards.clone();
+            let disk = loc.disk;
+            let handle = tokio::spawn(async move {
+                let mut ps = client.put(&addr, disk, header).await?;
+                while let Some(b) = rx.recv().await {
+                    ps.send(&b).await?;
+                }
+                match erx.await {
+                    Ok(etag) => ps.finish(&etag).await,
+                    Err(_) => Err(objectio_shard::Error::Protocol {
+                        addr: ps.addr().to_string(),
+                        msg: "put abandoned".into(),
+                    }),
+                }
+            });
+            senders.push(Some(tx));
+            finishers.push((i, etx, handle));
+        }
+
+        let mut encoder = Encoder::new(k, m);
+        let mut pending = Bytes::new();
+        for s in 0..g.stripes() {
+            let need = g.stripe_len(s) as usize;
+            let cl = g.chunk_len(s) as usize;
+            let mut stripe = vec![0u8; k * cl];
+            let mut filled = 0;
+            while filled < need {
+                if pending.is_empty() {
+                    match body.next().await {
+                        Some(Ok(b)) => pending = b,
+                        Some(Err(e)) => return Err(Error::Body(e.to_string())),
+                        None => {
+                            return Err(Error::IncompleteBody {
+                                got: s * g.stripe_data() + filled as u64,
+                                expected: p.size,
+                            });
+                        }
+                    }
+                    continue;
+                }
+                let n = pending.len().min(need - filled);
+                stripe[filled..filled + n].copy_from_slice(&pending[..n]);
+                hashers.update(&pending[..n]);
+                pending.advance(n);
+                filled += n;
+            }
+            let stripe = Bytes::from(stripe);
+            let data: Vec<&[u8]> = stripe.chunks(cl).collect();
+            let parity = encoder.encode(&data)?;
+            let mut chunks: Vec<Bytes> =
+                (0..k).map(|i| stripe.slice(i * cl..(i + 1) * cl)).collect();
+            chunks.extend(parity.into_iter().map(Bytes::from));
+            let sends = senders
+                .iter()
+                .zip(chunks)
+                .enumerate()
+                .map(|(i, (tx, c))| async move {
+                    match tx {
+                        Some(tx) => (i, tx.send(c).await.is_ok()),
+                        None => (i, false),
+                    }
+                });
+            for (i, ok) in join_all(sends).await {
+                if !ok && senders[i].take().is_some() {
+                    tracing::warn!(shard = i, "shard writer failed mid-stream");
+                }
+            }
+            let live = senders.iter().filter(|s| s.is_some()).count();
+            if live < quorum {
+                return Err(Error::Unavailable(format!(
+                    "only {live} shard writers left (write quorum {quorum})"
+                )));
+            }
+        }
+        if !pending.is_empty() {
+            return Err(Error::Body("body longer than Content-Length".into()));
+        }
+        while let Some(next) = body.next().await {
+            match next {
+                Ok(b) if b.is_empty() => {}
+                Ok(_) => return Err(Error::Body("body longer than Content-Length".into())),
+                Err(e) => return Err(Error::Body(e.to_string())),
+            }
+        }
+        drop(senders);
+        Ok(finishers)
+    }
+}

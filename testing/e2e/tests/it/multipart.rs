@@ -1,0 +1,243 @@
+use aws_sdk_s3::Client;
+use aws_sdk_s3::error::ProvideErrorMetadata;
+use aws_sdk_s3::types::{CompletedMultipartUpload, CompletedPart};
+use md5::Digest;
+use objectio_testkit::Cluster;
+
+use crate::common::*;
+
+async fn upload_part(s3: &Client, key: &str, id: &str, n: i32, body: Vec<u8>) -> String {
+    s3.upload_part()
+        .bucket("mpu")
+        .key(key)
+        .upload_id(id)
+        .part_number(n)
+        .body(body.into())
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("part {n}: {e:?}"))
+        .e_tag
+        .unwrap()
+}
+
+fn completed(parts: &[(i32, &str)]) -> CompletedMultipartUpload {
+    CompletedMultipartUpload::builder()
+        .set_parts(Some(
+            parts
+                .iter()
+                .map(|(n, e)| CompletedPart::builder().part_number(*n).e_tag(*e).build())
+                .collect(),
+        ))
+        .build()
+}
+
+async fn create(s3: &Client, key: &str) -> String {
+    s3.create_multipart_upload()
+        .bucket("mpu")
+        .key(key)
+        .content_type("application/x-test")
+        .send()
+        .await
+        .unwrap()
+        .upload_id
+        .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn test_multipart_upload_roundtrip_and_ranges_across_parts() {
+    let c = Cluster::start().await.unwrap();
+    let s3 = s3(&c);
+    s3.create_bucket().bucket("mpu").send().await.unwrap();
+    let id = create(&s3, "big").await;
+    let parts = [data(5 << 20, 1), data(5 << 20, 2), data((1 << 20) + 7, 3)];
+    // Part 2 first uploaded with other bytes, then replaced.
+    upload_part(&s3, "big", &id, 2, data(5 << 20, 99)).await;
+    let mut etags = Vec::new();
+    for (i, p) in parts.iter().enumerate() {
+        let e = upload_part(&s3, "big", &id, i as i32 + 1, p.clone()).await;
+        assert_eq!(e, etag(p));
+        etags.push(e);
+    }
+    let listed = s3
+        .list_parts()
+        .bucket("mpu")
+        .key("big")
+        .upload_id(&id)
+        .send()
+        .await
+        .unwrap();
+    let sizes: Vec<i64> = listed.parts().iter().map(|p| p.size.unwrap()).collect();
+    assert_eq!(sizes, vec![5 << 20, 5 << 20, (1 << 20) + 7]);
+    let ups = s3
+        .list_multipart_uploads()
+        .bucket("mpu")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(ups.uploads().len(), 1);
+    assert_eq!(ups.uploads()[0].upload_id(), Some(id.as_str()));
+
+    let done = s3
+        .complete_multipart_upload()
+        .bucket("mpu")
+        .key("big")
+        .upload_id(&id)
+        .multipart_upload(completed(&[(1, &etags[0]), (2, &etags[1]), (3, &etags[2])]))
+        .send()
+        .await
+        .unwrap();
+    let mut md5 = md5::Md5::new();
+    for p in &parts {
+        md5.update(md5::Md5::digest(p));
+    }
+    let want_etag = format!("\"{}-3\"", hex::encode(md5.finalize()));
+    assert_eq!(done.e_tag(), Some(want_etag.as_str()));
+
+    let whole: Vec<u8> = parts.concat();
+    assert!(
+        get(&s3, "mpu", "big").await == whole,
+        "multipart body differs"
+    );
+    let h = s3
+        .head_object()
+        .bucket("mpu")
+        .key("big")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(h.content_length(), Some(whole.len() as i64));
+    assert_eq!(h.e_tag(), Some(want_etag.as_str()));
+    assert_eq!(h.content_type(), Some("application/x-test"));
+    for (a, b) in [
+        ((5 << 20) - 10, (5 << 20) + 10),
+        (100, (10 << 20) + 5),
+        ((10 << 20) - 1, (10 << 20) + (1 << 20) + 6),
+    ] {
+        let r = s3
+            .get_object()
+            .bucket("mpu")
+            .key("big")
+            .range(format!("bytes={a}-{b}"))
+            .send()
+            .await
+            .unwrap();
+        let got = r.body.collect().await.unwrap().into_bytes();
+        assert!(got[..] == whole[a..=b], "range {a}-{b}");
+    }
+    assert!(
+        s3.list_multipart_uploads()
+            .bucket("mpu")
+            .send()
+            .await
+            .unwrap()
+            .uploads()
+            .is_empty()
+    );
+    let l = s3.list_objects_v2().bucket("mpu").send().await.unwrap();
+    assert_eq!(l.contents()[0].size(), Some(whole.len() as i64));
+
+    // The replaced part 2 was reclaimed; deleting the object frees the rest.
+    assert!(wait_shards(&c, 18).await > 0);
+    s3.delete_object()
+        .bucket("mpu")
+        .key("big")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(wait_shards(&c, 0).await, 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn test_multipart_errors_store_nothing_and_abort_frees_parts() {
+    let c = Cluster::start().await.unwrap();
+    let s3 = s3(&c);
+    s3.create_bucket().bucket("mpu").send().await.unwrap();
+    let id = create(&s3, "k").await;
+    let e1 = upload_part(&s3, "k", &id, 1, data(1 << 20, 1)).await;
+    let e2 = upload_part(&s3, "k", &id, 2, data(1 << 20, 2)).await;
+    let complete = |parts: CompletedMultipartUpload| {
+        s3.complete_multipart_upload()
+            .bucket("mpu")
+            .key("k")
+            .upload_id(&id)
+            .multipart_upload(parts)
+            .send()
+    };
+    let code = |r: Result<_, aws_sdk_s3::error::SdkError<_, _>>| match r {
+        Ok(_) => panic!("should fail"),
+        Err(e) => aws_sdk_s3::error::ProvideErrorMetadata::code(&e).map(str::to_string),
+    };
+    assert_eq!(
+        code(complete(completed(&[(1, "\"00\""), (2, &e2)])).await).as_deref(),
+        Some("InvalidPart")
+    );
+    assert_eq!(
+        code(complete(completed(&[(2, &e2), (1, &e1)])).await).as_deref(),
+        Some("InvalidPartOrder")
+    );
+    assert_eq!(
+        code(complete(completed(&[(1, &e1), (3, &e2)])).await).as_deref(),
+        Some("InvalidPart")
+    );
+    // Part 1 is 1 MiB and not last: too small.
+    assert_eq!(
+        code(complete(completed(&[(1, &e1), (2, &e2)])).await).as_deref(),
+        Some("EntityTooSmall")
+    );
+    // Nothing was stored by the failed completions.
+    let e = s3
+        .head_object()
+        .bucket("mpu")
+        .key("k")
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(e.raw_response().map(|r| r.status().as_u16()), Some(404));
+    // A single part may be small; the upload is still usable.
+    complete(completed(&[(2, &e2)])).await.unwrap();
+    assert!(get(&s3, "mpu", "k").await == data(1 << 20, 2));
+
+    // Unknown upload ids, and a bucket with an upload in progress.
+    let bad = s3
+        .upload_part()
+        .bucket("mpu")
+        .key("k")
+        .upload_id("00000000-0000-0000-0000-000000000000")
+        .part_number(1)
+        .body(b"x".to_vec().into())
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(bad.code(), Some("NoSuchUpload"));
+    let id2 = create(&s3, "k2").await;
+    upload_part(&s3, "k2", &id2, 1, data(3 << 20, 5)).await;
+    s3.delete_object()
+        .bucket("mpu")
+        .key("k")
+        .send()
+        .await
+        .unwrap();
+    let e = s3.delete_bucket().bucket("mpu").send().await.unwrap_err();
+    assert_eq!(e.code(), Some("BucketNotEmpty"));
+    assert!(wait_shards(&c, 6).await > 0);
+    // Abort frees the parts and ends the upload.
+    s3.abort_multipart_upload()
+        .bucket("mpu")
+        .key("k2")
+        .upload_id(&id2)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(wait_shards(&c, 0).await, 0);
+    let e = s3
+        .complete_multipart_upload()
+        .bucket("mpu")
+        .key("k2")
+        .upload_id(&id2)
+        .multipart_upload(completed(&[(1, "x")]))
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(e.code(), Some("NoSuchUpload"));
+    s3.delete_bucket().bucket("mpu").send().await.unwrap();
+}
