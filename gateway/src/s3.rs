@@ -46,6 +46,14 @@ fn s3_err(e: object::Error) -> S3Error {
                 "Please reduce your request rate or retry."
             )
         }
+        E::Etcd(e) | E::Cluster(objectio_cluster::Error::Etcd(e)) => {
+            let id = uuid::Uuid::new_v4();
+            tracing::error!(request_id = %id, error = %e, "metadata store unavailable");
+            s3_error!(
+                ServiceUnavailable,
+                "The metadata store is unavailable (request id {id}). Please retry."
+            )
+        }
         other => {
             let id = uuid::Uuid::new_v4();
             tracing::error!(request_id = %id, error = %other, "internal error");

@@ -76,6 +76,7 @@ impl Default for Options {
 pub struct Cluster {
     pub dir: tempfile::TempDir,
     pub etcd_port: u16,
+    etcd_peer_port: u16,
     pub meta_port: u16,
     pub gateway_port: u16,
     pub token: String,
@@ -107,6 +108,7 @@ impl Cluster {
         let dir = tempfile::Builder::new().prefix("objectio-it-").tempdir()?;
         let mut c = Cluster {
             etcd_port: free_port(),
+            etcd_peer_port: free_port(),
             meta_port: free_port(),
             gateway_port: free_port(),
             token: random_hex(40),
@@ -188,7 +190,7 @@ impl Cluster {
     }
 
     fn start_etcd(&mut self) -> anyhow::Result<()> {
-        let peer = free_port();
+        let peer = self.etcd_peer_port;
         let data = self.dir.path().join("etcd");
         let url = self.etcd_url();
         let child = self.spawn(
@@ -233,6 +235,25 @@ impl Cluster {
         )?;
         self.meta = Some(child);
         Ok(())
+    }
+
+    /// Kills etcd (SIGKILL): the whole store goes away.
+    pub fn kill_etcd(&mut self) {
+        if let Some(mut c) = self.etcd.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+
+    /// Starts etcd again on its data, and waits for it to answer.
+    pub async fn restart_etcd(&mut self) -> anyhow::Result<()> {
+        self.kill_etcd();
+        self.start_etcd()?;
+        self.wait_http(
+            &format!("http://127.0.0.1:{}/health", self.etcd_port),
+            "etcd",
+        )
+        .await
     }
 
     /// Starts (or restarts) OSD `i` (0-based).

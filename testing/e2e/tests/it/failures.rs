@@ -457,3 +457,92 @@ async fn test_osd_refuses_peers_without_the_cluster_secret() {
         Some(objectio_shard::proto::ErrorCode::NotFound)
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn test_etcd_outage_is_503_and_the_cluster_recovers() {
+    let mut c = Cluster::start().await.unwrap();
+    let s3c = s3_no_retry(&c, &c.access_key.clone(), &c.secret_key.clone(), None);
+    s3c.create_bucket().bucket("etcd").send().await.unwrap();
+    let body = data(2 << 20, 4);
+    put(&s3c, "etcd", "before", body.clone()).await;
+
+    c.kill_etcd();
+    // Every S3 request needs etcd (credentials, records): a clear 503, no hang.
+    let t = Instant::now();
+    let e = s3c
+        .get_object()
+        .bucket("etcd")
+        .key("before")
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(
+        e.raw_response().map(|r| r.status().as_u16()),
+        Some(503),
+        "{e:?}"
+    );
+    let e = s3c
+        .put_object()
+        .bucket("etcd")
+        .key("during")
+        .body(b"x".to_vec().into())
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(
+        e.raw_response().map(|r| r.status().as_u16()),
+        Some(503),
+        "{e:?}"
+    );
+    assert!(
+        t.elapsed() < Duration::from_secs(30),
+        "requests hung for {:?}",
+        t.elapsed()
+    );
+    let r = c
+        .admin()
+        .get(c.admin_url("/api/v1/osds"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 503);
+
+    // etcd comes back: clients reconnect (OSDs re-register if their lease
+    // was lost) and everything works again without restarting anything.
+    c.restart_etcd().await.unwrap();
+    c.wait_osds_up(6).await.unwrap();
+    let t = Instant::now();
+    loop {
+        match s3c
+            .put_object()
+            .bucket("etcd")
+            .key("after")
+            .body(body.clone().into())
+            .send()
+            .await
+        {
+            Ok(_) => break,
+            Err(e) => {
+                assert!(
+                    t.elapsed() < Duration::from_secs(30),
+                    "PUT never recovered: {e:?}"
+                );
+                tokio::time::sleep(Duration::from_millis(300)).await;
+            }
+        }
+    }
+    assert!(get(&s3c, "etcd", "before").await == body);
+    assert!(get(&s3c, "etcd", "after").await == body);
+    let e = s3c
+        .head_object()
+        .bucket("etcd")
+        .key("during")
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(
+        e.raw_response().map(|r| r.status().as_u16()),
+        Some(404),
+        "the refused PUT stored nothing"
+    );
+}
