@@ -498,7 +498,7 @@ impl Engine {
             return Err(Error::Exists(header.id));
         }
         let header_len = format::header_area(&header);
-        let extent_len = format::extent_len(&header);
+        let extent_len = format::extent_len(header_len, header.geometry().shard_size());
         let offset = self
             .alloc
             .lock()

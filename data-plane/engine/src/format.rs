@@ -439,9 +439,9 @@ pub fn header_area(h: &ShardHeader) -> u64 {
     }
 }
 
-/// Bytes of a shard's extent (header area and data, whole blocks).
-pub fn extent_len(h: &ShardHeader) -> u64 {
-    round_up(header_area(h) + h.geometry().shard_size())
+/// Bytes of a shard's extent: its header area and data, in whole blocks.
+pub fn extent_len(header_area: u64, shard_size: u64) -> u64 {
+    round_up(header_area + shard_size)
 }
 
 /// Encodes the header area: `magic | json_len | json | etag_len | etag |

@@ -168,7 +168,7 @@ async fn shard_at(
     let h = &head.header;
     let g = h.geometry();
     let header_len = format::header_area(h);
-    let extent = format::extent_len(h);
+    let extent = format::extent_len(header_len, g.shard_size());
     if at + extent > end {
         return Err("shard extent runs past the data region".into());
     }
