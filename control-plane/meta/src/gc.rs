@@ -13,6 +13,9 @@ use objectio_cluster::{GatewayAlive, GcRecord, IntentRecord, OsdRecord, Segment,
 use objectio_shard::proto::ErrorCode;
 use objectio_shard::{ShardClient, ShardId};
 
+/// Age after which an intent is reclaimed even if its gateway is alive.
+pub const INTENT_MAX_AGE_SECS: u64 = 24 * 3600;
+
 /// Progress of one pass.
 #[derive(Debug, Default, Clone, Copy)]
 pub struct Pass {
@@ -157,10 +160,15 @@ pub async fn pass(store: &Store, client: &ShardClient) -> objectio_cluster::Resu
     let intents = store.kv().get(k.intents_prefix(), page()).await?;
     for item in intents.kvs() {
         let rec: IntentRecord = decode(item.key(), item.value())?;
-        let orphan = match gateways.get(&rec.gateway) {
-            None => true,
-            Some(g) => g.as_ref().is_none_or(|g| g.started > rec.created),
-        };
+        // A live gateway's intent can still be orphaned: the PUT may have
+        // failed at a moment it could not even record that (etcd away).
+        // No single PUT streams for a day.
+        let stale = objectio_cluster::now_secs().saturating_sub(rec.created) > INTENT_MAX_AGE_SECS;
+        let orphan = stale
+            || match gateways.get(&rec.gateway) {
+                None => true,
+                Some(g) => g.as_ref().is_none_or(|g| g.started > rec.created),
+            };
         if !orphan {
             continue;
         }
