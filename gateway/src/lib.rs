@@ -37,6 +37,10 @@ pub struct Config {
     pub cluster: objectio_cluster::args::ClusterArgs,
     #[command(flatten)]
     pub secret: objectio_cluster::args::SecretArgs,
+    /// Domains for virtual-hosted-style requests (`bucket.DOMAIN`); requests
+    /// to any other host name or address are path style.
+    #[arg(long, env = "OBJECTIO_S3_DOMAIN", value_delimiter = ',')]
+    pub domain: Vec<String>,
     /// Timeout of one shard operation, in seconds.
     #[arg(long, env = "OBJECTIO_SHARD_TIMEOUT", default_value_t = 30)]
     pub shard_timeout: u64,
@@ -56,6 +60,45 @@ impl Config {
             .parse::<std::net::SocketAddr>()
             .with_context(|| format!("--listen {:?} is not host:port", self.listen))?;
         Ok(s)
+    }
+}
+
+/// Virtual-hosted-style buckets under the configured domains; everything
+/// else (IP addresses, other names) is path style. s3s's `SingleDomain`
+/// would take an unknown host for a bucket name, which breaks clients that
+/// address the gateway by IP.
+struct VirtualHosts {
+    suffixes: Vec<String>,
+}
+
+impl VirtualHosts {
+    fn new(domains: &[String]) -> Self {
+        Self {
+            suffixes: domains
+                .iter()
+                .map(|d| format!(".{}", d.trim().trim_matches('.').to_ascii_lowercase()))
+                .filter(|d| d.len() > 1)
+                .collect(),
+        }
+    }
+}
+
+impl s3s::host::S3Host for VirtualHosts {
+    fn parse_host_header<'a>(&'a self, host: &'a str) -> S3Result<s3s::host::VirtualHost<'a>> {
+        // Drop a port (but not from an IPv6 literal).
+        let name = match host.rsplit_once(':') {
+            Some((h, port)) if !host.starts_with('[') && port.parse::<u16>().is_ok() => h,
+            _ => host,
+        };
+        let name = name.to_ascii_lowercase();
+        for suffix in &self.suffixes {
+            if let Some(bucket) = name.strip_suffix(suffix.as_str())
+                && !bucket.is_empty()
+            {
+                return Ok(s3s::host::VirtualHost::new(host).with_bucket(bucket.to_string()));
+            }
+        }
+        Ok(s3s::host::VirtualHost::new(host))
     }
 }
 
@@ -102,6 +145,7 @@ pub async fn run(cfg: Config) -> anyhow::Result<()> {
         store: store.clone(),
     });
     builder.set_route(Health);
+    builder.set_host(VirtualHosts::new(&cfg.domain));
     let service = builder.build();
 
     let listener = TcpListener::bind(&cfg.listen)

@@ -292,6 +292,7 @@ impl Cluster {
                 .arg("--listen")
                 .arg(format!("127.0.0.1:{}", self.gateway_port))
                 .args(["--map-refresh-ms", "200", "--shard-timeout", "10"])
+                .args(["--domain", "s3.objectio.test"])
                 .env("OBJECTIO_CLUSTER_SECRET", &self.secret),
         )?;
         self.gateway = Some(child);

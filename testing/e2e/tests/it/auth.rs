@@ -181,3 +181,46 @@ async fn test_checksums_in_headers_and_trailers_are_verified() {
     let keys: Vec<&str> = l.contents().iter().filter_map(|o| o.key()).collect();
     assert_eq!(keys, vec!["ok"]);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn test_virtual_hosted_style_under_the_configured_domain() {
+    use objectio_testkit::sigv4::{Creds, request};
+    let c = Cluster::start().await.unwrap();
+    let good = s3(&c);
+    good.create_bucket().bucket("vhost").send().await.unwrap();
+    let addr: std::net::SocketAddr = format!("127.0.0.1:{}", c.gateway_port).parse().unwrap();
+    let http = reqwest::Client::builder()
+        .resolve("vhost.s3.objectio.test", addr)
+        .build()
+        .unwrap();
+    let creds = Creds {
+        endpoint: format!("http://vhost.s3.objectio.test:{}", c.gateway_port),
+        access_key: c.access_key.clone(),
+        secret_key: c.secret_key.clone(),
+    };
+    let r = request(
+        &http,
+        &creds,
+        reqwest::Method::PUT,
+        "/dir/obj",
+        "UNSIGNED-PAYLOAD",
+    )
+    .body("virtual")
+    .send()
+    .await
+    .unwrap();
+    assert_eq!(r.status().as_u16(), 200, "{:?}", r.text().await);
+    // The same object, path style by IP.
+    assert_eq!(get(&good, "vhost", "dir/obj").await, b"virtual");
+    let r = request(
+        &http,
+        &creds,
+        reqwest::Method::GET,
+        "/dir/obj",
+        "UNSIGNED-PAYLOAD",
+    )
+    .send()
+    .await
+    .unwrap();
+    assert_eq!(r.text().await.unwrap(), "virtual");
+}
