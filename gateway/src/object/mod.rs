@@ -21,7 +21,7 @@ use etcd_client::{Compare, CompareOp, Txn, TxnOp};
 use futures::Stream;
 use md5::Digest;
 use objectio_cluster::keys::prefix_end;
-use objectio_cluster::store::encode;
+use objectio_cluster::store::{decode, encode};
 use objectio_cluster::{
     BucketRecord, ClusterConfig, GcRecord, ObjectRecord, SCHEMA_VERSION, Segment, Store,
     now_millis, now_secs,
@@ -169,7 +169,14 @@ struct Inner {
     map: ClusterMap,
     shards: ShardClient,
     gateway_id: String,
+    /// Buckets seen to exist recently: a PUT's early check only (its commit
+    /// compares the bucket key, so a stale entry costs work, never
+    /// correctness).
+    seen_buckets: std::sync::Mutex<std::collections::HashMap<String, std::time::Instant>>,
 }
+
+/// How long a bucket seen to exist skips the PUT's early check.
+const SEEN_BUCKET_TTL: std::time::Duration = std::time::Duration::from_secs(2);
 
 fn shard_id(version_id: Uuid, part: u32, i: usize) -> ShardId {
     ShardId {
@@ -194,6 +201,7 @@ impl Objects {
                 map,
                 shards,
                 gateway_id,
+                seen_buckets: Default::default(),
             }),
         }
     }
@@ -269,6 +277,27 @@ impl Objects {
         Err(Error::BucketNotEmpty(name.to_string()))
     }
 
+    /// Fails with `NoSuchBucket` unless the bucket exists or was seen to
+    /// within [`SEEN_BUCKET_TTL`].
+    async fn bucket_seen(&self, name: &str) -> Result<()> {
+        let fresh = self
+            .inner
+            .seen_buckets
+            .lock()
+            .expect("bucket cache lock")
+            .get(name)
+            .is_some_and(|t| t.elapsed() < SEEN_BUCKET_TTL);
+        if !fresh {
+            self.bucket(name).await?;
+            let mut seen = self.inner.seen_buckets.lock().expect("bucket cache lock");
+            if seen.len() > 10_000 {
+                seen.retain(|_, t| t.elapsed() < SEEN_BUCKET_TTL);
+            }
+            seen.insert(name.to_string(), std::time::Instant::now());
+        }
+        Ok(())
+    }
+
     // ---- objects ----
 
     /// Reads an object's record.
@@ -298,7 +327,7 @@ impl Objects {
         S: Stream<Item = Result<Bytes, E>> + Unpin,
         E: std::fmt::Display,
     {
-        self.bucket(&p.bucket).await?;
+        self.bucket_seen(&p.bucket).await?;
         let w = self
             .write_data(&p.bucket, &p.key, 0, p.size, p.wanted, body, verify)
             .await?;
@@ -346,29 +375,43 @@ impl Objects {
         let keys = self.store().keys();
         let okey = keys.object(&rec.bucket, &rec.key);
         let bkey = keys.bucket(&rec.bucket);
-        let old = self.store().get::<ObjectRecord>(okey.clone()).await?;
-        let mut cmp = vec![Compare::version(bkey, CompareOp::Greater, 0)];
-        cmp.extend(guards);
-        let mut ops = vec![TxnOp::put(okey.clone(), encode(rec), None)];
-        match &old {
-            Some((o, rev)) => {
-                cmp.push(Compare::mod_revision(okey.clone(), CompareOp::Equal, *rev));
-                ops.extend(self.gc_op(o.segments()));
+        // First as a new key, in one round trip; a failed compare returns
+        // what the key holds, and the second try replaces exactly that.
+        let mut old: Option<(ObjectRecord, i64)> = None;
+        for _ in 0..2 {
+            let mut cmp = vec![Compare::version(bkey.clone(), CompareOp::Greater, 0)];
+            cmp.extend(guards.iter().cloned());
+            let mut ops = vec![TxnOp::put(okey.clone(), encode(rec), None)];
+            match &old {
+                Some((o, rev)) => {
+                    cmp.push(Compare::mod_revision(okey.clone(), CompareOp::Equal, *rev));
+                    ops.extend(self.gc_op(o.segments()));
+                }
+                None => cmp.push(Compare::version(okey.clone(), CompareOp::Equal, 0)),
             }
-            None => cmp.push(Compare::version(okey.clone(), CompareOp::Equal, 0)),
-        }
-        if let Some(i) = intent {
-            ops.push(TxnOp::delete(i, None));
-        }
-        ops.extend(extra);
-        if self
-            .store()
-            .kv()
-            .txn(Txn::new().when(cmp).and_then(ops))
-            .await?
-            .succeeded()
-        {
-            return Ok(true);
+            if let Some(i) = intent {
+                ops.push(TxnOp::delete(i, None));
+            }
+            ops.extend(extra.iter().cloned());
+            let txn = Txn::new()
+                .when(cmp)
+                .and_then(ops)
+                .or_else([TxnOp::get(okey.clone(), None)]);
+            let resp = self.store().kv().txn(txn).await?;
+            if resp.succeeded() {
+                return Ok(true);
+            }
+            old = None;
+            for r in resp.op_responses() {
+                if let etcd_client::TxnOpResponse::Get(g) = r
+                    && let Some(kv) = g.kvs().first()
+                {
+                    old = Some((decode(kv.key(), kv.value())?, kv.mod_revision()));
+                }
+            }
+            if old.is_none() {
+                break; // the key is absent: the bucket or a guard failed
+            }
         }
         self.bucket(&rec.bucket).await?;
         Ok(false)

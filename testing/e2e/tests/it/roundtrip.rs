@@ -131,6 +131,22 @@ async fn test_overwrite_delete_and_bucket_lifecycle() {
     s3.delete_bucket().bucket("life").send().await.unwrap();
     let e = s3.head_bucket().bucket("life").send().await.unwrap_err();
     assert_eq!(e.raw_response().map(|r| r.status().as_u16()), Some(404));
+    // A PUT right after the delete (the gateway saw the bucket a moment
+    // ago) is refused at commit: NoSuchBucket, and nothing is left.
+    let e = s3
+        .put_object()
+        .bucket("life")
+        .key("late")
+        .body(data(100_000, 3).into())
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(e.code(), Some("NoSuchBucket"));
+    assert_eq!(
+        wait_shards(&c, 0).await,
+        0,
+        "the refused PUT's shards are reclaimed"
+    );
 
     // Content-MD5 that does not match is refused and stores nothing.
     s3.create_bucket().bucket("md5").send().await.unwrap();
