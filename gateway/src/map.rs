@@ -50,6 +50,7 @@ impl Snapshot {
 pub struct ClusterMap {
     snap: Arc<RwLock<Arc<Snapshot>>>,
     store: Store,
+    refreshed: Arc<std::sync::Mutex<std::time::Instant>>,
 }
 
 impl ClusterMap {
@@ -58,6 +59,7 @@ impl ClusterMap {
         let map = Self {
             snap: Arc::new(RwLock::new(Arc::new(Snapshot::default()))),
             store,
+            refreshed: Arc::new(std::sync::Mutex::new(std::time::Instant::now())),
         };
         map.refresh().await?;
         let m = map.clone();
@@ -90,7 +92,17 @@ impl ClusterMap {
             disks: disks.into_iter().map(|(_, d)| (d.id, d)).collect(),
         };
         *self.snap.write().expect("map lock") = Arc::new(snap);
+        *self.refreshed.lock().expect("map lock") = std::time::Instant::now();
         Ok(())
+    }
+
+    /// Reads the map again unless it was read within `age` (so a burst of
+    /// requests that find it lacking costs one read, not one each).
+    pub async fn refresh_if_older(&self, age: Duration) -> objectio_cluster::Result<()> {
+        if self.refreshed.lock().expect("map lock").elapsed() < age {
+            return Ok(());
+        }
+        self.refresh().await
     }
 
     /// The current snapshot.

@@ -79,10 +79,23 @@ impl Objects {
                 intent: None,
             });
         }
-        let snap = self.inner.map.get();
-        let placed =
-            objectio_cluster::placement::place(version_id.as_bytes(), &snap.candidates(), k + m)
-                .map_err(|e| Error::Unavailable(e.to_string()))?;
+        let mut snap = self.inner.map.get();
+        let mut placed =
+            objectio_cluster::placement::place(version_id.as_bytes(), &snap.candidates(), k + m);
+        if placed.is_err() {
+            // The map may lag an OSD that just came up: read it again once.
+            self.inner
+                .map
+                .refresh_if_older(std::time::Duration::from_millis(200))
+                .await?;
+            snap = self.inner.map.get();
+            placed = objectio_cluster::placement::place(
+                version_id.as_bytes(),
+                &snap.candidates(),
+                k + m,
+            );
+        }
+        let placed = placed.map_err(|e| Error::Unavailable(e.to_string()))?;
         let locs: Vec<Option<ShardLocation>> = placed
             .iter()
             .map(|c| {
