@@ -24,7 +24,7 @@ use s3s::{Body, S3Request, S3Response, S3Result};
 use tokio::net::TcpListener;
 
 /// Configuration of a gateway (flags, or `OBJECTIO_*` environment variables).
-#[derive(Parser, Debug, Clone)]
+#[derive(Parser, Debug, Clone, PartialEq)]
 #[command(name = "objectio-gateway", version, about = "ObjectIO S3 gateway")]
 pub struct Config {
     /// Address the S3 endpoint listens on.
@@ -33,6 +33,8 @@ pub struct Config {
     /// Gateway id (defaults to a random one per process).
     #[arg(long, env = "OBJECTIO_GATEWAY_ID")]
     pub id: Option<String>,
+    #[command(flatten)]
+    pub file: objectio_cluster::args::ConfigFile,
     #[command(flatten)]
     pub cluster: objectio_cluster::args::ClusterArgs,
     #[command(flatten)]
@@ -202,5 +204,28 @@ async fn keep_alive(store: Store, id: String, alive: GatewayAlive) {
                 Err(e) => tracing::warn!(error = %e, "could not register gateway liveness"),
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod config_template_tests {
+    use super::Config;
+
+    #[test]
+    fn shipped_template_parses_to_the_defaults() {
+        let path = concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../packaging/etc/objectio/gateway.toml"
+        );
+        let mut from_file: Config = objectio_cluster::args::parse_from(vec![
+            "objectio-gateway".into(),
+            "--config".into(),
+            path.into(),
+        ])
+        .unwrap();
+        from_file.file.config = None;
+        let args: Vec<std::ffi::OsString> = ["objectio-gateway"].iter().map(Into::into).collect();
+        let defaults: Config = objectio_cluster::args::parse_from(args).unwrap();
+        assert_eq!(from_file, defaults);
     }
 }

@@ -22,7 +22,7 @@ use objectio_cluster::{ClusterConfig, EcProfile, Lease, SCHEMA_VERSION, Store, n
 use utoipa::OpenApi;
 
 /// Configuration of a meta replica (flags, or `OBJECTIO_*` environment variables).
-#[derive(Parser, Debug, Clone)]
+#[derive(Parser, Debug, Clone, PartialEq)]
 #[command(
     name = "objectio-meta",
     version,
@@ -35,6 +35,8 @@ pub struct Config {
     /// Address the admin API listens on.
     #[arg(long, env = "OBJECTIO_META_LISTEN", default_value = "0.0.0.0:9100")]
     pub listen: String,
+    #[command(flatten)]
+    pub file: objectio_cluster::args::ConfigFile,
     #[command(flatten)]
     pub cluster: objectio_cluster::args::ClusterArgs,
     /// Admin bearer tokens (comma separated).
@@ -263,5 +265,28 @@ mod tests {
             "openapi/objectio-admin-v1.json is stale: regenerate it with\n  \
              cargo run -p objectio-meta -- --print-openapi > openapi/objectio-admin-v1.json"
         );
+    }
+}
+
+#[cfg(test)]
+mod config_template_tests {
+    use super::Config;
+
+    #[test]
+    fn shipped_template_parses_to_the_defaults() {
+        let path = concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../../packaging/etc/objectio/meta.toml"
+        );
+        let mut from_file: Config = objectio_cluster::args::parse_from(vec![
+            "objectio-meta".into(),
+            "--config".into(),
+            path.into(),
+        ])
+        .unwrap();
+        from_file.file.config = None;
+        let args: Vec<std::ffi::OsString> = ["objectio-meta"].iter().map(Into::into).collect();
+        let defaults: Config = objectio_cluster::args::parse_from(args).unwrap();
+        assert_eq!(from_file, defaults);
     }
 }

@@ -1,8 +1,16 @@
-use clap::Parser;
-
 #[tokio::main]
-async fn main() -> anyhow::Result<()> {
-    let cfg = objectio_meta::Config::parse();
+async fn main() -> std::process::ExitCode {
+    match run().await {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run() -> anyhow::Result<()> {
+    let cfg: objectio_meta::Config = objectio_cluster::args::parse();
     if cfg.print_openapi {
         print!("{}", objectio_meta::openapi_json());
         return Ok(());

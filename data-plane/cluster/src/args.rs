@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use crate::Store;
 
 /// Where the cluster lives: etcd endpoints and the cluster name.
-#[derive(clap::Args, Debug, Clone)]
+#[derive(clap::Args, Debug, Clone, PartialEq)]
 pub struct ClusterArgs {
     /// etcd endpoints.
     #[arg(
@@ -34,7 +34,7 @@ impl ClusterArgs {
 }
 
 /// The shared secret of the shard protocol, inline or from a file.
-#[derive(clap::Args, Debug, Clone)]
+#[derive(clap::Args, Debug, Clone, PartialEq)]
 pub struct SecretArgs {
     /// Shared secret of the shard protocol.
     #[arg(long, env = "OBJECTIO_CLUSTER_SECRET", hide_env_values = true)]
@@ -65,4 +65,177 @@ pub fn init_tracing() {
         )
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stdout()))
         .init();
+}
+
+/// Parses a daemon's settings with layers, lowest first: built-in
+/// defaults, the TOML file named by `--config` (or `OBJECTIO_CONFIG`),
+/// `OBJECTIO_*` environment variables, command-line flags.
+///
+/// TOML keys are the long flag names (`lease-ttl` or `lease_ttl`); an
+/// unknown key is an error. A value from the file applies only where
+/// neither the environment nor a flag set one.
+pub fn parse<T: clap::Parser>() -> T {
+    match parse_from::<T>(std::env::args_os().collect()) {
+        Ok(t) => t,
+        Err(e) => e.exit(),
+    }
+}
+
+/// [`parse`] over given arguments (the first is the program name).
+pub fn parse_from<T: clap::Parser>(mut args: Vec<std::ffi::OsString>) -> Result<T, clap::Error> {
+    use clap::parser::ValueSource;
+    let cmd = T::command();
+    // A first pass finds --config and where each value came from; required
+    // flags may come from the file, so they are not required yet.
+    let m = match cmd
+        .clone()
+        .mut_args(|a| a.required(false))
+        .try_get_matches_from(args.clone())
+    {
+        Ok(m) => m,
+        // --help, --version and malformed flags are reported by the full command.
+        Err(_) => cmd.clone().try_get_matches_from(args.clone())?,
+    };
+    let Some(path) = m.get_one::<PathBuf>("config").cloned() else {
+        return T::from_arg_matches(&m);
+    };
+    let bad =
+        |msg: String| clap::Error::raw(clap::error::ErrorKind::InvalidValue, format!("{msg}\n"));
+    let text = std::fs::read_to_string(&path)
+        .map_err(|e| bad(format!("config file {}: {e}", path.display())))?;
+    let table: toml::Table = text
+        .parse()
+        .map_err(|e| bad(format!("config file {}: {e}", path.display())))?;
+    for (key, value) in table {
+        let long = key.replace('_', "-");
+        let Some(arg) = cmd
+            .get_arguments()
+            .find(|a| a.get_long() == Some(long.as_str()))
+        else {
+            return Err(bad(format!(
+                "config file {}: unknown key {key:?}",
+                path.display()
+            )));
+        };
+        if ["config", "check-config", "print-openapi"].contains(&long.as_str()) {
+            return Err(bad(format!(
+                "config file {}: key {key:?} cannot be set in a file",
+                path.display()
+            )));
+        }
+        let id = arg.get_id().as_str().to_string();
+        if !matches!(m.value_source(&id), None | Some(ValueSource::DefaultValue)) {
+            continue; // the environment or a flag wins
+        }
+        let flag = format!("--{long}");
+        let scalar = |v: &toml::Value| -> Result<String, clap::Error> {
+            match v {
+                toml::Value::String(s) => Ok(s.clone()),
+                toml::Value::Integer(i) => Ok(i.to_string()),
+                toml::Value::Float(f) => Ok(f.to_string()),
+                other => Err(bad(format!(
+                    "config file {}: key {key:?}: unsupported value {other}",
+                    path.display()
+                ))),
+            }
+        };
+        match &value {
+            toml::Value::Boolean(true) => args.push(flag.into()),
+            toml::Value::Boolean(false) => {}
+            toml::Value::Array(items) => {
+                for v in items {
+                    args.push(flag.clone().into());
+                    args.push(scalar(v)?.into());
+                }
+            }
+            v => {
+                args.push(flag.into());
+                args.push(scalar(v)?.into());
+            }
+        }
+    }
+    T::from_arg_matches(&cmd.try_get_matches_from(args)?)
+}
+
+/// The `--config` flag every daemon has.
+#[derive(clap::Args, Debug, Clone, PartialEq)]
+pub struct ConfigFile {
+    /// TOML file with settings (keys are the long flag names); the
+    /// environment and flags override it.
+    #[arg(long = "config", env = "OBJECTIO_CONFIG")]
+    pub config: Option<PathBuf>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(clap::Parser, Debug, PartialEq)]
+    struct T {
+        #[command(flatten)]
+        file: ConfigFile,
+        #[arg(long, env = "OBJECTIO_ARGS_TEST_A", default_value = "default")]
+        a: String,
+        #[arg(long = "list", value_delimiter = ',')]
+        items: Vec<String>,
+        #[arg(long)]
+        flag: bool,
+        #[arg(long, env = "OBJECTIO_ARGS_TEST_N")]
+        n: Option<u32>,
+    }
+
+    fn parse(file: &str, args: &[&str]) -> Result<T, clap::Error> {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("c.toml");
+        std::fs::write(&p, file).unwrap();
+        let mut v: Vec<std::ffi::OsString> = vec!["t".into(), "--config".into(), p.into()];
+        v.extend(args.iter().map(Into::into));
+        parse_from::<T>(v)
+    }
+
+    #[test]
+    fn file_sets_what_flags_and_environment_leave_alone() {
+        let t = parse(
+            "a = \"file\"\nlist = [\"x\", \"y\"]\nflag = true\nn = 7\n",
+            &[],
+        )
+        .unwrap();
+        assert_eq!(
+            (t.a.as_str(), t.items.clone(), t.flag, t.n),
+            ("file", vec!["x".into(), "y".into()], true, Some(7))
+        );
+        // A flag wins over the file.
+        let t = parse("a = \"file\"\n", &["--a", "flag"]).unwrap();
+        assert_eq!(t.a, "flag");
+        // The environment wins over the file.
+        #[allow(unsafe_code)]
+        // SAFETY: this variable is read by no other test.
+        unsafe {
+            std::env::set_var("OBJECTIO_ARGS_TEST_N", "9")
+        };
+        let t = parse("n = 7\n", &[]).unwrap();
+        assert_eq!(t.n, Some(9));
+        // Without a file, defaults.
+        let t = parse_from::<T>(vec!["t".into()]).unwrap();
+        assert_eq!(t.a, "default");
+    }
+
+    #[test]
+    fn bad_files_are_errors() {
+        assert!(
+            parse("nope = 1\n", &[])
+                .unwrap_err()
+                .to_string()
+                .contains("unknown key")
+        );
+        assert!(parse("a = \n", &[]).is_err());
+        assert!(parse("config = \"x\"\n", &[]).is_err());
+        assert!(parse("a = { b = 1 }\n", &[]).is_err());
+        let missing = parse_from::<T>(vec![
+            "t".into(),
+            "--config".into(),
+            "/nonexistent/objectio.toml".into(),
+        ]);
+        assert!(missing.unwrap_err().to_string().contains("nonexistent"));
+    }
 }

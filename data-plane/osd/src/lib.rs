@@ -18,7 +18,7 @@ use objectio_cluster::{DiskRecord, DiskState, Lease, OsdAlive, OsdRecord, Store,
 use tokio::net::TcpListener;
 
 /// Configuration of one OSD (flags, or `OBJECTIO_*` environment variables).
-#[derive(Parser, Debug, Clone)]
+#[derive(Parser, Debug, Clone, PartialEq)]
 #[command(
     name = "objectio-osd",
     version,
@@ -55,6 +55,8 @@ pub struct Config {
     /// Size of a file-backed disk created when the path does not exist.
     #[arg(long, env = "OBJECTIO_OSD_DISK_SIZE", default_value = "4GiB", value_parser = objectio_cluster::util::parse_size)]
     pub disk_size: u64,
+    #[command(flatten)]
+    pub file: objectio_cluster::args::ConfigFile,
     #[command(flatten)]
     pub cluster: objectio_cluster::args::ClusterArgs,
     #[command(flatten)]
@@ -202,4 +204,36 @@ async fn publish_disks(
         store.put(key, &rec).await?;
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod config_template_tests {
+    use super::Config;
+
+    #[test]
+    fn shipped_template_parses_to_the_defaults() {
+        let path = concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../../packaging/etc/objectio/osd.toml"
+        );
+        let mut from_file: Config = objectio_cluster::args::parse_from(vec![
+            "objectio-osd".into(),
+            "--config".into(),
+            path.into(),
+        ])
+        .unwrap();
+        from_file.file.config = None;
+        let args: Vec<std::ffi::OsString> = [
+            "objectio-osd",
+            "--id",
+            "osd1",
+            "--disk",
+            "/var/lib/objectio/osd1.img",
+        ]
+        .iter()
+        .map(Into::into)
+        .collect();
+        let defaults: Config = objectio_cluster::args::parse_from(args).unwrap();
+        assert_eq!(from_file, defaults);
+    }
 }
