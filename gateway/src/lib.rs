@@ -206,26 +206,3 @@ async fn keep_alive(store: Store, id: String, alive: GatewayAlive) {
         }
     }
 }
-
-#[cfg(test)]
-mod config_template_tests {
-    use super::Config;
-
-    #[test]
-    fn shipped_template_parses_to_the_defaults() {
-        let path = concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/../packaging/etc/objectio/gateway.toml"
-        );
-        let mut from_file: Config = objectio_cluster::args::parse_from(vec![
-            "objectio-gateway".into(),
-            "--config".into(),
-            path.into(),
-        ])
-        .unwrap();
-        from_file.file.config = None;
-        let args: Vec<std::ffi::OsString> = ["objectio-gateway"].iter().map(Into::into).collect();
-        let defaults: Config = objectio_cluster::args::parse_from(args).unwrap();
-        assert_eq!(from_file, defaults);
-    }
-}

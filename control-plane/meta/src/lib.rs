@@ -267,26 +267,3 @@ mod tests {
         );
     }
 }
-
-#[cfg(test)]
-mod config_template_tests {
-    use super::Config;
-
-    #[test]
-    fn shipped_template_parses_to_the_defaults() {
-        let path = concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/../../packaging/etc/objectio/meta.toml"
-        );
-        let mut from_file: Config = objectio_cluster::args::parse_from(vec![
-            "objectio-meta".into(),
-            "--config".into(),
-            path.into(),
-        ])
-        .unwrap();
-        from_file.file.config = None;
-        let args: Vec<std::ffi::OsString> = ["objectio-meta"].iter().map(Into::into).collect();
-        let defaults: Config = objectio_cluster::args::parse_from(args).unwrap();
-        assert_eq!(from_file, defaults);
-    }
-}

@@ -56,6 +56,18 @@ impl SecretArgs {
     }
 }
 
+/// A daemon's exit: success, or the error (with its causes) on one line
+/// of stderr and status 1.
+pub fn exit_code<E: std::fmt::Display>(r: Result<(), E>) -> std::process::ExitCode {
+    match r {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
 /// Logs to stdout, filtered by `RUST_LOG` (default `info`), with colours
 /// only on a terminal.
 pub fn init_tracing() {

@@ -205,35 +205,3 @@ async fn publish_disks(
     }
     Ok(())
 }
-
-#[cfg(test)]
-mod config_template_tests {
-    use super::Config;
-
-    #[test]
-    fn shipped_template_parses_to_the_defaults() {
-        let path = concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/../../packaging/etc/objectio/osd.toml"
-        );
-        let mut from_file: Config = objectio_cluster::args::parse_from(vec![
-            "objectio-osd".into(),
-            "--config".into(),
-            path.into(),
-        ])
-        .unwrap();
-        from_file.file.config = None;
-        let args: Vec<std::ffi::OsString> = [
-            "objectio-osd",
-            "--id",
-            "osd1",
-            "--disk",
-            "/var/lib/objectio/osd1.img",
-        ]
-        .iter()
-        .map(Into::into)
-        .collect();
-        let defaults: Config = objectio_cluster::args::parse_from(args).unwrap();
-        assert_eq!(from_file, defaults);
-    }
-}

@@ -1,12 +1,6 @@
 #[tokio::main]
 async fn main() -> std::process::ExitCode {
-    match run().await {
-        Ok(()) => std::process::ExitCode::SUCCESS,
-        Err(e) => {
-            eprintln!("error: {e:#}");
-            std::process::ExitCode::FAILURE
-        }
-    }
+    objectio_cluster::args::exit_code(run().await)
 }
 
 async fn run() -> anyhow::Result<()> {

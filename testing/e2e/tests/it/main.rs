@@ -5,6 +5,7 @@
 mod admin;
 mod auth;
 mod common;
+mod config;
 mod failures;
 mod list;
 mod multipart;
