@@ -724,17 +724,39 @@ struct JState {
 }
 
 const MAX_BATCH: usize = 512;
+/// Bytes of records in one batch at most (the smallest journal takes four
+/// times as much in one batch; records of very large shards carry many
+/// chunk checksums).
+const MAX_BATCH_BYTES: usize = 1 << 20;
 
 async fn journal_writer(
     engine: std::sync::Weak<Engine>,
     mut rx: mpsc::Receiver<JReq>,
     mut st: JState,
 ) {
-    while let Some(first) = rx.recv().await {
+    // A record that would overflow a batch waits for the next one.
+    let mut carry: Option<JReq> = None;
+    loop {
+        let first = match carry.take() {
+            Some(r) => r,
+            None => match rx.recv().await {
+                Some(r) => r,
+                None => return,
+            },
+        };
+        let mut bytes = first.rec.encoded_len();
         let mut reqs = vec![first];
         while reqs.len() < MAX_BATCH {
             match rx.try_recv() {
-                Ok(r) => reqs.push(r),
+                Ok(r) => {
+                    let b = r.rec.encoded_len();
+                    if bytes + b > MAX_BATCH_BYTES {
+                        carry = Some(r);
+                        break;
+                    }
+                    bytes += b;
+                    reqs.push(r);
+                }
                 Err(_) => break,
             }
         }

@@ -285,6 +285,29 @@ pub enum Record {
 }
 
 impl Record {
+    /// Bytes of the encoding.
+    pub fn encoded_len(&self) -> usize {
+        match self {
+            Record::Insert(e) => {
+                1 + 16
+                    + 4
+                    + 1
+                    + 1
+                    + 1
+                    + 4
+                    + 8
+                    + 8
+                    + 4
+                    + 8
+                    + 1
+                    + e.etag.len()
+                    + 4
+                    + 4 * e.chunk_crcs.len()
+            }
+            Record::Delete(_) => 1 + 16 + 4 + 1,
+        }
+    }
+
     pub fn encode(&self, out: &mut Vec<u8>) {
         match self {
             Record::Insert(e) => {
@@ -562,6 +585,11 @@ mod tests {
         assert_eq!(Superblock::decode(&sb.encode()), Some(sb.clone()));
         assert!(sb.data_off > sb.ckpt_off[1] && sb.data_end < sb.size);
         let recs = vec![Record::Insert(entry(10 << 20)), Record::Delete(entry(1).id)];
+        for r in &recs {
+            let mut b = Vec::new();
+            r.encode(&mut b);
+            assert_eq!(b.len(), r.encoded_len());
+        }
         let d = Uuid::new_v4();
         let b = encode_batch(&d, 42, &recs);
         assert_eq!(b.len() % BLOCK as usize, 0);
