@@ -496,6 +496,13 @@ impl S3 for Gateway {
             .head(&input.bucket, &input.key)
             .await
             .map_err(s3_err)?;
+        preconditions(
+            &rec,
+            input.if_match.as_ref(),
+            input.if_none_match.as_ref(),
+            input.if_modified_since.as_ref(),
+            input.if_unmodified_since.as_ref(),
+        )?;
         let (start, end, content_range) = match &input.range {
             None => (0, rec.size, None),
             Some(r) => {
@@ -537,6 +544,14 @@ impl S3 for Gateway {
             .head(&req.input.bucket, &req.input.key)
             .await
             .map_err(s3_err)?;
+        let i = &req.input;
+        preconditions(
+            &rec,
+            i.if_match.as_ref(),
+            i.if_none_match.as_ref(),
+            i.if_modified_since.as_ref(),
+            i.if_unmodified_since.as_ref(),
+        )?;
         Ok(S3Response::new(HeadObjectOutput {
             content_length: Some(rec.size as i64),
             accept_ranges: Some("bytes".into()),
@@ -620,6 +635,35 @@ impl S3 for Gateway {
             ..Default::default()
         };
         Ok(S3Response::new(out))
+    }
+}
+
+/// Conditional GET/HEAD as S3 evaluates them: If-Match (else
+/// If-Unmodified-Since) failing is 412; If-None-Match matching (else
+/// If-Modified-Since not modified) is 304. Dates compare at second
+/// precision, as HTTP dates carry.
+fn preconditions(
+    rec: &ObjectRecord,
+    if_match: Option<&ETagCondition>,
+    if_none_match: Option<&ETagCondition>,
+    if_modified_since: Option<&Timestamp>,
+    if_unmodified_since: Option<&Timestamp>,
+) -> S3Result<()> {
+    let matches = |c: &ETagCondition| match c {
+        ETagCondition::Any => true,
+        ETagCondition::ETag(e) => e.value() == rec.etag,
+    };
+    let modified = (rec.created_ms / 1000) as i64;
+    let secs = |t: &Timestamp| time::OffsetDateTime::from(t.clone()).unix_timestamp();
+    match (if_match, if_unmodified_since) {
+        (Some(c), _) if !matches(c) => return Err(s3_error!(PreconditionFailed)),
+        (None, Some(t)) if modified > secs(t) => return Err(s3_error!(PreconditionFailed)),
+        _ => {}
+    }
+    match (if_none_match, if_modified_since) {
+        (Some(c), _) if matches(c) => Err(s3_error!(NotModified)),
+        (None, Some(t)) if modified <= secs(t) => Err(s3_error!(NotModified)),
+        _ => Ok(()),
     }
 }
 

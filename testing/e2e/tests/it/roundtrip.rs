@@ -194,3 +194,99 @@ async fn test_overwrite_delete_and_bucket_lifecycle() {
         Some("blue")
     );
 }
+
+fn status<E>(
+    e: &aws_sdk_s3::error::SdkError<E, aws_sdk_s3::config::http::HttpResponse>,
+) -> Option<u16> {
+    e.raw_response().map(|r| r.status().as_u16())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn test_conditional_get_and_head() {
+    let c = Cluster::start().await.unwrap();
+    let s3 = s3(&c);
+    s3.create_bucket().bucket("cond").send().await.unwrap();
+    let body = data(10_000, 8);
+    let tag = put(&s3, "cond", "k", body.clone()).await;
+    // Matching If-None-Match: 304; another ETag: the body.
+    let e = s3
+        .get_object()
+        .bucket("cond")
+        .key("k")
+        .if_none_match(&tag)
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(status(&e), Some(304));
+    let r = s3
+        .get_object()
+        .bucket("cond")
+        .key("k")
+        .if_none_match("\"other\"")
+        .send()
+        .await
+        .unwrap();
+    assert!(r.body.collect().await.unwrap().into_bytes()[..] == body[..]);
+    // If-Match: the body when it matches, 412 otherwise (GET and HEAD).
+    assert!(
+        s3.get_object()
+            .bucket("cond")
+            .key("k")
+            .if_match(&tag)
+            .send()
+            .await
+            .is_ok()
+    );
+    let e = s3
+        .get_object()
+        .bucket("cond")
+        .key("k")
+        .if_match("\"other\"")
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(status(&e), Some(412));
+    let e = s3
+        .head_object()
+        .bucket("cond")
+        .key("k")
+        .if_match("\"other\"")
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(status(&e), Some(412));
+    // Dates.
+    let later = aws_sdk_s3::primitives::DateTime::from(
+        std::time::SystemTime::now() + std::time::Duration::from_secs(3600),
+    );
+    let earlier = aws_sdk_s3::primitives::DateTime::from(
+        std::time::SystemTime::now() - std::time::Duration::from_secs(3600),
+    );
+    let e = s3
+        .get_object()
+        .bucket("cond")
+        .key("k")
+        .if_modified_since(later)
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(status(&e), Some(304));
+    assert!(
+        s3.get_object()
+            .bucket("cond")
+            .key("k")
+            .if_modified_since(earlier)
+            .send()
+            .await
+            .is_ok()
+    );
+    let e = s3
+        .get_object()
+        .bucket("cond")
+        .key("k")
+        .if_unmodified_since(earlier)
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(status(&e), Some(412));
+}
