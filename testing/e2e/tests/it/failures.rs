@@ -364,7 +364,12 @@ async fn test_osd_killed_during_concurrent_writes_keeps_acknowledged_shards() {
             }
         }));
     }
-    tokio::time::sleep(Duration::from_millis(1500)).await;
+    // OBJECTIO_TEST_KILL_MS moves the kill (for stress runs by hand).
+    let kill_ms = std::env::var("OBJECTIO_TEST_KILL_MS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(1500);
+    tokio::time::sleep(Duration::from_millis(kill_ms)).await;
     c.kill_osd(0); // SIGKILL mid-stream
     for t in tasks {
         t.await.unwrap();
