@@ -86,6 +86,7 @@ async fn open(args: &Args) -> anyhow::Result<Arc<Engine>> {
         cluster_id: CLUSTER,
         osd_id: "bench".into(),
         force: true,
+        checkpoint_interval: objectio_engine::engine::CHECKPOINT_INTERVAL,
     };
     Ok(Engine::open(dev, opts).await?)
 }

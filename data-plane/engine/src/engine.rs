@@ -70,7 +70,14 @@ pub struct OpenOptions {
     pub osd_id: String,
     /// Format even over a foreign signature or another cluster's disk.
     pub force: bool,
+    /// A checkpoint is written at least this often while the journal holds
+    /// records (and whenever the live journal passes half its region), so
+    /// start-up replays little.
+    pub checkpoint_interval: std::time::Duration,
 }
+
+/// Default [`OpenOptions::checkpoint_interval`].
+pub const CHECKPOINT_INTERVAL: std::time::Duration = std::time::Duration::from_secs(60);
 
 /// Space accounting of one disk.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -191,7 +198,12 @@ impl Engine {
             journal: tx,
             recovery,
         });
-        tokio::spawn(journal_writer(Arc::downgrade(&engine), rx, jstate));
+        tokio::spawn(journal_writer(
+            Arc::downgrade(&engine),
+            rx,
+            jstate,
+            opts.checkpoint_interval,
+        ));
         tracing::info!(
             disk = %engine.sb.disk_id,
             backend = engine.dev.backend(),
@@ -390,6 +402,7 @@ impl Engine {
                 live,
                 active_slot: slot,
                 generation: ck.generation,
+                checkpointed: std::time::Instant::now(),
             },
         ))
     }
@@ -721,6 +734,8 @@ struct JState {
     live: u64,
     active_slot: usize,
     generation: u64,
+    /// When the last checkpoint was written (or the engine opened).
+    checkpointed: std::time::Instant,
 }
 
 const MAX_BATCH: usize = 512;
@@ -733,12 +748,32 @@ async fn journal_writer(
     engine: std::sync::Weak<Engine>,
     mut rx: mpsc::Receiver<JReq>,
     mut st: JState,
+    interval: std::time::Duration,
 ) {
     // A record that would overflow a batch waits for the next one.
     let mut carry: Option<JReq> = None;
     loop {
         let first = match carry.take() {
             Some(r) => r,
+            // Idle with records in the journal: wait only until the next
+            // checkpoint is due.
+            None if st.live > 0 => {
+                let wait = interval.saturating_sub(st.checkpointed.elapsed());
+                match tokio::time::timeout(wait, rx.recv()).await {
+                    Ok(Some(r)) => r,
+                    Ok(None) => return,
+                    Err(_) => {
+                        let Some(engine) = engine.upgrade() else {
+                            return;
+                        };
+                        if let Err(e) = checkpoint(&engine, &mut st).await {
+                            tracing::error!(disk = %engine.sb.disk_id, error = %e, "checkpoint failed");
+                            st.checkpointed = std::time::Instant::now(); // retry after an interval
+                        }
+                        continue;
+                    }
+                }
+            }
             None => match rx.recv().await {
                 Some(r) => r,
                 None => return,
@@ -824,7 +859,8 @@ async fn journal_writer(
                 }
             }
         }
-        if st.live > engine.sb.journal_len / 2
+        let due = st.live > 0 && st.checkpointed.elapsed() >= interval;
+        if (st.live > engine.sb.journal_len / 2 || due)
             && let Err(e) = checkpoint(&engine, &mut st).await
         {
             tracing::error!(disk = %engine.sb.disk_id, error = %e, "checkpoint failed");
@@ -937,6 +973,7 @@ async fn checkpoint(engine: &Engine, st: &mut JState) -> Result<()> {
     st.active_slot = slot;
     st.generation = h.generation;
     st.live = 0;
+    st.checkpointed = std::time::Instant::now();
     tracing::debug!(disk = %sb.disk_id, generation = h.generation, entries, "checkpoint written");
     Ok(())
 }

@@ -100,6 +100,7 @@ pub async fn run(cfg: Config) -> anyhow::Result<()> {
             cluster_id: cc.cluster_id,
             osd_id: cfg.id.clone(),
             force: cfg.force,
+            checkpoint_interval: objectio_engine::engine::CHECKPOINT_INTERVAL,
         };
         let engine = objectio_engine::Engine::open(dev, opts)
             .await

@@ -14,6 +14,7 @@ pub fn opts() -> OpenOptions {
         cluster_id: CLUSTER,
         osd_id: "osd-test".into(),
         force: false,
+        checkpoint_interval: objectio_engine::engine::CHECKPOINT_INTERVAL,
     }
 }
 

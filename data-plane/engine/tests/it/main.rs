@@ -388,3 +388,30 @@ async fn test_batch_durable_without_its_data_is_not_served() {
     );
     assert_no_leak(&e, "after recovery");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn test_idle_journal_is_checkpointed_periodically() {
+    let m = MemDevice::new(96 << 20);
+    let mut o = opts();
+    o.checkpoint_interval = std::time::Duration::from_millis(200);
+    let e = Engine::open(Arc::new(m.clone()), o.clone()).await.unwrap();
+    let mut ids = Vec::new();
+    for i in 0..20 {
+        let id = sid(i);
+        put(&e, header(id, 9000, 4096)).await.unwrap();
+        ids.push(id);
+    }
+    tokio::time::sleep(std::time::Duration::from_millis(600)).await;
+    drop(e);
+    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    let e = Engine::open(Arc::new(m.clone()), o).await.unwrap();
+    let r = e.recovery();
+    assert_eq!(
+        r.replayed_batches, 0,
+        "everything was in a checkpoint: {r:?}"
+    );
+    assert_eq!(r.checkpoint_entries, 20);
+    for id in &ids {
+        check(&e, id).await;
+    }
+}
