@@ -84,6 +84,25 @@ fn metadata(r: &ObjectRecord) -> Option<Metadata> {
     (!r.user_metadata.is_empty()).then(|| r.user_metadata.clone().into_iter().collect())
 }
 
+/// The [`BodyChecks`] of a request whose input has PutObject's body fields
+/// (PutObject, UploadPart).
+macro_rules! body_checks {
+    ($req:expr) => {{
+        let i = &$req.input;
+        BodyChecks::new(
+            &$req.headers,
+            i.content_length,
+            i.content_md5.as_deref(),
+            [
+                i.checksum_crc32.clone(),
+                i.checksum_crc32c.clone(),
+                i.checksum_sha256.clone(),
+            ],
+            $req.trailing_headers.clone(),
+        )
+    }};
+}
+
 /// What a body is checked against: its declared length, Content-MD5, and
 /// `x-amz-checksum-*` values from headers or from the `aws-chunked`
 /// trailer (announced by `x-amz-trailer`). Computed while streaming and
@@ -258,18 +277,7 @@ impl S3 for Gateway {
         &self,
         req: S3Request<PutObjectInput>,
     ) -> S3Result<S3Response<PutObjectOutput>> {
-        let i = &req.input;
-        let checks = BodyChecks::new(
-            &req.headers,
-            i.content_length,
-            i.content_md5.as_deref(),
-            [
-                i.checksum_crc32.clone(),
-                i.checksum_crc32c.clone(),
-                i.checksum_sha256.clone(),
-            ],
-            req.trailing_headers.clone(),
-        )?;
+        let checks = body_checks!(req)?;
         let input = req.input;
         let body = input.body.ok_or_else(|| s3_error!(IncompleteBody))?;
         let params = PutParams {
@@ -327,18 +335,7 @@ impl S3 for Gateway {
         &self,
         req: S3Request<UploadPartInput>,
     ) -> S3Result<S3Response<UploadPartOutput>> {
-        let i = &req.input;
-        let checks = BodyChecks::new(
-            &req.headers,
-            i.content_length,
-            i.content_md5.as_deref(),
-            [
-                i.checksum_crc32.clone(),
-                i.checksum_crc32c.clone(),
-                i.checksum_sha256.clone(),
-            ],
-            req.trailing_headers.clone(),
-        )?;
+        let checks = body_checks!(req)?;
         let input = req.input;
         let body = input.body.ok_or_else(|| s3_error!(IncompleteBody))?;
         let w = self
