@@ -194,7 +194,7 @@ async fn keep_alive(store: Store, id: String, alive: GatewayAlive) {
             let r = async {
                 let l = Lease::grant(&store, 10).await?;
                 store
-                    .put_with_lease(store.keys().gateway_alive(&id), &alive, l.id())
+                    .put_with_lease(store.keys().alive("gateways", &id), &alive, l.id())
                     .await?;
                 Ok::<_, objectio_cluster::Error>(l)
             }

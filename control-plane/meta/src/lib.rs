@@ -179,11 +179,6 @@ async fn init_cluster(store: &Store, cfg: &Config) -> anyhow::Result<ClusterConf
     Ok(store.config().await?)
 }
 
-/// The etcd election name of the meta leader.
-pub fn election_name(store: &Store) -> String {
-    format!("{}election/meta", store.keys().root())
-}
-
 /// Keeps this replica's liveness key and campaigns for leadership;
 /// `leader` is true while this replica leads.
 async fn membership(store: Store, id: String, leader: Arc<std::sync::atomic::AtomicBool>) {
@@ -193,13 +188,13 @@ async fn membership(store: Store, id: String, leader: Arc<std::sync::atomic::Ato
             let lease = Lease::grant(&store, 10).await?;
             store
                 .put_with_lease(
-                    format!("{}alive/metas/{id}", store.keys().root()),
+                    store.keys().alive("metas", &id),
                     &serde_json::json!({ "id": id, "started": now_secs() }),
                     lease.id(),
                 )
                 .await?;
             let mut ec = store.client().election_client();
-            ec.campaign(election_name(&store), id.clone(), lease.id())
+            ec.campaign(store.keys().election(), id.clone(), lease.id())
                 .await?;
             tracing::info!(meta = %id, "elected leader");
             leader.store(true, Ordering::Relaxed);

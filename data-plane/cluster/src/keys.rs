@@ -39,19 +39,23 @@ impl Keys {
     pub fn osd(&self, id: &str) -> String {
         self.k(&format!("osds/{id}"))
     }
-    /// Liveness key of an OSD, bound to the OSD's lease.
-    pub fn osd_alive(&self, id: &str) -> String {
-        self.k(&format!("alive/osds/{id}"))
+    /// Liveness key of a member (`osds`, `gateways`, `metas`), bound to its
+    /// lease.
+    pub fn alive(&self, kind: &str, id: &str) -> String {
+        self.k(&format!("alive/{kind}/{id}"))
     }
-    pub fn osd_alive_prefix(&self) -> String {
-        self.k("alive/osds/")
+    /// Prefix of the liveness keys of a kind (`osds`, `gateways`, `metas`).
+    pub fn alive_prefix(&self, kind: &str) -> String {
+        self.k(&format!("alive/{kind}/"))
     }
-    /// Liveness key of a gateway, bound to the gateway's lease.
-    pub fn gateway_alive(&self, id: &str) -> String {
-        self.k(&format!("alive/gateways/{id}"))
+    /// The etcd election of the meta leader.
+    pub fn election(&self) -> String {
+        self.k("election/meta")
     }
-    pub fn gateway_alive_prefix(&self) -> String {
-        self.k("alive/gateways/")
+    /// Present while a multipart completion runs (part commits compare its
+    /// absence).
+    pub fn completing(&self, upload_id: &Uuid) -> String {
+        self.k(&format!("completing/{upload_id}"))
     }
     pub fn disks_prefix(&self) -> String {
         self.k("disks/")

@@ -167,18 +167,6 @@ impl Store {
         Ok(resp.count().max(0) as u64)
     }
 
-    /// Lists the keys (without values) under `prefix`.
-    pub async fn list_keys(&self, prefix: impl Into<Vec<u8>>) -> Result<Vec<Vec<u8>>> {
-        let resp = self
-            .kv()
-            .get(
-                prefix,
-                Some(GetOptions::new().with_prefix().with_keys_only()),
-            )
-            .await?;
-        Ok(resp.kvs().iter().map(|kv| kv.key().to_vec()).collect())
-    }
-
     /// The live members of a kind (`osds`, `gateways`, `metas`): the values
     /// of their lease-bound `alive/<kind>/<id>` keys, by id. Unreadable
     /// values are skipped (a member is alive by its key alone).
@@ -186,7 +174,7 @@ impl Store {
         &self,
         kind: &str,
     ) -> Result<std::collections::HashMap<String, Option<T>>> {
-        let prefix = format!("{}alive/{kind}/", self.keys.root());
+        let prefix = self.keys.alive_prefix(kind);
         let resp = self
             .kv()
             .get(prefix.clone(), Some(GetOptions::new().with_prefix()))
@@ -230,7 +218,6 @@ impl Store {
 pub struct Lease {
     id: i64,
     task: JoinHandle<()>,
-    store: Store,
 }
 
 impl Lease {
@@ -258,11 +245,7 @@ impl Lease {
                 }
             }
         });
-        Ok(Self {
-            id,
-            task,
-            store: store.clone(),
-        })
+        Ok(Self { id, task })
     }
 
     /// The lease id, for `put_with_lease`.
@@ -273,13 +256,6 @@ impl Lease {
     /// Whether the keep-alive task stopped (the lease expired).
     pub fn is_lost(&self) -> bool {
         self.task.is_finished()
-    }
-
-    /// Stops the keep-alive and revokes the lease, deleting its keys now.
-    pub async fn revoke(self) -> Result<()> {
-        self.task.abort();
-        self.store.client.lease_client().revoke(self.id).await?;
-        Ok(())
     }
 }
 

@@ -169,7 +169,7 @@ async fn register_alive(
 ) -> objectio_cluster::Result<Lease> {
     let lease = Lease::grant(store, cfg.lease_ttl).await?;
     store
-        .put_with_lease(store.keys().osd_alive(&cfg.id), alive, lease.id())
+        .put_with_lease(store.keys().alive("osds", &cfg.id), alive, lease.id())
         .await?;
     Ok(lease)
 }

@@ -101,11 +101,6 @@ impl ShardClient {
         }
     }
 
-    /// Drops every idle connection to `addr` (after it failed).
-    pub fn forget(&self, addr: &str) {
-        self.inner.idle.lock().expect("pool lock").remove(addr);
-    }
-
     async fn expect_ok(addr: &str, c: &mut Conn) -> Result<Reply> {
         match proto::read_msg::<_, Reply>(c)
             .await

@@ -39,10 +39,6 @@ fn no_upload(id: &str) -> Error {
 }
 
 impl Objects {
-    fn completing_key(&self, upload: &Uuid) -> String {
-        format!("{}completing/{upload}", self.store().keys().root())
-    }
-
     /// Starts a multipart upload.
     pub async fn create_upload(
         &self,
@@ -137,7 +133,11 @@ impl Objects {
             let old = self.store().get::<PartRecord>(pkey.clone()).await?;
             let mut cmp = vec![
                 Compare::version(ukey.clone(), CompareOp::Greater, 0),
-                Compare::version(self.completing_key(&up.upload_id), CompareOp::Equal, 0),
+                Compare::version(
+                    self.store().keys().completing(&up.upload_id),
+                    CompareOp::Equal,
+                    0,
+                ),
             ];
             let mut ops = vec![TxnOp::put(pkey.clone(), encode(&rec), None)];
             match &old {
@@ -167,7 +167,7 @@ impl Objects {
             let completing = self
                 .store()
                 .kv()
-                .get(self.completing_key(&up.upload_id), None)
+                .get(self.store().keys().completing(&up.upload_id), None)
                 .await?
                 .count()
                 > 0;
@@ -187,7 +187,7 @@ impl Objects {
         parts: Vec<(i32, String)>,
     ) -> Result<ObjectRecord> {
         let (up, ukey) = self.upload(bucket, key, upload_id).await?;
-        let ckey = self.completing_key(&up.upload_id);
+        let ckey = self.store().keys().completing(&up.upload_id);
         self.store()
             .kv()
             .put(ckey.clone(), b"1".to_vec(), None)
@@ -323,7 +323,7 @@ impl Objects {
                 keys.parts_prefix(&up.upload_id),
                 Some(DeleteOptions::new().with_prefix()),
             ),
-            TxnOp::delete(self.completing_key(&up.upload_id), None),
+            TxnOp::delete(self.store().keys().completing(&up.upload_id), None),
         ];
         ops.extend(self.gc_op(parts.iter().map(|(_, p)| p.segment()).collect()));
         let txn = Txn::new()

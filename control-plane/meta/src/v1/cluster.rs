@@ -8,27 +8,20 @@ use axum::{Json, Router};
 use objectio_api::*;
 use objectio_cluster::{DiskRecord, ObjectRecord, OsdRecord, Store};
 
+use crate::AppState;
 use crate::auth::Admin;
 use crate::v1::ApiError;
-use crate::{AppState, election_name};
 
 pub fn router() -> Router<AppState> {
     Router::new().route("/api/v1/cluster/status", get(status))
 }
 
-/// Names of the live members under an `alive/<kind>/` prefix.
+/// Names of the live members of a kind (`osds`, `gateways`, `metas`).
 pub async fn alive(store: &Store, kind: &str) -> objectio_cluster::Result<HashSet<String>> {
-    let prefix = format!("{}alive/{kind}/", store.keys().root());
     Ok(store
-        .list_keys(prefix.clone())
+        .alive::<serde_json::Value>(kind)
         .await?
-        .into_iter()
-        .filter_map(|k| {
-            String::from_utf8(k)
-                .ok()?
-                .strip_prefix(&prefix)
-                .map(str::to_string)
-        })
+        .into_keys()
         .collect())
 }
 
@@ -51,7 +44,7 @@ pub async fn status(
     let leader = store
         .client()
         .election_client()
-        .leader(election_name(store))
+        .leader(store.keys().election())
         .await
         .ok()
         .and_then(|r| {
