@@ -15,12 +15,33 @@ use anyhow::{Context, bail};
 
 pub mod sigv4;
 
-/// A free TCP port on 127.0.0.1.
+/// A free TCP port on 127.0.0.1, handed out at most once per test process.
+///
+/// Ports come from 10000..20000, below the kernel's ephemeral range
+/// (32768..60999 by default): a port from `bind(0)` is itself ephemeral, and
+/// between the probe and the daemon's own bind any outgoing connection
+/// (a client to etcd, a gateway to an OSD) may be given it, which made a
+/// daemon fail with "Address already in use" now and then. Each test process
+/// starts at an offset from its pid and walks forward, skipping ports that
+/// something else holds.
 pub fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("a free port")
+    use std::sync::atomic::{AtomicU32, Ordering};
+    const LOW: u32 = 10_000;
+    const SPAN: u32 = 10_000;
+    static NEXT: AtomicU32 = AtomicU32::new(u32::MAX);
+    let _ = NEXT.compare_exchange(
+        u32::MAX,
+        (std::process::id().wrapping_mul(7919)) % SPAN,
+        Ordering::SeqCst,
+        Ordering::SeqCst,
+    );
+    for _ in 0..SPAN {
+        let port = (LOW + NEXT.fetch_add(1, Ordering::SeqCst) % SPAN) as u16;
+        if TcpListener::bind(("127.0.0.1", port)).is_ok() {
+            return port;
+        }
+    }
+    panic!("no free port in {LOW}..{}", LOW + SPAN)
 }
 
 /// The folder holding the workspace binaries.
