@@ -111,6 +111,12 @@ pub struct Engine {
     sb: Superblock,
     index: RwLock<HashMap<ShardId, Arc<IndexEntry>>>,
     alloc: Mutex<Allocator>,
+    /// Bytes of extents already out of the index (deleted or replaced) and
+    /// not yet back in the allocator (their header is being erased). Raised
+    /// under the index lock, lowered under the allocator lock, so
+    /// [`Engine::usage`], holding both, never counts a shard's space
+    /// without the shard.
+    releasing: std::sync::atomic::AtomicU64,
     journal: mpsc::Sender<JReq>,
     recovery: Recovery,
 }
@@ -195,6 +201,7 @@ impl Engine {
             sb,
             index: RwLock::new(index),
             alloc: Mutex::new(alloc),
+            releasing: Default::default(),
             journal: tx,
             recovery,
         });
@@ -464,12 +471,17 @@ impl Engine {
 
     /// Space accounting.
     pub fn usage(&self) -> Usage {
+        // Both locks, in the order the journal writer never inverts (it
+        // holds at most one at a time), so shards and bytes agree.
         let a = self.alloc.lock().expect("alloc lock");
+        let idx = self.index.read().expect("index lock");
+        let releasing = self.releasing.load(std::sync::atomic::Ordering::Relaxed);
+        let free = a.free_bytes() + releasing;
         Usage {
             capacity: a.total_bytes(),
-            used: a.total_bytes() - a.free_bytes(),
-            free: a.free_bytes(),
-            shards: self.index.read().expect("index lock").len() as u64,
+            used: a.total_bytes() - free,
+            free,
+            shards: idx.len() as u64,
         }
     }
 
@@ -824,6 +836,10 @@ async fn journal_writer(
                             }
                         }
                     }
+                    let bytes: u64 = freed.iter().map(|e| e.extent_len).sum();
+                    engine
+                        .releasing
+                        .fetch_add(bytes, std::sync::atomic::Ordering::Relaxed);
                 }
                 for e in freed {
                     // Erase the header so a raw scan does not report the
@@ -838,11 +854,11 @@ async fn journal_writer(
                     {
                         tracing::warn!(shard = %e.id, error = %err, "could not erase a deleted shard's header");
                     }
+                    let mut a = engine.alloc.lock().expect("alloc lock");
+                    a.free(e.offset, e.extent_len);
                     engine
-                        .alloc
-                        .lock()
-                        .expect("alloc lock")
-                        .free(e.offset, e.extent_len);
+                        .releasing
+                        .fetch_sub(e.extent_len, std::sync::atomic::Ordering::Relaxed);
                 }
                 for r in reqs {
                     let _ = r.done.send(Ok(()));

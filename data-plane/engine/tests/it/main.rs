@@ -415,3 +415,45 @@ async fn test_idle_journal_is_checkpointed_periodically() {
         check(&e, id).await;
     }
 }
+
+/// A reader of [`Engine::usage`] during deletes never sees the bytes of a
+/// shard that is already gone (the OSD publishes this snapshot; operators
+/// and tests compare shards against bytes).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn test_usage_snapshots_agree_with_the_index_during_deletes() {
+    let e = Engine::open(Arc::new(MemDevice::new(256 << 20)), opts())
+        .await
+        .unwrap();
+    let ids: Vec<ShardId> = (0..200).map(sid).collect();
+    for id in &ids {
+        put(&e, header(*id, 4 * (16 << 10), 16 << 10))
+            .await
+            .unwrap();
+    }
+    let ext = e.entry(&ids[0]).unwrap().extent_len;
+    assert!(ids.iter().all(|id| e.entry(id).unwrap().extent_len == ext));
+    let done = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let watcher = {
+        let (e, done) = (e.clone(), done.clone());
+        std::thread::spawn(move || {
+            let mut seen = 0u64;
+            while !done.load(std::sync::atomic::Ordering::Relaxed) {
+                let u = e.usage();
+                assert_eq!(u.used, u.shards * ext, "snapshot {seen}: {u:?}");
+                seen += 1;
+            }
+            seen
+        })
+    };
+    let mut tasks = Vec::new();
+    for id in ids {
+        let e = e.clone();
+        tasks.push(tokio::spawn(async move { e.delete(&id).await }));
+    }
+    for t in tasks {
+        t.await.unwrap().unwrap();
+    }
+    done.store(true, std::sync::atomic::Ordering::Relaxed);
+    assert!(watcher.join().unwrap() > 0);
+    assert_eq!(e.usage().used, 0);
+}
