@@ -147,6 +147,16 @@ async fn write(dev: &dyn BlockDevice, off: u64, data: &[u8], what: &'static str)
     r.map_err(io(what))
 }
 
+/// Like [`write`], durable when it returns (FUA) without flushing other
+/// writes.
+async fn write_fua(dev: &dyn BlockDevice, off: u64, data: &[u8], what: &'static str) -> Result<()> {
+    let mut b = dev.alloc(round_up(data.len() as u64) as usize);
+    b.as_mut_slice()[..data.len()].copy_from_slice(data);
+    b.as_mut_slice()[data.len()..].fill(0);
+    let (_, r) = dev.write_at_fua(b, off).await;
+    r.map_err(io(what))
+}
+
 fn now() -> u64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
@@ -257,10 +267,11 @@ impl Engine {
         )
         .await?;
         dev.flush().await.map_err(io("flushing the format"))?;
+        // Backup first: a device with only a primary superblock never
+        // exists, and each copy is durable before the next step.
         let b = sb.encode();
-        write(dev, dev.size() - BLOCK, &b, "writing the backup superblock").await?;
-        write(dev, 0, &b, "writing the superblock").await?;
-        dev.flush().await.map_err(io("flushing the superblock"))?;
+        write_fua(dev, dev.size() - BLOCK, &b, "writing the backup superblock").await?;
+        write_fua(dev, 0, &b, "writing the superblock").await?;
         tracing::info!(disk = %sb.disk_id, size = sb.size, "formatted device");
         Ok(sb)
     }
@@ -909,21 +920,21 @@ async fn write_batch(engine: &Engine, st: &mut JState, recs: &[Record]) -> Resul
     // was queued; the one flush after the batch makes data and records
     // durable together. Power loss before it completes may keep the batch
     // but lose data, which is why recovery verifies the last batch's shards.
-    write(
-        &*engine.dev,
-        sb.journal_off + at,
-        &batch,
-        "writing the journal",
-    )
-    .await?;
-    fail::fail_point!("engine::journal::after_write", |_| Err(Error::Injected(
-        "engine::journal::after_write"
-    )));
-    engine
-        .dev
-        .flush()
-        .await
-        .map_err(io("flushing the journal"))?;
+    // A batch of deletes only has no data behind it: one FUA write.
+    let at_dev = sb.journal_off + at;
+    if recs.iter().any(|r| matches!(r, Record::Insert(_))) {
+        write(&*engine.dev, at_dev, &batch, "writing the journal").await?;
+        fail::fail_point!("engine::journal::after_write", |_| Err(Error::Injected(
+            "engine::journal::after_write"
+        )));
+        engine
+            .dev
+            .flush()
+            .await
+            .map_err(io("flushing the journal"))?;
+    } else {
+        write_fua(&*engine.dev, at_dev, &batch, "writing the journal").await?;
+    }
     st.pos = at + len;
     st.live += extra + len;
     st.seq += 1;
@@ -974,18 +985,13 @@ async fn checkpoint(engine: &Engine, st: &mut JState) -> Result<()> {
     fail::fail_point!("engine::checkpoint::before_header", |_| Err(
         Error::Injected("engine::checkpoint::before_header")
     ));
-    write(
+    write_fua(
         &*engine.dev,
         sb.ckpt_off[slot],
         &h.encode(),
         "writing a checkpoint header",
     )
     .await?;
-    engine
-        .dev
-        .flush()
-        .await
-        .map_err(io("flushing a checkpoint header"))?;
     st.active_slot = slot;
     st.generation = h.generation;
     st.live = 0;

@@ -120,27 +120,11 @@ impl BlockDevice for MemDevice {
     }
 
     async fn write_at(&self, buf: IoBuf, offset: u64) -> (IoBuf, std::io::Result<()>) {
-        if let Err(e) = check_io(&buf, offset, self.size) {
-            return (buf, Err(e));
-        }
-        let mut s = self.inner.lock().expect("mem lock");
-        let mut n = buf.len();
-        let mut torn = false;
-        if let Some(b) = s.budget.as_mut() {
-            if (n as u64) > *b {
-                n = *b as usize;
-                torn = true;
-            }
-            *b -= n as u64;
-        }
-        s.data[offset as usize..offset as usize + n].copy_from_slice(&buf.as_slice()[..n]);
-        if s.durable.is_some() {
-            s.pending.push((offset, buf.as_slice()[..n].to_vec()));
-        }
-        if torn || s.budget == Some(0) && n == 0 {
-            return (buf, Err(lost()));
-        }
-        (buf, Ok(()))
+        self.write(buf, offset, false)
+    }
+
+    async fn write_at_fua(&self, buf: IoBuf, offset: u64) -> (IoBuf, std::io::Result<()>) {
+        self.write(buf, offset, true)
     }
 
     async fn flush(&self) -> std::io::Result<()> {
@@ -155,5 +139,37 @@ impl BlockDevice for MemDevice {
             }
         }
         Ok(())
+    }
+}
+
+impl MemDevice {
+    /// A write; with `fua` it goes past the volatile cache straight to the
+    /// durable image (unless flushes fail: then it stays cached and errs).
+    fn write(&self, buf: IoBuf, offset: u64, fua: bool) -> (IoBuf, std::io::Result<()>) {
+        if let Err(e) = check_io(&buf, offset, self.size) {
+            return (buf, Err(e));
+        }
+        let mut s = self.inner.lock().expect("mem lock");
+        let mut n = buf.len();
+        let mut torn = false;
+        if let Some(b) = s.budget.as_mut() {
+            if (n as u64) > *b {
+                n = *b as usize;
+                torn = true;
+            }
+            *b -= n as u64;
+        }
+        s.data[offset as usize..offset as usize + n].copy_from_slice(&buf.as_slice()[..n]);
+        let through = fua && !s.fail_flush;
+        let bytes = &buf.as_slice()[..n];
+        match s.durable.as_mut() {
+            Some(d) if through => d[offset as usize..offset as usize + n].copy_from_slice(bytes),
+            Some(_) => s.pending.push((offset, bytes.to_vec())),
+            None => {}
+        }
+        if torn || s.budget == Some(0) && n == 0 || fua && !through {
+            return (buf, Err(lost()));
+        }
+        (buf, Ok(()))
     }
 }

@@ -161,6 +161,17 @@ pub trait BlockDevice: Send + Sync {
     async fn write_at(&self, buf: IoBuf, offset: u64) -> (IoBuf, std::io::Result<()>);
     /// Makes every completed write durable.
     async fn flush(&self) -> std::io::Result<()>;
+    /// Writes `buf` at `offset` and returns once those bytes are durable
+    /// (forced unit access: `RWF_DSYNC`, which NVMe turns into a FUA write),
+    /// without waiting for other writes to become durable.
+    async fn write_at_fua(&self, buf: IoBuf, offset: u64) -> (IoBuf, std::io::Result<()>) {
+        let (buf, r) = self.write_at(buf, offset).await;
+        if r.is_err() {
+            return (buf, r);
+        }
+        let r = self.flush().await;
+        (buf, r)
+    }
 }
 
 /// Which backend to use.
@@ -282,6 +293,16 @@ mod tests {
         let (back, r) = dev.read_at(dev.alloc(8192), 4096).await;
         r.unwrap();
         assert_eq!(back.as_slice(), b.as_slice());
+        // A forced-unit-access write reads back like any other.
+        let mut f = dev.alloc(4096);
+        f.as_mut_slice().fill(0xf0);
+        let (f, r) = dev.write_at_fua(f, 16384).await;
+        r.unwrap();
+        let (back, r) = dev.read_at(dev.alloc(4096), 16384).await;
+        r.unwrap();
+        assert_eq!(back.as_slice(), f.as_slice());
+        let (_, r) = dev.write_at_fua(IoBuf::new(4096), size).await;
+        assert!(r.is_err());
         // Unaligned and out-of-range I/O is refused, not performed.
         let (_, r) = dev.write_at(IoBuf::new(100), 0).await;
         assert!(r.is_err());
@@ -321,6 +342,32 @@ mod tests {
     async fn uring_backend() {
         let d = tempfile::tempdir_in(".").unwrap();
         exercise(open(&d.path().join("f"), Backend::Uring, 4 << 20).unwrap()).await;
+    }
+
+    /// With a volatile write cache, a FUA write is in the image a power
+    /// loss leaves and a plain write is not (until a flush).
+    #[tokio::test]
+    async fn fua_writes_skip_the_volatile_cache() {
+        let m = memory::MemDevice::new(1 << 20);
+        m.set_volatile();
+        let mut a = m.alloc(4096);
+        a.as_mut_slice().fill(1);
+        let (_, r) = m.write_at(a, 0).await;
+        r.unwrap();
+        let mut b = m.alloc(4096);
+        b.as_mut_slice().fill(2);
+        let (_, r) = m.write_at_fua(b, 4096).await;
+        r.unwrap();
+        let img = m.image_with(|_, _| false);
+        assert!(
+            img[..4096].iter().all(|x| *x == 0),
+            "plain write was cached"
+        );
+        assert!(img[4096..8192].iter().all(|x| *x == 2), "FUA write durable");
+        // When the power goes before the write completes, it errs.
+        m.fail_flushes();
+        let (_, r) = m.write_at_fua(m.alloc(4096), 8192).await;
+        assert!(r.is_err());
     }
 
     #[test]

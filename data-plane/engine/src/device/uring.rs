@@ -51,6 +51,8 @@ struct Pool {
 enum Kind {
     Read,
     Write,
+    /// A write with `RWF_DSYNC`: durable when it completes.
+    WriteFua,
     Flush,
 }
 
@@ -179,6 +181,13 @@ struct InFlight {
     done_bytes: usize,
 }
 
+fn write_flags(kind: &Kind) -> i32 {
+    match kind {
+        Kind::WriteFua => libc::RWF_DSYNC,
+        _ => 0,
+    }
+}
+
 fn sqe_for(fd: types::Fd, f: &mut InFlight, user: u64) -> squeue::Entry {
     let off = f.req.offset + f.done_bytes as u64;
     match f.req.kind {
@@ -186,7 +195,7 @@ fn sqe_for(fd: types::Fd, f: &mut InFlight, user: u64) -> squeue::Entry {
             .flags(types::FsyncFlags::DATASYNC)
             .build()
             .user_data(user),
-        Kind::Read | Kind::Write => {
+        Kind::Read | Kind::Write | Kind::WriteFua => {
             let buf = f.req.buf.as_mut().expect("data I/O has a buffer");
             let fixed = buf.pool.as_ref().map(|p| p.index);
             let len = (buf.len() - f.done_bytes) as u32;
@@ -196,8 +205,14 @@ fn sqe_for(fd: types::Fd, f: &mut InFlight, user: u64) -> squeue::Entry {
                     opcode::ReadFixed::new(fd, ptr, len, i).offset(off).build()
                 }
                 (Kind::Read, None) => opcode::Read::new(fd, ptr, len).offset(off).build(),
-                (_, Some(i)) => opcode::WriteFixed::new(fd, ptr, len, i).offset(off).build(),
-                (_, None) => opcode::Write::new(fd, ptr, len).offset(off).build(),
+                (kind, Some(i)) => opcode::WriteFixed::new(fd, ptr, len, i)
+                    .offset(off)
+                    .rw_flags(write_flags(kind))
+                    .build(),
+                (kind, None) => opcode::Write::new(fd, ptr, len)
+                    .offset(off)
+                    .rw_flags(write_flags(kind))
+                    .build(),
             };
             e.user_data(user)
         }
@@ -352,5 +367,13 @@ impl BlockDevice for UringDevice {
 
     async fn flush(&self) -> std::io::Result<()> {
         self.submit(Kind::Flush, None, 0).await.1
+    }
+
+    async fn write_at_fua(&self, buf: IoBuf, offset: u64) -> (IoBuf, std::io::Result<()>) {
+        if let Err(e) = check_io(&buf, offset, self.size) {
+            return (buf, Err(e));
+        }
+        let (b, r) = self.submit(Kind::WriteFua, Some(buf), offset).await;
+        (b.unwrap_or_else(|| IoBuf::new(0)), r)
     }
 }
