@@ -19,6 +19,95 @@ pub struct Store {
     client: Client,
     keys: Keys,
     cluster: String,
+    /// The endpoint monitor, stopped when the last clone is dropped.
+    _monitor: Option<std::sync::Arc<AbortOnDrop>>,
+}
+
+struct AbortOnDrop(JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
+/// How often the endpoint monitor probes each etcd member.
+const PROBE_EVERY: Duration = Duration::from_millis(500);
+
+fn connect_options() -> ConnectOptions {
+    ConnectOptions::new()
+        .with_connect_timeout(Duration::from_secs(5))
+        .with_timeout(Duration::from_secs(10))
+        .with_keep_alive(Duration::from_secs(10), Duration::from_secs(5))
+        // A member cut off from the quorum refuses instead of answering
+        // from a stale view.
+        .with_require_leader(true)
+}
+
+/// Whether the member at `endpoint` answers and knows a leader.
+async fn probe(client: &mut Option<Client>, endpoint: &str) -> bool {
+    if client.is_none() {
+        let opts = ConnectOptions::new()
+            .with_connect_timeout(PROBE_EVERY * 2)
+            .with_timeout(PROBE_EVERY * 2);
+        *client = Client::connect([endpoint], Some(opts)).await.ok();
+    }
+    let Some(c) = client.as_mut() else {
+        return false;
+    };
+    match c.status().await {
+        Ok(s) => s.leader() != 0,
+        Err(_) => {
+            *client = None;
+            false
+        }
+    }
+}
+
+/// Keeps the balanced client's endpoint set to the members that answer.
+///
+/// The etcd client spreads requests over every endpoint it was given and
+/// does not fail over: with one member dead, requests routed to it fail.
+/// This task probes each member and takes dead ones out of the set (and
+/// puts them back when they answer again), so losing a member or the
+/// leader costs one election, not a share of every request. With no
+/// member answering, every endpoint stays in (requests then fail clearly
+/// and recover by themselves).
+async fn monitor_endpoints(client: Client, endpoints: Vec<String>) {
+    let mut probes: Vec<Option<Client>> = vec![None; endpoints.len()];
+    let mut in_set = vec![true; endpoints.len()];
+    loop {
+        tokio::time::sleep(PROBE_EVERY).await;
+        let mut up = Vec::with_capacity(endpoints.len());
+        for (p, e) in probes.iter_mut().zip(&endpoints) {
+            up.push(probe(p, e).await);
+        }
+        let none_up = !up.iter().any(|u| *u);
+        for (i, e) in endpoints.iter().enumerate() {
+            let want = up[i] || none_up;
+            if want == in_set[i] {
+                continue;
+            }
+            let r = if want {
+                client.add_endpoint(e).await
+            } else {
+                client.remove_endpoint(e).await
+            };
+            match r {
+                Ok(()) => {
+                    in_set[i] = want;
+                    if want {
+                        tracing::info!(endpoint = %e, "etcd member back in use");
+                    } else {
+                        tracing::warn!(endpoint = %e, "etcd member not answering; requests go to the others");
+                    }
+                }
+                Err(err) => {
+                    tracing::warn!(endpoint = %e, error = %err, "could not update etcd endpoints")
+                }
+            }
+        }
+    }
 }
 
 /// Decodes a record value, refusing schema versions newer than this build.
@@ -45,15 +134,18 @@ pub fn encode<T: Serialize>(rec: &T) -> Vec<u8> {
 impl Store {
     /// Connects to etcd at `endpoints` for the cluster named `cluster`.
     pub async fn connect(endpoints: &[String], cluster: &str) -> Result<Self> {
-        let opts = ConnectOptions::new()
-            .with_connect_timeout(Duration::from_secs(5))
-            .with_timeout(Duration::from_secs(10))
-            .with_keep_alive(Duration::from_secs(10), Duration::from_secs(5));
-        let client = Client::connect(endpoints, Some(opts)).await?;
+        let client = Client::connect(endpoints, Some(connect_options())).await?;
+        let monitor = (endpoints.len() > 1).then(|| {
+            std::sync::Arc::new(AbortOnDrop(tokio::spawn(monitor_endpoints(
+                client.clone(),
+                endpoints.to_vec(),
+            ))))
+        });
         Ok(Self {
             client,
             keys: Keys::new(cluster),
             cluster: cluster.to_string(),
+            _monitor: monitor,
         })
     }
 
@@ -225,23 +317,45 @@ impl Lease {
     pub async fn grant(store: &Store, ttl: i64) -> Result<Self> {
         let mut lc = store.client.lease_client();
         let id = lc.grant(ttl, None).await?.id();
-        let (mut keeper, mut stream) = lc.keep_alive(id).await?;
+        let mut ka = Some(lc.keep_alive(id).await?);
         let period = Duration::from_millis((ttl.max(1) as u64 * 1000) / 3);
+        // A broken keep-alive stream (its member died, the leader changed)
+        // is opened again on the next tick, through whichever member
+        // answers; only an answer saying the lease is gone ends the task.
         let task = tokio::spawn(async move {
             let mut tick = tokio::time::interval(period);
             loop {
                 tick.tick().await;
+                if ka.is_none() {
+                    match lc.keep_alive(id).await {
+                        Ok(pair) => ka = Some(pair),
+                        Err(e) => {
+                            tracing::warn!(lease = id, error = %e, "lease keep-alive failed");
+                            continue;
+                        }
+                    }
+                }
+                let (keeper, stream) = ka.as_mut().expect("stream open");
                 if let Err(e) = keeper.keep_alive().await {
                     tracing::warn!(lease = id, error = %e, "lease keep-alive failed");
+                    ka = None;
                     continue;
                 }
-                match stream.message().await {
-                    Ok(Some(r)) if r.ttl() > 0 => {}
-                    Ok(_) => {
+                match tokio::time::timeout(period, stream.message()).await {
+                    Ok(Ok(Some(r))) if r.ttl() > 0 => {}
+                    Ok(Ok(Some(_))) => {
                         tracing::error!(lease = id, "lease expired; liveness lost");
                         return;
                     }
-                    Err(e) => tracing::warn!(lease = id, error = %e, "lease keep-alive stream"),
+                    Ok(Ok(None)) => ka = None,
+                    Ok(Err(e)) => {
+                        tracing::warn!(lease = id, error = %e, "lease keep-alive stream");
+                        ka = None;
+                    }
+                    Err(_) => {
+                        tracing::warn!(lease = id, "lease keep-alive unanswered");
+                        ka = None;
+                    }
                 }
             }
         });

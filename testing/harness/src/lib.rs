@@ -80,6 +80,16 @@ pub struct Options {
     pub domains: usize,
     pub disk_size: &'static str,
     pub lease_ttl: u32,
+    /// etcd members (1, or 3 to lose a leader).
+    pub etcd_members: usize,
+}
+
+/// One etcd member of the cluster.
+struct EtcdMember {
+    name: String,
+    client_port: u16,
+    peer_port: u16,
+    child: Option<Child>,
 }
 
 impl Default for Options {
@@ -89,6 +99,7 @@ impl Default for Options {
             domains: 3,
             disk_size: "1GiB",
             lease_ttl: 2,
+            etcd_members: 1,
         }
     }
 }
@@ -96,8 +107,6 @@ impl Default for Options {
 /// A running cluster; every process is killed on drop.
 pub struct Cluster {
     pub dir: tempfile::TempDir,
-    pub etcd_port: u16,
-    etcd_peer_port: u16,
     pub meta_port: u16,
     pub gateway_port: u16,
     pub token: String,
@@ -105,7 +114,7 @@ pub struct Cluster {
     pub access_key: String,
     pub secret_key: String,
     pub osds: Vec<Osd>,
-    etcd: Option<Child>,
+    etcd: Vec<EtcdMember>,
     meta: Option<Child>,
     gateway: Option<Child>,
     opts: Options,
@@ -127,9 +136,15 @@ impl Cluster {
     /// Starts a cluster.
     pub async fn start_with(opts: Options) -> anyhow::Result<Self> {
         let dir = tempfile::Builder::new().prefix("objectio-it-").tempdir()?;
+        let etcd = (0..opts.etcd_members.max(1))
+            .map(|i| EtcdMember {
+                name: format!("e{i}"),
+                client_port: free_port(),
+                peer_port: free_port(),
+                child: None,
+            })
+            .collect();
         let mut c = Cluster {
-            etcd_port: free_port(),
-            etcd_peer_port: free_port(),
             meta_port: free_port(),
             gateway_port: free_port(),
             token: random_hex(40),
@@ -137,7 +152,7 @@ impl Cluster {
             access_key: String::new(),
             secret_key: String::new(),
             osds: Vec::new(),
-            etcd: None,
+            etcd,
             meta: None,
             gateway: None,
             bin: bin_dir(),
@@ -145,8 +160,7 @@ impl Cluster {
             dir,
         };
         c.start_etcd()?;
-        c.wait_http(&format!("http://127.0.0.1:{}/health", c.etcd_port), "etcd")
-            .await?;
+        c.wait_etcd().await?;
         c.start_meta()?;
         c.wait_http(&format!("http://127.0.0.1:{}/health", c.meta_port), "meta")
             .await?;
@@ -206,19 +220,47 @@ impl Cluster {
             .with_context(|| format!("spawning {name}"))
     }
 
+    /// Every member's client URL, comma-separated (what `--etcd` takes).
     fn etcd_url(&self) -> String {
-        format!("http://127.0.0.1:{}", self.etcd_port)
+        self.etcd_endpoints().join(",")
+    }
+
+    /// Every member's client URL.
+    pub fn etcd_endpoints(&self) -> Vec<String> {
+        self.etcd
+            .iter()
+            .map(|m| format!("http://127.0.0.1:{}", m.client_port))
+            .collect()
     }
 
     fn start_etcd(&mut self) -> anyhow::Result<()> {
-        let peer = self.etcd_peer_port;
-        let data = self.dir.path().join("etcd");
-        let url = self.etcd_url();
+        for i in 0..self.etcd.len() {
+            self.start_etcd_member(i)?;
+        }
+        Ok(())
+    }
+
+    /// Starts (or restarts, on its data) etcd member `i`.
+    pub fn start_etcd_member(&mut self, i: usize) -> anyhow::Result<()> {
+        let initial: Vec<String> = self
+            .etcd
+            .iter()
+            .map(|m| format!("{}=http://127.0.0.1:{}", m.name, m.peer_port))
+            .collect();
+        let m = &self.etcd[i];
+        let url = format!("http://127.0.0.1:{}", m.client_port);
+        let peer = format!("http://127.0.0.1:{}", m.peer_port);
+        let data = self.dir.path().join(format!("etcd-{}", m.name));
+        let log = if self.etcd.len() == 1 {
+            "etcd".to_string()
+        } else {
+            format!("etcd-{}", m.name)
+        };
         let child = self.spawn(
-            "etcd",
+            &log,
             Command::new("etcd")
                 .arg("--name")
-                .arg("t")
+                .arg(&m.name)
                 .arg("--data-dir")
                 .arg(&data)
                 .arg("--listen-client-urls")
@@ -226,14 +268,62 @@ impl Cluster {
                 .arg("--advertise-client-urls")
                 .arg(&url)
                 .arg("--listen-peer-urls")
-                .arg(format!("http://127.0.0.1:{peer}"))
+                .arg(&peer)
                 .arg("--initial-advertise-peer-urls")
-                .arg(format!("http://127.0.0.1:{peer}"))
+                .arg(&peer)
                 .arg("--initial-cluster")
-                .arg(format!("t=http://127.0.0.1:{peer}")),
+                .arg(initial.join(","))
+                .args(["--initial-cluster-token", "objectio-it"]),
         )?;
-        self.etcd = Some(child);
+        self.etcd[i].child = Some(child);
         Ok(())
+    }
+
+    /// Kills etcd member `i` (SIGKILL).
+    pub fn kill_etcd_member(&mut self, i: usize) {
+        if let Some(mut c) = self.etcd[i].child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+
+    /// Waits until every running member answers healthy (a member is
+    /// healthy only while the cluster has a leader).
+    async fn wait_etcd(&mut self) -> anyhow::Result<()> {
+        for i in 0..self.etcd.len() {
+            if self.etcd[i].child.is_some() {
+                let url = format!("http://127.0.0.1:{}/health", self.etcd[i].client_port);
+                self.wait_http(&url, "etcd").await?;
+            }
+        }
+        Ok(())
+    }
+
+    /// The index of the etcd member that is leader now, as the running
+    /// members report it.
+    pub async fn etcd_leader(&self) -> Option<usize> {
+        let http = reqwest::Client::new();
+        let mut ids = vec![None; self.etcd.len()];
+        let mut leader = None;
+        for (i, m) in self.etcd.iter().enumerate() {
+            if m.child.is_none() {
+                continue;
+            }
+            let url = format!("http://127.0.0.1:{}/v3/maintenance/status", m.client_port);
+            let Ok(r) = http.post(url).body("{}").send().await else {
+                continue;
+            };
+            let Ok(v) = r.json::<serde_json::Value>().await else {
+                continue;
+            };
+            ids[i] = v["header"]["member_id"].as_str().map(str::to_string);
+            if let Some(l) = v["leader"].as_str() {
+                leader = Some(l.to_string());
+            }
+        }
+        let leader = leader?;
+        ids.iter()
+            .position(|id| id.as_deref() == Some(leader.as_str()))
     }
 
     fn start_meta(&mut self) -> anyhow::Result<()> {
@@ -258,11 +348,10 @@ impl Cluster {
         Ok(())
     }
 
-    /// Kills etcd (SIGKILL): the whole store goes away.
+    /// Kills every etcd member (SIGKILL): the whole store goes away.
     pub fn kill_etcd(&mut self) {
-        if let Some(mut c) = self.etcd.take() {
-            let _ = c.kill();
-            let _ = c.wait();
+        for i in 0..self.etcd.len() {
+            self.kill_etcd_member(i);
         }
     }
 
@@ -270,11 +359,7 @@ impl Cluster {
     pub async fn restart_etcd(&mut self) -> anyhow::Result<()> {
         self.kill_etcd();
         self.start_etcd()?;
-        self.wait_http(
-            &format!("http://127.0.0.1:{}/health", self.etcd_port),
-            "etcd",
-        )
-        .await
+        self.wait_etcd().await
     }
 
     /// Starts (or restarts) OSD `i` (0-based).
@@ -374,9 +459,9 @@ impl Cluster {
             .await?)
     }
 
-    /// The etcd endpoint, for tests that inspect records.
+    /// The first etcd member's endpoint, for tests that inspect records.
     pub fn etcd_endpoint(&self) -> String {
-        self.etcd_url()
+        self.etcd_endpoints().remove(0)
     }
 
     async fn wait_http(&mut self, url: &str, what: &str) -> anyhow::Result<()> {
@@ -457,7 +542,7 @@ impl Drop for Cluster {
             kids.extend(o.child.take());
         }
         kids.extend(self.meta.take());
-        kids.extend(self.etcd.take());
+        kids.extend(self.etcd.iter_mut().filter_map(|m| m.child.take()));
         for mut k in kids {
             let _ = k.kill();
             let _ = k.wait();

@@ -551,3 +551,110 @@ async fn test_etcd_outage_is_503_and_the_cluster_recovers() {
         "the refused PUT stored nothing"
     );
 }
+
+/// Retries a PUT until it succeeds (the cluster is recovering), within 30 s.
+async fn put_until_ok(s3c: &aws_sdk_s3::Client, bucket: &str, key: &str, body: &[u8]) {
+    let t = Instant::now();
+    loop {
+        match s3c
+            .put_object()
+            .bucket(bucket)
+            .key(key)
+            .body(body.to_vec().into())
+            .send()
+            .await
+        {
+            Ok(_) => return,
+            Err(e) => {
+                assert!(
+                    t.elapsed() < Duration::from_secs(30),
+                    "PUT never recovered: {e:?}"
+                );
+                tokio::time::sleep(Duration::from_millis(300)).await;
+            }
+        }
+    }
+}
+
+/// Waits until the running etcd members agree on a leader other than
+/// `old`; returns it.
+async fn wait_new_etcd_leader(c: &Cluster, old: usize) -> usize {
+    let t = Instant::now();
+    loop {
+        if let Some(l) = c.etcd_leader().await
+            && l != old
+        {
+            return l;
+        }
+        assert!(t.elapsed() < Duration::from_secs(20), "no new etcd leader");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn test_etcd_leader_loss_keeps_the_cluster_serving() {
+    let mut c = Cluster::start_with(objectio_testkit::Options {
+        etcd_members: 3,
+        ..Default::default()
+    })
+    .await
+    .unwrap();
+    let s3c = s3_no_retry(&c, &c.access_key.clone(), &c.secret_key.clone(), None);
+    s3c.create_bucket().bucket("quorum").send().await.unwrap();
+    let mut objs = vec![("before".to_string(), data((2 << 20) + 5, 40))];
+    put(&s3c, "quorum", "before", objs[0].1.clone()).await;
+
+    for round in 0..2 {
+        // Kill the etcd leader: the other two elect a new one, and every
+        // daemon's client moves to a live member without a restart.
+        let leader = c.etcd_leader().await.expect("an etcd leader");
+        c.kill_etcd_member(leader);
+        let new = wait_new_etcd_leader(&c, leader).await;
+        assert_ne!(new, leader);
+        let body = data((1 << 20) + round, 50 + round as u64);
+        let key = format!("after{round}");
+        put_until_ok(&s3c, "quorum", &key, &body).await;
+        objs.push((key, body));
+        // Once recovered (and the dead member is out of every client's
+        // endpoint set: probes run every 500 ms), requests succeed without
+        // retries.
+        tokio::time::sleep(Duration::from_millis(1500)).await;
+        for i in 0..8 {
+            let key = format!("r{round}-{i}");
+            let body = data(10_000 + i, i as u64);
+            put(&s3c, "quorum", &key, body.clone()).await;
+            objs.push((key, body));
+        }
+        for (k, body) in &objs {
+            assert!(&get(&s3c, "quorum", k).await == body, "object {k} differs");
+        }
+        // OSD leases lived through the election; the admin API serves.
+        c.wait_osds_up(6).await.unwrap();
+        let st = c.admin_json("/api/v1/cluster/status").await.unwrap();
+        assert_eq!(st["state"], "HEALTHY", "{st}");
+        // The old leader rejoins and catches up, so the next round (which
+        // kills the current leader) still has a quorum.
+        c.start_etcd_member(leader).unwrap();
+        let t = Instant::now();
+        while reqwest::get(format!("{}/health", c.etcd_endpoints()[leader]))
+            .await
+            .map(|r| !r.status().is_success())
+            .unwrap_or(true)
+        {
+            assert!(
+                t.elapsed() < Duration::from_secs(20),
+                "member never rejoined"
+            );
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    }
+    let listed = s3c
+        .list_objects_v2()
+        .bucket("quorum")
+        .send()
+        .await
+        .unwrap()
+        .key_count()
+        .unwrap_or(0);
+    assert_eq!(listed as usize, objs.len());
+}
