@@ -41,8 +41,8 @@ pub fn amz_date(secs: u64) -> String {
     )
 }
 
-/// A request for `path` (already URI-encoded, no query string) signed
-/// with `x-amz-content-sha256: payload`.
+/// A request for `path` (already URI-encoded, with an optional query string
+/// of URI-encoded pairs) signed with `x-amz-content-sha256: payload`.
 pub fn request(
     http: &reqwest::Client,
     c: &Creds,
@@ -61,8 +61,22 @@ pub fn request(
         .as_secs();
     let date = amz_date(now);
     let day = &date[..8];
+    let (bare, query) = path.split_once('?').unwrap_or((path, ""));
+    let mut pairs: Vec<String> = query
+        .split('&')
+        .filter(|p| !p.is_empty())
+        .map(|p| {
+            if p.contains('=') {
+                p.to_string()
+            } else {
+                format!("{p}=")
+            }
+        })
+        .collect();
+    pairs.sort();
+    let query = pairs.join("&");
     let canonical = format!(
-        "{method}\n{path}\n\nhost:{host}\nx-amz-content-sha256:{payload}\nx-amz-date:{date}\n\nhost;x-amz-content-sha256;x-amz-date\n{payload}"
+        "{method}\n{bare}\n{query}\nhost:{host}\nx-amz-content-sha256:{payload}\nx-amz-date:{date}\n\nhost;x-amz-content-sha256;x-amz-date\n{payload}"
     );
     let scope = format!("{day}/us-east-1/s3/aws4_request");
     let to_sign = format!(

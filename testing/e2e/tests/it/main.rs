@@ -7,6 +7,7 @@ mod auth;
 mod common;
 mod config;
 mod failures;
+mod hostile;
 mod list;
 mod multipart;
 mod roundtrip;
