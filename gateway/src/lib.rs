@@ -144,6 +144,7 @@ pub async fn run(cfg: Config) -> anyhow::Result<()> {
 
     let mut builder = S3ServiceBuilder::new(s3::Gateway { objects });
     builder.set_auth(s3::EtcdAuth {
+        keys: objectio_cluster::mirror::Mirror::start(&store, store.keys().users_prefix()),
         store: store.clone(),
     });
     builder.set_route(Health);

@@ -669,9 +669,12 @@ fn base64_decode(s: &str) -> Option<Vec<u8>> {
     base64::engine::general_purpose::STANDARD.decode(s).ok()
 }
 
-/// SigV4 secrets come from the access keys in etcd.
+/// SigV4 secrets come from the access keys in etcd, served from a live
+/// copy of them (a watch) and read from etcd when the copy is not current
+/// or does not know the key (a key created a moment ago).
 pub struct EtcdAuth {
     pub store: Store,
+    pub keys: objectio_cluster::mirror::Mirror,
 }
 
 #[async_trait::async_trait]
@@ -680,11 +683,13 @@ impl S3Auth for EtcdAuth {
         if access_key.is_empty() || access_key.len() > 128 || access_key.contains('/') {
             return Err(s3_error!(InvalidAccessKeyId));
         }
-        match self
-            .store
-            .get::<AccessKeyRecord>(self.store.keys().user(access_key))
-            .await
+        let key = self.store.keys().user(access_key);
+        if let Some(Some(v)) = self.keys.get(key.as_bytes())
+            && let Ok(k) = objectio_cluster::store::decode::<AccessKeyRecord>(key.as_bytes(), &v)
         {
+            return Ok(SecretKey::from(k.secret_access_key));
+        }
+        match self.store.get::<AccessKeyRecord>(key).await {
             Ok(Some((k, _))) => Ok(SecretKey::from(k.secret_access_key)),
             Ok(None) => Err(s3_error!(
                 InvalidAccessKeyId,

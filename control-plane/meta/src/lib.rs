@@ -6,6 +6,7 @@
 //! Every piece of state lives in etcd; any number of replicas may run.
 
 pub mod auth;
+pub mod compact;
 pub mod gc;
 pub mod v1;
 
@@ -64,6 +65,10 @@ pub struct Config {
     /// How often the GC controller runs, in milliseconds.
     #[arg(long, env = "OBJECTIO_GC_INTERVAL_MS", default_value_t = 5000)]
     pub gc_interval_ms: u64,
+    /// How often the leader compacts etcd's history, in seconds (it keeps
+    /// one period of history for watchers to resume from).
+    #[arg(long, env = "OBJECTIO_COMPACT_INTERVAL_SECS", default_value_t = 300)]
+    pub compact_interval_secs: u64,
     /// Print the OpenAPI spec and exit.
     #[arg(long)]
     pub print_openapi: bool,
@@ -219,6 +224,11 @@ pub async fn run(cfg: Config) -> anyhow::Result<()> {
     init_cluster(&store, &cfg).await?;
     let leader = Arc::new(std::sync::atomic::AtomicBool::new(false));
     tokio::spawn(membership(store.clone(), cfg.id.clone(), leader.clone()));
+    tokio::spawn(compact::run(
+        store.clone(),
+        leader.clone(),
+        Duration::from_secs(cfg.compact_interval_secs.max(1)),
+    ));
     match cfg.secret.load() {
         Ok(secret) => {
             let client = objectio_shard::ShardClient::new(&secret, Duration::from_secs(30));

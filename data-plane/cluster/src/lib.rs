@@ -6,13 +6,15 @@
 //! - placement of an object version's shards on disks ([`placement`]):
 //!   weighted rendezvous hashing with a per-failure-domain cap;
 //! - the typed etcd access used by every process ([`store::Store`]),
-//!   including leases kept alive in the background.
+//!   including leases kept alive in the background, and live in-memory
+//!   copies of a key prefix ([`mirror::Mirror`]).
 //!
 //! It must never depend on the S3 layer, the admin API or the OSD engine:
 //! every process links it.
 
 pub mod args;
 pub mod keys;
+pub mod mirror;
 pub mod placement;
 pub mod records;
 pub mod store;

@@ -23,7 +23,7 @@ pub struct Store {
     _monitor: Option<std::sync::Arc<AbortOnDrop>>,
 }
 
-struct AbortOnDrop(JoinHandle<()>);
+pub(crate) struct AbortOnDrop(pub(crate) JoinHandle<()>);
 
 impl Drop for AbortOnDrop {
     fn drop(&mut self) {
@@ -157,6 +157,38 @@ impl Store {
     /// The cluster name.
     pub fn cluster(&self) -> &str {
         &self.cluster
+    }
+
+    /// The store's current revision.
+    pub async fn revision(&self) -> Result<i64> {
+        let r = self
+            .kv()
+            .get(
+                self.keys.config(),
+                Some(GetOptions::new().with_count_only()),
+            )
+            .await?;
+        Ok(r.header().map(|h| h.revision()).unwrap_or(0))
+    }
+
+    /// Drops the history before `revision` (etcd keeps every revision until
+    /// compacted; its database would otherwise grow until it refuses
+    /// writes). Compacting to a revision already compacted is not an error.
+    pub async fn compact(&self, revision: i64) -> Result<()> {
+        match self.kv().compact(revision, None).await {
+            Ok(_) => Ok(()),
+            Err(etcd_client::Error::GRpcStatus(s))
+                if s.message().contains("required revision has been compacted") =>
+            {
+                Ok(())
+            }
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// A watch client (for [`crate::mirror::Mirror`]).
+    pub(crate) fn watch_client(&self) -> etcd_client::WatchClient {
+        self.client.watch_client()
     }
 
     /// A KV client for transactions and raw range reads.

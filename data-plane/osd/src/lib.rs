@@ -129,7 +129,8 @@ pub async fn run(cfg: Config) -> anyhow::Result<()> {
         registered: now_secs(),
     };
     store.put(store.keys().osd(&cfg.id), &rec).await?;
-    publish_disks(&store, &cfg.id, &disks, &paths).await?;
+    let mut published = HashMap::new();
+    publish_disks(&store, &cfg.id, &disks, &paths, &mut published).await?;
     let state = Arc::new(server::ServerState {
         secret,
         disks: disks.clone(),
@@ -152,12 +153,11 @@ pub async fn run(cfg: Config) -> anyhow::Result<()> {
                 Err(e) => tracing::warn!(error = %e, "could not register liveness; retrying"),
             }
         }
-        if last_publish.elapsed() >= Duration::from_millis(cfg.publish_ms)
-            && let Err(e) = publish_disks(&store, &cfg.id, &disks, &paths).await
-        {
-            tracing::warn!(error = %e, "could not publish disk usage");
-        } else if last_publish.elapsed() >= Duration::from_millis(cfg.publish_ms) {
-            last_publish = tokio::time::Instant::now();
+        if last_publish.elapsed() >= Duration::from_millis(cfg.publish_ms) {
+            match publish_disks(&store, &cfg.id, &disks, &paths, &mut published).await {
+                Ok(()) => last_publish = tokio::time::Instant::now(),
+                Err(e) => tracing::warn!(error = %e, "could not publish disk usage"),
+            }
         }
     }
 }
@@ -174,15 +174,27 @@ async fn register_alive(
     Ok(lease)
 }
 
-/// Writes each disk's record (capacity, usage), keeping its in/out state.
+/// A disk record is rewritten at least this often even when unchanged.
+const REPUBLISH_EVERY: Duration = Duration::from_secs(60);
+
+/// Writes each disk's record (capacity, usage), keeping its in/out state;
+/// a disk whose usage did not change since `published` says it was written
+/// is skipped (every write is an etcd revision) unless a minute has passed.
 async fn publish_disks(
     store: &Store,
     osd: &str,
     disks: &HashMap<uuid::Uuid, Arc<objectio_engine::Engine>>,
     paths: &HashMap<uuid::Uuid, String>,
+    published: &mut HashMap<uuid::Uuid, (objectio_engine::Usage, std::time::Instant)>,
 ) -> objectio_cluster::Result<()> {
     for (id, d) in disks {
         let u = d.usage();
+        if published
+            .get(id)
+            .is_some_and(|(last, at)| *last == u && at.elapsed() < REPUBLISH_EVERY)
+        {
+            continue;
+        }
         let key = store.keys().disk(id);
         let state = store
             .get::<DiskRecord>(key.clone())
@@ -203,6 +215,7 @@ async fn publish_disks(
             state,
         };
         store.put(key, &rec).await?;
+        published.insert(*id, (u, std::time::Instant::now()));
     }
     Ok(())
 }

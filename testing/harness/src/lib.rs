@@ -340,7 +340,7 @@ impl Cluster {
                 ])
                 .arg("--listen")
                 .arg(format!("127.0.0.1:{}", self.meta_port))
-                .args(["--gc-interval-ms", "300"])
+                .args(["--gc-interval-ms", "300", "--compact-interval-secs", "1"])
                 .env("OBJECTIO_ADMIN_TOKEN", &self.token)
                 .env("OBJECTIO_CLUSTER_SECRET", &self.secret),
         )?;

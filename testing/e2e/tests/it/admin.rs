@@ -1,5 +1,7 @@
 use objectio_testkit::Cluster;
 
+use crate::common::*;
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn test_admin_api_requires_a_valid_token() {
     let c = Cluster::start().await.unwrap();
@@ -111,4 +113,43 @@ async fn test_cli_reports_cluster_osds_and_buckets() {
     let out = cli(&["--help"], Some(&c.token));
     let help = String::from_utf8_lossy(&out.stdout);
     assert!(!help.contains("repair"), "{help}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn test_meta_leader_compacts_etcd_history() {
+    let c = Cluster::start().await.unwrap();
+    let store = objectio_cluster::Store::connect(&[c.etcd_endpoint()], "it")
+        .await
+        .unwrap();
+    let r0 = store.revision().await.unwrap();
+    let s3c = s3(&c);
+    s3c.create_bucket().bucket("compact").send().await.unwrap();
+    for i in 0..5 {
+        put(&s3c, "compact", &format!("k{i}"), data(1000, i)).await;
+    }
+    // The test meta compacts every second, keeping one period: r0 goes.
+    let old = |rev: i64| {
+        let mut kv = store.kv();
+        let key = store.keys().config();
+        async move {
+            kv.get(key, Some(etcd_client::GetOptions::new().with_revision(rev)))
+                .await
+        }
+    };
+    let t = std::time::Instant::now();
+    loop {
+        match old(r0).await {
+            Err(e) if e.to_string().contains("compacted") => break,
+            r => assert!(
+                t.elapsed() < std::time::Duration::from_secs(15),
+                "history never compacted: {r:?}"
+            ),
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
+    // Everything still works on the compacted store.
+    for i in 0..5 {
+        assert_eq!(get(&s3c, "compact", &format!("k{i}")).await, data(1000, i));
+    }
+    put(&s3c, "compact", "after", b"x".to_vec()).await;
 }

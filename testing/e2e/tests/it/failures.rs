@@ -658,3 +658,84 @@ async fn test_etcd_leader_loss_keeps_the_cluster_serving() {
         .unwrap_or(0);
     assert_eq!(listed as usize, objs.len());
 }
+
+/// Waits until `cond` holds on the mirror, within 5 s.
+async fn wait_mirror(
+    m: &objectio_cluster::mirror::Mirror,
+    what: &str,
+    cond: impl Fn(&objectio_cluster::mirror::Mirror) -> bool,
+) {
+    let t = Instant::now();
+    while !cond(m) {
+        assert!(t.elapsed() < Duration::from_secs(5), "mirror never {what}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn test_mirror_follows_changes_and_survives_member_loss() {
+    use objectio_cluster::mirror::Mirror;
+    let mut c = Cluster::start_with(objectio_testkit::Options {
+        etcd_members: 3,
+        osds: 0,
+        ..Default::default()
+    })
+    .await
+    .unwrap();
+    let store = Store::connect(&c.etcd_endpoints(), "it").await.unwrap();
+    let kv = || store.kv();
+    kv().put("/m/a", "1", None).await.unwrap();
+    let m = Mirror::start(&store, "/m/".into());
+    wait_mirror(&m, "listed", |m| {
+        m.get(b"/m/a") == Some(Some(b"1".to_vec()))
+    })
+    .await;
+    assert_eq!(m.get(b"/m/none"), Some(None));
+    assert_eq!(m.get(b"/other"), Some(None));
+    kv().put("/m/b", "2", None).await.unwrap();
+    kv().put("/m/a", "3", None).await.unwrap();
+    kv().put("/x", "outside", None).await.unwrap();
+    wait_mirror(&m, "saw the puts", |m| {
+        m.get(b"/m/b") == Some(Some(b"2".to_vec())) && m.get(b"/m/a") == Some(Some(b"3".to_vec()))
+    })
+    .await;
+    assert_eq!(m.get(b"/x"), Some(None), "keys outside the prefix stay out");
+    kv().delete("/m/b", None).await.unwrap();
+    wait_mirror(&m, "saw the delete", |m| m.get(b"/m/b") == Some(None)).await;
+
+    // Every member the mirror could be watching through goes away in turn
+    // (one at a time, so a quorum stays): it keeps following.
+    for round in 0..3 {
+        c.kill_etcd_member(round);
+        let v = format!("r{round}");
+        let t = Instant::now();
+        while kv().put("/m/c", v.as_str(), None).await.is_err() {
+            assert!(
+                t.elapsed() < Duration::from_secs(20),
+                "etcd never recovered"
+            );
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+        wait_mirror(&m, "followed after a member loss", |m| {
+            m.get(b"/m/c") == Some(Some(v.as_bytes().to_vec()))
+        })
+        .await;
+        c.start_etcd_member(round).unwrap();
+        let t = Instant::now();
+        while reqwest::get(format!("{}/health", c.etcd_endpoints()[round]))
+            .await
+            .map(|r| !r.status().is_success())
+            .unwrap_or(true)
+        {
+            assert!(
+                t.elapsed() < Duration::from_secs(20),
+                "member never rejoined"
+            );
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    }
+
+    // With etcd gone entirely the copy stops being trusted.
+    c.kill_etcd();
+    wait_mirror(&m, "noticed etcd is gone", |m| m.get(b"/m/a").is_none()).await;
+}

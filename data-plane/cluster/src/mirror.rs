@@ -1,0 +1,140 @@
+//! A live in-memory copy of one etcd key prefix: listed once, then kept
+//! current by a watch from the listed revision.
+//!
+//! A reader asks [`Mirror::get`] and gets `None` whenever the copy cannot be
+//! trusted (not listed yet, watch broken, or etcd silent for longer than
+//! [`STALE_AFTER`]); the caller then reads etcd itself. The watch is
+//! checked with progress requests every [`PROGRESS_EVERY`], so a stream that
+//! dies quietly (its member cut off) is noticed and the copy re-listed
+//! through a member that answers.
+
+use std::collections::HashMap;
+use std::sync::{Arc, RwLock};
+use std::time::{Duration, Instant};
+
+use etcd_client::{EventType, GetOptions, WatchOptions};
+
+use crate::store::AbortOnDrop;
+use crate::{Result, Store};
+
+/// How often the watch is asked to prove it is alive.
+pub const PROGRESS_EVERY: Duration = Duration::from_millis(1000);
+/// Silence after which the copy is no longer trusted.
+pub const STALE_AFTER: Duration = Duration::from_millis(3000);
+
+#[derive(Default)]
+struct State {
+    synced: bool,
+    entries: HashMap<Vec<u8>, Vec<u8>>,
+}
+
+/// A live copy of the keys under one prefix. Cheap to clone.
+#[derive(Clone)]
+pub struct Mirror {
+    state: Arc<RwLock<State>>,
+    _task: Arc<AbortOnDrop>,
+}
+
+impl Mirror {
+    /// Starts mirroring every key under `prefix` (in the background).
+    pub fn start(store: &Store, prefix: String) -> Self {
+        let state = Arc::new(RwLock::new(State::default()));
+        let task = tokio::spawn(run(store.clone(), prefix, state.clone()));
+        Self {
+            state,
+            _task: Arc::new(AbortOnDrop(task)),
+        }
+    }
+
+    /// The value of `key`: `Some(Some(v))` present, `Some(None)` absent,
+    /// `None` when the copy cannot be trusted right now.
+    pub fn get(&self, key: &[u8]) -> Option<Option<Vec<u8>>> {
+        let s = self.state.read().expect("mirror lock");
+        s.synced.then(|| s.entries.get(key).cloned())
+    }
+
+    /// Whether the copy is current.
+    pub fn is_synced(&self) -> bool {
+        self.state.read().expect("mirror lock").synced
+    }
+}
+
+async fn run(store: Store, prefix: String, state: Arc<RwLock<State>>) {
+    loop {
+        if let Err(e) = follow(&store, &prefix, &state).await {
+            tracing::debug!(prefix = %prefix, error = %e, "mirror re-listing");
+        }
+        state.write().expect("mirror lock").synced = false;
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+}
+
+/// Lists the prefix, then applies watch events until the watch breaks.
+async fn follow(store: &Store, prefix: &str, state: &RwLock<State>) -> Result<()> {
+    let resp = store
+        .kv()
+        .get(prefix, Some(GetOptions::new().with_prefix()))
+        .await?;
+    let rev = resp.header().map(|h| h.revision()).unwrap_or(0);
+    let entries: HashMap<Vec<u8>, Vec<u8>> = resp
+        .kvs()
+        .iter()
+        .map(|kv| (kv.key().to_vec(), kv.value().to_vec()))
+        .collect();
+    let mut ws = store
+        .watch_client()
+        .watch(
+            prefix,
+            Some(
+                WatchOptions::new()
+                    .with_prefix()
+                    .with_start_revision(rev + 1),
+            ),
+        )
+        .await?;
+    {
+        let mut s = state.write().expect("mirror lock");
+        s.entries = entries;
+        s.synced = true;
+    }
+    let mut heard = Instant::now();
+    let mut tick = tokio::time::interval(PROGRESS_EVERY);
+    loop {
+        tokio::select! {
+            m = ws.message() => {
+                let Some(m) = m? else {
+                    return Err(stream_error("watch stream ended"));
+                };
+                heard = Instant::now();
+                if m.canceled() || m.compact_revision() > 0 {
+                    return Err(stream_error("watch canceled"));
+                }
+                if m.events().is_empty() {
+                    continue;
+                }
+                let mut s = state.write().expect("mirror lock");
+                for ev in m.events() {
+                    let Some(kv) = ev.kv() else { continue };
+                    match ev.event_type() {
+                        EventType::Put => {
+                            s.entries.insert(kv.key().to_vec(), kv.value().to_vec());
+                        }
+                        EventType::Delete => {
+                            s.entries.remove(kv.key());
+                        }
+                    }
+                }
+            }
+            _ = tick.tick() => {
+                if heard.elapsed() > STALE_AFTER {
+                    return Err(stream_error("watch silent"));
+                }
+                ws.request_progress().await?;
+            }
+        }
+    }
+}
+
+fn stream_error(what: &str) -> crate::Error {
+    crate::Error::Etcd(etcd_client::Error::WatchError(what.to_string()))
+}
