@@ -46,7 +46,8 @@ pub struct Config {
     /// Timeout of one shard operation, in seconds.
     #[arg(long, env = "OBJECTIO_SHARD_TIMEOUT", default_value_t = 30)]
     pub shard_timeout: u64,
-    /// How often the cluster map is re-read from etcd, in milliseconds.
+    /// The cluster map follows etcd watches (changes apply at once); while
+    /// a watch is not current it is re-read this often, in milliseconds.
     #[arg(long, env = "OBJECTIO_MAP_REFRESH_MS", default_value_t = 1000)]
     pub map_refresh_ms: u64,
     /// Check the configuration and exit.

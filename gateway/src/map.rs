@@ -1,11 +1,16 @@
-//! The gateway's view of the cluster map: OSDs, their liveness and disks,
-//! refreshed from etcd in the background.
+//! The gateway's view of the cluster map: OSDs, their liveness and disks.
+//!
+//! Built from live copies of the three prefixes ([`Mirror`]s), rebuilt the
+//! moment any of them changes (an OSD's lease expiring shows at once);
+//! while a copy cannot be trusted the map is read from etcd every period.
 
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
+use objectio_cluster::mirror::Mirror;
 use objectio_cluster::placement::Candidate;
+use objectio_cluster::store::decode;
 use objectio_cluster::{DiskRecord, DiskState, OsdRecord, Store};
 use uuid::Uuid;
 
@@ -51,22 +56,37 @@ pub struct ClusterMap {
     snap: Arc<RwLock<Arc<Snapshot>>>,
     store: Store,
     refreshed: Arc<std::sync::Mutex<std::time::Instant>>,
+    mirrors: Arc<[Mirror; 3]>,
 }
 
 impl ClusterMap {
-    /// Loads the map once, then refreshes it every `period` in the background.
+    /// Loads the map once, then keeps it current in the background: on
+    /// every change of the mirrored records, and every `period` anyway.
     pub async fn start(store: Store, period: Duration) -> objectio_cluster::Result<Self> {
+        let k = store.keys();
+        let mirrors = Arc::new([
+            Mirror::start(&store, k.osds_prefix()),
+            Mirror::start(&store, k.disks_prefix()),
+            Mirror::start(&store, k.alive_prefix("osds")),
+        ]);
         let map = Self {
             snap: Arc::new(RwLock::new(Arc::new(Snapshot::default()))),
             store,
             refreshed: Arc::new(std::sync::Mutex::new(std::time::Instant::now())),
+            mirrors,
         };
         map.refresh().await?;
         let m = map.clone();
         tokio::spawn(async move {
             let mut tick = tokio::time::interval(period);
+            let [mut a, mut b, mut c] = [0, 1, 2].map(|i| m.mirrors[i].changes());
             loop {
-                tick.tick().await;
+                tokio::select! {
+                    _ = tick.tick() => {}
+                    Ok(()) = a.changed() => {}
+                    Ok(()) = b.changed() => {}
+                    Ok(()) = c.changed() => {}
+                }
                 if let Err(e) = m.refresh().await {
                     tracing::warn!(error = %e, "cluster map refresh failed");
                 }
@@ -75,8 +95,44 @@ impl ClusterMap {
         Ok(map)
     }
 
-    /// Reads the map from etcd now.
+    /// The map from the mirrors, when all three are current.
+    fn mirrored(&self) -> Option<Snapshot> {
+        let [osds, disks, alive] = [0, 1, 2].map(|i| self.mirrors[i].snapshot());
+        let (osds, disks, alive) = (osds?, disks?, alive?);
+        let prefix = self.store.keys().alive_prefix("osds");
+        Some(Snapshot {
+            osds: osds
+                .iter()
+                .filter_map(|(k, v)| decode::<OsdRecord>(k, v).ok())
+                .map(|o| (o.id.clone(), o))
+                .collect(),
+            alive: alive
+                .iter()
+                .filter_map(|(k, _)| {
+                    Some(
+                        std::str::from_utf8(k)
+                            .ok()?
+                            .strip_prefix(&prefix)?
+                            .to_string(),
+                    )
+                })
+                .collect(),
+            disks: disks
+                .iter()
+                .filter_map(|(k, v)| decode::<DiskRecord>(k, v).ok())
+                .map(|d| (d.id, d))
+                .collect(),
+        })
+    }
+
+    /// Rebuilds the map: from the mirrors when they are current, else from
+    /// etcd.
     pub async fn refresh(&self) -> objectio_cluster::Result<()> {
+        if let Some(snap) = self.mirrored() {
+            *self.snap.write().expect("map lock") = Arc::new(snap);
+            *self.refreshed.lock().expect("map lock") = std::time::Instant::now();
+            return Ok(());
+        }
         let k = self.store.keys();
         let osds = self.store.list::<OsdRecord>(k.osds_prefix()).await?;
         let disks = self.store.list::<DiskRecord>(k.disks_prefix()).await?;
@@ -99,7 +155,11 @@ impl ClusterMap {
     /// Reads the map again unless it was read within `age` (so a burst of
     /// requests that find it lacking costs one read, not one each).
     pub async fn refresh_if_older(&self, age: Duration) -> objectio_cluster::Result<()> {
-        if self.refreshed.lock().expect("map lock").elapsed() < age {
+        // With current mirrors the rebuild is in memory: do it now, so a
+        // change the background task has not applied yet is seen.
+        if !self.mirrors.iter().all(Mirror::is_synced)
+            && self.refreshed.lock().expect("map lock").elapsed() < age
+        {
             return Ok(());
         }
         self.refresh().await

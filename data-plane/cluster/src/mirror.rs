@@ -32,6 +32,7 @@ struct State {
 #[derive(Clone)]
 pub struct Mirror {
     state: Arc<RwLock<State>>,
+    changes: tokio::sync::watch::Receiver<u64>,
     _task: Arc<AbortOnDrop>,
 }
 
@@ -39,11 +40,31 @@ impl Mirror {
     /// Starts mirroring every key under `prefix` (in the background).
     pub fn start(store: &Store, prefix: String) -> Self {
         let state = Arc::new(RwLock::new(State::default()));
-        let task = tokio::spawn(run(store.clone(), prefix, state.clone()));
+        let (tx, changes) = tokio::sync::watch::channel(0);
+        let task = tokio::spawn(run(store.clone(), prefix, state.clone(), tx));
         Self {
             state,
+            changes,
             _task: Arc::new(AbortOnDrop(task)),
         }
+    }
+
+    /// Every key and value under the prefix, or `None` when the copy cannot
+    /// be trusted right now.
+    pub fn snapshot(&self) -> Option<Vec<(Vec<u8>, Vec<u8>)>> {
+        let s = self.state.read().expect("mirror lock");
+        s.synced.then(|| {
+            s.entries
+                .iter()
+                .map(|(k, v)| (k.clone(), v.clone()))
+                .collect()
+        })
+    }
+
+    /// A receiver that sees a new value after every change to the copy
+    /// (entries applied, re-listed, or trust lost).
+    pub fn changes(&self) -> tokio::sync::watch::Receiver<u64> {
+        self.changes.clone()
     }
 
     /// The value of `key`: `Some(Some(v))` present, `Some(None)` absent,
@@ -59,18 +80,29 @@ impl Mirror {
     }
 }
 
-async fn run(store: Store, prefix: String, state: Arc<RwLock<State>>) {
+async fn run(
+    store: Store,
+    prefix: String,
+    state: Arc<RwLock<State>>,
+    tx: tokio::sync::watch::Sender<u64>,
+) {
     loop {
-        if let Err(e) = follow(&store, &prefix, &state).await {
+        if let Err(e) = follow(&store, &prefix, &state, &tx).await {
             tracing::debug!(prefix = %prefix, error = %e, "mirror re-listing");
         }
         state.write().expect("mirror lock").synced = false;
+        tx.send_modify(|v| *v += 1);
         tokio::time::sleep(Duration::from_millis(250)).await;
     }
 }
 
 /// Lists the prefix, then applies watch events until the watch breaks.
-async fn follow(store: &Store, prefix: &str, state: &RwLock<State>) -> Result<()> {
+async fn follow(
+    store: &Store,
+    prefix: &str,
+    state: &RwLock<State>,
+    tx: &tokio::sync::watch::Sender<u64>,
+) -> Result<()> {
     let resp = store
         .kv()
         .get(prefix, Some(GetOptions::new().with_prefix()))
@@ -97,6 +129,7 @@ async fn follow(store: &Store, prefix: &str, state: &RwLock<State>) -> Result<()
         s.entries = entries;
         s.synced = true;
     }
+    tx.send_modify(|v| *v += 1);
     let mut heard = Instant::now();
     let mut tick = tokio::time::interval(PROGRESS_EVERY);
     loop {
@@ -124,6 +157,8 @@ async fn follow(store: &Store, prefix: &str, state: &RwLock<State>) -> Result<()
                         }
                     }
                 }
+                drop(s);
+                tx.send_modify(|v| *v += 1);
             }
             _ = tick.tick() => {
                 if heard.elapsed() > STALE_AFTER {

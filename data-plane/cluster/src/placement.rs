@@ -39,6 +39,46 @@ fn score(key: &[u8], disk: &Uuid, weight: f64) -> f64 {
 /// score and taken in order, skipping a disk whose failure domain already
 /// holds the cap; the returned order is the shard order.
 pub fn place(key: &[u8], candidates: &[Candidate], n: usize) -> Result<Vec<Candidate>> {
+    let out = rank(key, candidates, n);
+    if out.len() < n {
+        return Err(not_enough(candidates, n));
+    }
+    Ok(out)
+}
+
+/// Like [`place`], but settles for `min..=n` disks when `n` cannot be had
+/// (an OSD down leaves a failure domain short): slot `i` is shard `i`, and
+/// the slots past the disks found are `None` (those shards, parity when
+/// `min >= k`, are not written: a degraded write, reported as such).
+/// The per-domain cap is the same as for a full placement.
+pub fn place_at_least(
+    key: &[u8],
+    candidates: &[Candidate],
+    n: usize,
+    min: usize,
+) -> Result<Vec<Option<Candidate>>> {
+    let out = rank(key, candidates, n);
+    if out.len() < min {
+        return Err(not_enough(candidates, min));
+    }
+    let mut out: Vec<Option<Candidate>> = out.into_iter().map(Some).collect();
+    out.resize(n, None);
+    Ok(out)
+}
+
+fn not_enough(candidates: &[Candidate], needed: usize) -> Error {
+    let domains: std::collections::HashSet<&str> =
+        candidates.iter().map(|c| c.domain.as_str()).collect();
+    Error::NotEnoughDisks {
+        needed,
+        available: candidates.len(),
+        domains: domains.len(),
+    }
+}
+
+/// Up to `n` disks by rendezvous score, at most `ceil(n / domains)` per
+/// failure domain.
+fn rank(key: &[u8], candidates: &[Candidate], n: usize) -> Vec<Candidate> {
     let domains: std::collections::HashSet<&str> =
         candidates.iter().map(|c| c.domain.as_str()).collect();
     let cap = if domains.is_empty() {
@@ -63,14 +103,7 @@ pub fn place(key: &[u8], candidates: &[Candidate], n: usize) -> Result<Vec<Candi
             out.push(c.clone());
         }
     }
-    if out.len() < n {
-        return Err(Error::NotEnoughDisks {
-            needed: n,
-            available: candidates.len(),
-            domains: domains.len(),
-        });
-    }
-    Ok(out)
+    out
 }
 
 #[cfg(test)]
@@ -133,6 +166,43 @@ mod tests {
                 assert!(n <= 2, "domain {d} got {n} shards");
             }
         }
+    }
+
+    #[test]
+    fn settles_for_the_write_quorum_when_a_domain_is_short() {
+        // One OSD of six down: host0 has one disk left, so only five slots
+        // can be filled under the two-per-domain cap.
+        let mut c = disks(2, 3);
+        let gone = c.iter().position(|x| x.domain == "host0").unwrap();
+        c.remove(gone);
+        for i in 0..200u32 {
+            let key = i.to_be_bytes();
+            assert!(place(&key, &c, 6).is_err());
+            let got = place_at_least(&key, &c, 6, 5).unwrap();
+            assert_eq!(got.len(), 6);
+            assert!(got[..5].iter().all(Option::is_some));
+            assert!(got[5].is_none(), "the missing slot is the last");
+            let placed: Vec<&Candidate> = got.iter().flatten().collect();
+            let ids: std::collections::HashSet<Uuid> = placed.iter().map(|c| c.disk).collect();
+            assert_eq!(ids.len(), 5, "five distinct disks");
+            for d in 0..3 {
+                let n = placed
+                    .iter()
+                    .filter(|x| x.domain == format!("host{d}"))
+                    .count();
+                assert!(n <= 2, "domain {d} got {n} shards");
+            }
+        }
+        // With the whole cluster healthy it is a full placement.
+        let full = disks(2, 3);
+        let got = place_at_least(b"k", &full, 6, 5).unwrap();
+        assert!(got.iter().all(Option::is_some));
+        // Below the minimum it refuses.
+        c.remove(c.iter().position(|x| x.domain == "host1").unwrap());
+        assert!(matches!(
+            place_at_least(b"k", &c, 6, 5),
+            Err(Error::NotEnoughDisks { needed: 5, .. })
+        ));
     }
 
     #[test]

@@ -95,11 +95,27 @@ impl Objects {
                 k + m,
             );
         }
-        let placed = placed.map_err(|e| Error::Unavailable(e.to_string()))?;
+        // Full placement, or a degraded one at the write quorum when an OSD
+        // down leaves a failure domain short (its shards are recorded as
+        // missing, and the object counts as degraded until repaired).
+        let placed: Vec<Option<objectio_cluster::placement::Candidate>> = match placed {
+            Ok(p) => p.into_iter().map(Some).collect(),
+            Err(full) => {
+                let p = objectio_cluster::placement::place_at_least(
+                    version_id.as_bytes(),
+                    &snap.candidates(),
+                    k + m,
+                    (k + 1).min(k + m),
+                )
+                .map_err(|e| Error::Unavailable(e.to_string()))?;
+                tracing::warn!(bucket, key, reason = %full, "degraded write: not every shard can be placed");
+                p
+            }
+        };
         let locs: Vec<Option<ShardLocation>> = placed
             .iter()
             .map(|c| {
-                Some(ShardLocation {
+                c.as_ref().map(|c| ShardLocation {
                     osd: c.osd.clone(),
                     disk: c.disk,
                 })
@@ -230,8 +246,8 @@ impl Objects {
         let mut senders: Vec<Option<mpsc::Sender<Bytes>>> = Vec::with_capacity(k + m);
         let mut finishers = Vec::with_capacity(k + m);
         for (i, loc) in locs.iter().enumerate() {
-            let loc = loc.as_ref().expect("placed");
-            let Some(addr) = snap.address(&loc.osd) else {
+            let Some((loc, addr)) = loc.as_ref().and_then(|l| Some((l, snap.address(&l.osd)?)))
+            else {
                 senders.push(None);
                 continue;
             };

@@ -739,3 +739,53 @@ async fn test_mirror_follows_changes_and_survives_member_loss() {
     c.kill_etcd();
     wait_mirror(&m, "noticed etcd is gone", |m| m.get(b"/m/a").is_none()).await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn test_puts_avoid_a_dead_osd_and_write_at_quorum() {
+    let mut c = Cluster::start().await.unwrap();
+    let s3c = s3_no_retry(&c, &c.access_key.clone(), &c.secret_key.clone(), None);
+    s3c.create_bucket().bucket("avoid").send().await.unwrap();
+    c.kill_osd(0);
+    let dead = c.osds[0].id.clone();
+    // The admin API shows it down once its lease (2 s here) expires...
+    let t = Instant::now();
+    while c.osds_up().await.unwrap() != 5 {
+        assert!(
+            t.elapsed() < Duration::from_secs(15),
+            "OSD never shown down"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    // ...and the gateway, which follows the liveness keys by watch, places
+    // the very next PUTs elsewhere: no error, no shard on the dead OSD.
+    for i in 0..10 {
+        let key = format!("k{i}");
+        let body = data((1 << 20) + i, i as u64);
+        put(&s3c, "avoid", &key, body.clone()).await;
+        let rec = record(&c, "avoid", &key).await;
+        assert!(
+            rec.shards.iter().flatten().all(|s| s.osd != dead),
+            "shard placed on the dead OSD: {:?}",
+            rec.shards
+        );
+        assert!(get(&s3c, "avoid", &key).await == body);
+        // One failure domain is a disk short, so these are degraded writes
+        // at the write quorum: five shards, the sixth recorded as missing.
+        assert_eq!(rec.shards.iter().flatten().count(), 5);
+    }
+    // The OSD comes back: writes are whole again; the degraded ones stay
+    // counted as degraded (until repair rewrites their missing shard).
+    c.start_osd(0).unwrap();
+    c.wait_osds_up(6).await.unwrap();
+    put(&s3c, "avoid", "whole", data(1 << 20, 99)).await;
+    let rec = record(&c, "avoid", "whole").await;
+    assert_eq!(rec.shards.iter().flatten().count(), 6);
+    let st = c.admin_json("/api/v1/cluster/status").await.unwrap();
+    assert_eq!(st["objects"]["degraded"], 10, "{st}");
+    assert_eq!(st["objects"]["at_risk"], 0, "{st}");
+    assert_eq!(st["state"], "DEGRADED", "{st}");
+    for i in 0..10 {
+        let body = data((1 << 20) + i, i as u64);
+        assert!(get(&s3c, "avoid", &format!("k{i}")).await == body);
+    }
+}
