@@ -500,9 +500,20 @@ impl S3 for Gateway {
             input.if_modified_since.as_ref(),
             input.if_unmodified_since.as_ref(),
         )?;
-        let (start, end, content_range) = match &input.range {
-            None => (0, rec.size, None),
-            Some(r) => {
+        let (start, end, content_range) = match (&input.range, input.part_number) {
+            (Some(_), Some(_)) => {
+                return Err(s3_error!(
+                    InvalidRequest,
+                    "Cannot specify both Range header and partNumber query parameter"
+                ));
+            }
+            (None, Some(n)) => {
+                let (a, b) = part_range(&rec, n)?;
+                let cr = format!("bytes {a}-{}/{}", b.saturating_sub(1), rec.size);
+                (a, b, Some(cr))
+            }
+            (None, None) => (0, rec.size, None),
+            (Some(r), None) => {
                 let rg = r.check(rec.size).map_err(|_| s3_error!(InvalidRange))?;
                 let cr = format!(
                     "bytes {}-{}/{}",
@@ -523,10 +534,11 @@ impl S3 for Gateway {
             e_tag: Some(etag(&rec.etag)),
             last_modified: Some(ts_ms(rec.created_ms)),
             metadata: metadata(&rec),
+            parts_count: parts_count(&rec, input.part_number),
             ..Default::default()
         };
         let mut resp = S3Response::new(out);
-        if input.range.is_some() {
+        if input.range.is_some() || input.part_number.is_some() {
             resp.status = Some(http::StatusCode::PARTIAL_CONTENT);
         }
         Ok(resp)
@@ -549,15 +561,29 @@ impl S3 for Gateway {
             i.if_modified_since.as_ref(),
             i.if_unmodified_since.as_ref(),
         )?;
-        Ok(S3Response::new(HeadObjectOutput {
-            content_length: Some(rec.size as i64),
+        let (len, content_range) = match i.part_number {
+            None => (rec.size, None),
+            Some(n) => {
+                let (a, b) = part_range(&rec, n)?;
+                let cr = format!("bytes {a}-{}/{}", b.saturating_sub(1), rec.size);
+                (b - a, Some(cr))
+            }
+        };
+        let mut resp = S3Response::new(HeadObjectOutput {
+            content_length: Some(len as i64),
+            content_range,
             accept_ranges: Some("bytes".into()),
             content_type: rec.content_type.clone(),
             e_tag: Some(etag(&rec.etag)),
             last_modified: Some(ts_ms(rec.created_ms)),
             metadata: metadata(&rec),
+            parts_count: parts_count(&rec, i.part_number),
             ..Default::default()
-        }))
+        });
+        if i.part_number.is_some() {
+            resp.status = Some(http::StatusCode::PARTIAL_CONTENT);
+        }
+        Ok(resp)
     }
 
     async fn delete_object(
@@ -662,6 +688,39 @@ fn preconditions(
         (None, Some(t)) if modified <= secs(t) => Err(s3_error!(NotModified)),
         _ => Ok(()),
     }
+}
+
+/// Bytes `[start, end)` of part `n` (1-based) of `rec`, for GET/HEAD with
+/// `partNumber`. An object uploaded in one piece has just part 1, the whole
+/// body (as S3 answers).
+fn part_range(rec: &ObjectRecord, n: i32) -> S3Result<(u64, u64)> {
+    let bad = || {
+        let mut e = S3Error::with_message(
+            S3ErrorCode::from_bytes(b"InvalidPartNumber").expect("custom code"),
+            "The requested partnumber is not satisfiable",
+        );
+        e.set_status_code(http::StatusCode::RANGE_NOT_SATISFIABLE);
+        e
+    };
+    if n < 1 {
+        return Err(s3_error!(InvalidArgument, "partNumber must be at least 1"));
+    }
+    if rec.parts.is_empty() {
+        return if n == 1 {
+            Ok((0, rec.size))
+        } else {
+            Err(bad())
+        };
+    }
+    let idx = n as usize - 1;
+    let p = rec.parts.get(idx).ok_or_else(bad)?;
+    let start: u64 = rec.parts[..idx].iter().map(|p| p.size).sum();
+    Ok((start, start + p.size))
+}
+
+/// `x-amz-mp-parts-count` for a part request of a multipart object.
+fn parts_count(rec: &ObjectRecord, part: Option<i32>) -> Option<i32> {
+    (part.is_some() && !rec.parts.is_empty()).then_some(rec.parts.len() as i32)
 }
 
 fn base64_decode(s: &str) -> Option<Vec<u8>> {

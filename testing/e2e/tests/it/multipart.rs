@@ -136,6 +136,87 @@ async fn test_multipart_upload_roundtrip_and_ranges_across_parts() {
     let l = s3.list_objects_v2().bucket("mpu").send().await.unwrap();
     assert_eq!(l.contents()[0].size(), Some(whole.len() as i64));
 
+    // GET and HEAD by part number (what parallel downloaders use).
+    let mut off = 0usize;
+    for (i, p) in parts.iter().enumerate() {
+        let n = i as i32 + 1;
+        let r = s3
+            .get_object()
+            .bucket("mpu")
+            .key("big")
+            .part_number(n)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.parts_count(), Some(3));
+        assert_eq!(r.content_length(), Some(p.len() as i64));
+        assert_eq!(
+            r.content_range(),
+            Some(format!("bytes {off}-{}/{}", off + p.len() - 1, whole.len()).as_str())
+        );
+        assert_eq!(r.e_tag(), Some(want_etag.as_str()));
+        let got = r.body.collect().await.unwrap().into_bytes();
+        assert!(got[..] == p[..], "part {n}");
+        let h = s3
+            .head_object()
+            .bucket("mpu")
+            .key("big")
+            .part_number(n)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(h.content_length(), Some(p.len() as i64));
+        assert_eq!(h.parts_count(), Some(3));
+        off += p.len();
+    }
+    let e = s3
+        .get_object()
+        .bucket("mpu")
+        .key("big")
+        .part_number(4)
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(e.code(), Some("InvalidPartNumber"), "{e:?}");
+    assert_eq!(e.raw_response().map(|r| r.status().as_u16()), Some(416));
+    let e = s3
+        .get_object()
+        .bucket("mpu")
+        .key("big")
+        .part_number(1)
+        .range("bytes=0-1")
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(e.raw_response().map(|r| r.status().as_u16()), Some(400));
+    // An object uploaded whole has one part: the whole body.
+    put(&s3, "mpu", "single", data(3000, 5)).await;
+    let r = s3
+        .get_object()
+        .bucket("mpu")
+        .key("single")
+        .part_number(1)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.parts_count(), None);
+    assert_eq!(r.body.collect().await.unwrap().into_bytes(), data(3000, 5));
+    let e = s3
+        .get_object()
+        .bucket("mpu")
+        .key("single")
+        .part_number(2)
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(e.code(), Some("InvalidPartNumber"), "{e:?}");
+    s3.delete_object()
+        .bucket("mpu")
+        .key("single")
+        .send()
+        .await
+        .unwrap();
+
     // The replaced part 2 was reclaimed; deleting the object frees the rest.
     assert!(wait_shards(&c, 18).await > 0);
     s3.delete_object()
