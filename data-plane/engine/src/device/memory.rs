@@ -21,6 +21,8 @@ struct State {
     durable: Option<Vec<u8>>,
     pending: Vec<(u64, Vec<u8>)>,
     fail_flush: bool,
+    /// Byte ranges whose reads fail with EIO (bad sectors).
+    bad: Vec<std::ops::Range<u64>>,
 }
 
 fn lost() -> std::io::Error {
@@ -43,6 +45,7 @@ impl MemDevice {
                 durable: None,
                 pending: Vec::new(),
                 fail_flush: false,
+                bad: Vec::new(),
             })),
         }
     }
@@ -88,6 +91,16 @@ impl MemDevice {
         img
     }
 
+    /// Makes reads touching `[offset, offset + len)` fail with EIO, as a bad
+    /// sector does.
+    pub fn fail_reads(&self, offset: u64, len: u64) {
+        self.inner
+            .lock()
+            .expect("mem lock")
+            .bad
+            .push(offset..offset + len);
+    }
+
     /// Overwrites bytes directly (to simulate media corruption).
     pub fn corrupt(&self, offset: u64, bytes: &[u8]) {
         let mut s = self.inner.lock().expect("mem lock");
@@ -114,6 +127,13 @@ impl BlockDevice for MemDevice {
             return (buf, Err(lost()));
         }
         let n = buf.len();
+        let span = offset..offset + n as u64;
+        if s.bad
+            .iter()
+            .any(|b| b.start < span.end && span.start < b.end)
+        {
+            return (buf, Err(std::io::Error::from_raw_os_error(libc::EIO)));
+        }
         buf.as_mut_slice()
             .copy_from_slice(&s.data[offset as usize..offset as usize + n]);
         (buf, Ok(()))

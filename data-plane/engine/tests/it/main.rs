@@ -457,3 +457,26 @@ async fn test_usage_snapshots_agree_with_the_index_during_deletes() {
     assert!(watcher.join().unwrap() > 0);
     assert_eq!(e.usage().used, 0);
 }
+
+/// A bad sector under one chunk fails that chunk's read with an error (the
+/// OSD reports it per chunk and the gateway decodes around it); the other
+/// chunks, the header and other shards still read, and nothing panics.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn test_unreadable_sector_fails_only_its_chunk() {
+    let m = MemDevice::new(96 << 20);
+    let e = Engine::open(Arc::new(m.clone()), opts()).await.unwrap();
+    let a = sid(1);
+    let b = sid(2);
+    put(&e, header(a, 100_000, 16 << 10)).await.unwrap();
+    put(&e, header(b, 100_000, 16 << 10)).await.unwrap();
+    let ent = e.entry(&a).unwrap();
+    let chunk1 = ent.offset + ent.header_len as u64 + (16 << 10);
+    m.fail_reads(chunk1 + 4096, 512);
+    assert!(matches!(e.read_chunk(&ent, 1).await, Err(Error::Io { .. })));
+    assert!(e.read_chunk(&ent, 0).await.unwrap().is_some());
+    assert!(e.read_header(&ent).await.is_ok());
+    check(&e, &b).await;
+    // Deleting the damaged shard still works and frees its space.
+    e.delete(&a).await.unwrap();
+    assert_no_leak(&e, "after deleting the damaged shard");
+}
