@@ -10,7 +10,6 @@ pub mod map;
 pub mod object;
 pub mod s3;
 
-use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
@@ -46,6 +45,10 @@ pub struct Config {
     /// Timeout of one shard operation, in seconds.
     #[arg(long, env = "OBJECTIO_SHARD_TIMEOUT", default_value_t = 30)]
     pub shard_timeout: u64,
+    /// On SIGTERM/SIGINT, how long in-flight requests may take to finish
+    /// (new connections are refused meanwhile), in seconds.
+    #[arg(long, env = "OBJECTIO_SHUTDOWN_GRACE_SECS", default_value_t = 30)]
+    pub shutdown_grace_secs: u64,
     /// The cluster map follows etcd watches (changes apply at once); while
     /// a watch is not current it is re-read this often, in milliseconds.
     #[arg(long, env = "OBJECTIO_MAP_REFRESH_MS", default_value_t = 1000)]
@@ -160,30 +163,52 @@ pub async fn run(cfg: Config) -> anyhow::Result<()> {
         address: local.to_string(),
         started: now_secs(),
     };
-    tokio::spawn(keep_alive(store.clone(), id.clone(), alive));
+    let liveness = tokio::spawn(keep_alive(store.clone(), id.clone(), alive));
     tracing::info!(gateway = %id, address = %local, "S3 gateway serving");
 
-    let http = Arc::new(hyper_util::server::conn::auto::Builder::new(
-        TokioExecutor::new(),
-    ));
-    loop {
-        let (tcp, _) = match listener.accept().await {
-            Ok(c) => c,
-            Err(e) => {
-                tracing::warn!(error = %e, "accept failed");
-                tokio::time::sleep(Duration::from_millis(50)).await;
-                continue;
-            }
+    let http = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new());
+    let graceful = hyper_util::server::graceful::GracefulShutdown::new();
+    let mut stop = std::pin::pin!(objectio_cluster::args::shutdown_signal());
+    let signal = loop {
+        let (tcp, _) = tokio::select! {
+            r = listener.accept() => match r {
+                Ok(c) => c,
+                Err(e) => {
+                    tracing::warn!(error = %e, "accept failed");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    continue;
+                }
+            },
+            s = stop.as_mut() => break s,
         };
         let _ = tcp.set_nodelay(true);
-        let service = service.clone();
-        let http = http.clone();
+        let conn = graceful.watch(
+            http.serve_connection(TokioIo::new(tcp), service.clone())
+                .into_owned(),
+        );
         tokio::spawn(async move {
-            if let Err(e) = http.serve_connection(TokioIo::new(tcp), service).await {
+            if let Err(e) = conn.await {
                 tracing::debug!(error = %e, "connection ended");
             }
         });
+    };
+    // Refuse new connections, let requests in flight finish (idle
+    // keep-alive connections are closed), then leave the cluster. The
+    // liveness key goes last: GC reclaims a gateway's unfinished writes
+    // only once it is gone.
+    drop(listener);
+    let grace = Duration::from_secs(cfg.shutdown_grace_secs);
+    tracing::info!(%signal, grace_secs = grace.as_secs(), "shutting down: finishing requests in flight");
+    tokio::select! {
+        _ = graceful.shutdown() => tracing::info!("requests in flight finished"),
+        _ = tokio::time::sleep(grace) => tracing::warn!("grace period over; dropping the remaining connections"),
     }
+    liveness.abort();
+    if let Err(e) = store.delete(store.keys().alive("gateways", &id)).await {
+        tracing::warn!(error = %e, "could not remove the liveness key");
+    }
+    tracing::info!(gateway = %id, "stopped");
+    Ok(())
 }
 
 /// Keeps the gateway's lease-bound liveness key, re-registering after loss.

@@ -178,6 +178,24 @@ pub struct ConfigFile {
     pub config: Option<PathBuf>,
 }
 
+/// Resolves when the process is asked to stop (SIGTERM, as systemd sends,
+/// or SIGINT); names the signal.
+pub async fn shutdown_signal() -> &'static str {
+    use tokio::signal::unix::{SignalKind, signal};
+    let (Ok(mut term), Ok(mut int)) = (
+        signal(SignalKind::terminate()),
+        signal(SignalKind::interrupt()),
+    ) else {
+        // No signal handling possible: never resolve (the default action
+        // of the signals still ends the process).
+        return std::future::pending().await;
+    };
+    tokio::select! {
+        _ = term.recv() => "SIGTERM",
+        _ = int.recv() => "SIGINT",
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

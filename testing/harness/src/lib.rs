@@ -413,6 +413,33 @@ impl Cluster {
         }
     }
 
+    /// Sends SIGTERM to the gateway (a graceful stop, as systemd does).
+    pub fn terminate_gateway(&self) {
+        if let Some(c) = &self.gateway {
+            let _ = Command::new("kill")
+                .args(["-TERM", &c.id().to_string()])
+                .status();
+        }
+    }
+
+    /// Waits up to `timeout` for the gateway process to exit; its status.
+    pub async fn wait_gateway_exit(
+        &mut self,
+        timeout: Duration,
+    ) -> Option<std::process::ExitStatus> {
+        let deadline = Instant::now() + timeout;
+        while Instant::now() < deadline {
+            if let Some(c) = self.gateway.as_mut()
+                && let Ok(Some(st)) = c.try_wait()
+            {
+                self.gateway = None;
+                return Some(st);
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        None
+    }
+
     /// Restarts the gateway and waits for it to answer.
     pub async fn restart_gateway(&mut self) -> anyhow::Result<()> {
         self.kill_gateway();

@@ -789,3 +789,61 @@ async fn test_puts_avoid_a_dead_osd_and_write_at_quorum() {
         assert!(get(&s3c, "avoid", &format!("k{i}")).await == body);
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn test_gateway_sigterm_finishes_requests_in_flight() {
+    let mut c = Cluster::start().await.unwrap();
+    let s3c = s3(&c);
+    s3c.create_bucket().bucket("drain").send().await.unwrap();
+    let body: Vec<u8> = (0..6u64).flat_map(|i| data(1 << 20, 60 + i)).collect();
+    let (tx, rx) = tokio::sync::mpsc::channel::<Result<bytes::Bytes, std::io::Error>>(4);
+    let stream = reqwest::Body::wrap_stream(futures::stream::poll_fn({
+        let mut rx = rx;
+        move |cx| rx.poll_recv(cx)
+    }));
+    let req = signed(&c, reqwest::Method::PUT, "/drain/k")
+        .header("content-length", body.len())
+        .body(stream);
+    let put_task = tokio::spawn(async move { req.send().await });
+    for piece in body.chunks(1 << 20).take(2) {
+        tx.send(Ok(bytes::Bytes::copy_from_slice(piece)))
+            .await
+            .unwrap();
+    }
+    tokio::time::sleep(Duration::from_millis(300)).await;
+
+    // SIGTERM mid-PUT: the gateway stops accepting connections...
+    c.terminate_gateway();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert!(
+        reqwest::get(format!("{}/health", c.s3_endpoint()))
+            .await
+            .is_err(),
+        "a draining gateway refuses new connections"
+    );
+    // ...but the PUT in flight completes.
+    for piece in body.chunks(1 << 20).skip(2) {
+        tx.send(Ok(bytes::Bytes::copy_from_slice(piece)))
+            .await
+            .unwrap();
+    }
+    drop(tx);
+    let r = put_task.await.unwrap().unwrap();
+    assert_eq!(r.status().as_u16(), 200, "{:?}", r.text().await);
+    // Then it exits cleanly and leaves the cluster at once (no lease wait).
+    let st = c
+        .wait_gateway_exit(Duration::from_secs(20))
+        .await
+        .expect("gateway exited");
+    assert!(st.success(), "exit status {st:?}");
+    let store = Store::connect(&[c.etcd_endpoint()], "it").await.unwrap();
+    assert!(
+        store
+            .alive::<serde_json::Value>("gateways")
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    c.restart_gateway().await.unwrap();
+    assert!(get(&s3(&c), "drain", "k").await == body);
+}
