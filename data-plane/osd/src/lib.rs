@@ -67,6 +67,11 @@ pub struct Config {
     /// How often disk usage is published to etcd, in milliseconds.
     #[arg(long, env = "OBJECTIO_OSD_PUBLISH_MS", default_value_t = 5000)]
     pub publish_ms: u64,
+    /// On SIGTERM/SIGINT, how long shard requests in flight may take to
+    /// finish, in seconds (the OSD leaves the map first, so no new writes
+    /// are placed on it).
+    #[arg(long, env = "OBJECTIO_SHUTDOWN_GRACE_SECS", default_value_t = 30)]
+    pub shutdown_grace_secs: u64,
     /// Check the configuration and exit.
     #[arg(long)]
     pub check_config: bool,
@@ -135,7 +140,8 @@ pub async fn run(cfg: Config) -> anyhow::Result<()> {
         secret,
         disks: disks.clone(),
     });
-    tokio::spawn(server::serve(listener, state));
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    let server = tokio::spawn(server::serve(listener, state, stop_rx));
     tracing::info!(osd = %cfg.id, %address, disks = disks.len(), "OSD serving");
 
     let alive = OsdAlive {
@@ -145,8 +151,12 @@ pub async fn run(cfg: Config) -> anyhow::Result<()> {
     let mut lease: Option<Lease> = None;
     let mut tick = tokio::time::interval(Duration::from_millis(cfg.publish_ms.clamp(100, 1000)));
     let mut last_publish = tokio::time::Instant::now();
-    loop {
-        tick.tick().await;
+    let mut stop = std::pin::pin!(objectio_cluster::args::shutdown_signal());
+    let signal = loop {
+        tokio::select! {
+            _ = tick.tick() => {}
+            s = stop.as_mut() => break s,
+        }
         if lease.as_ref().is_none_or(|l| l.is_lost()) {
             match register_alive(&store, &cfg, &alive).await {
                 Ok(l) => lease = Some(l),
@@ -159,7 +169,23 @@ pub async fn run(cfg: Config) -> anyhow::Result<()> {
                 Err(e) => tracing::warn!(error = %e, "could not publish disk usage"),
             }
         }
+    };
+    // Leave the map first (gateways follow the liveness keys by watch and
+    // stop placing shards here), then let requests in flight finish.
+    let grace = Duration::from_secs(cfg.shutdown_grace_secs);
+    tracing::info!(%signal, grace_secs = grace.as_secs(), "shutting down: leaving the map, finishing requests in flight");
+    drop(lease);
+    if let Err(e) = store.delete(store.keys().alive("osds", &cfg.id)).await {
+        tracing::warn!(error = %e, "could not remove the liveness key");
     }
+    let _ = stop_tx.send(true);
+    match tokio::time::timeout(grace, server).await {
+        Ok(_) => tracing::info!("requests in flight finished"),
+        Err(_) => tracing::warn!("grace period over; dropping the remaining connections"),
+    }
+    let _ = publish_disks(&store, &cfg.id, &disks, &paths, &mut HashMap::new()).await;
+    tracing::info!(osd = %cfg.id, "stopped");
+    Ok(())
 }
 
 async fn register_alive(

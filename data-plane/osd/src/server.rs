@@ -35,24 +35,43 @@ fn unknown_disk(disk: Uuid) -> Reply {
     }
 }
 
-/// Accepts connections forever.
-pub async fn serve(listener: TcpListener, state: Arc<ServerState>) {
+/// Accepts connections until `stop` turns true, then waits for every
+/// connection to finish the request it is serving (idle ones close at once).
+pub async fn serve(
+    listener: TcpListener,
+    state: Arc<ServerState>,
+    mut stop: tokio::sync::watch::Receiver<bool>,
+) {
+    let mut conns = tokio::task::JoinSet::new();
+    let conn_stop = stop.clone();
     loop {
-        match listener.accept().await {
-            Ok((tcp, peer)) => {
-                let state = state.clone();
-                tokio::spawn(async move {
-                    if let Err(e) = handle(tcp, &state).await {
-                        tracing::debug!(%peer, error = %e, "shard connection ended");
-                    }
-                });
-            }
-            Err(e) => {
-                tracing::warn!(error = %e, "accept failed");
-                tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-            }
+        tokio::select! {
+            r = listener.accept() => match r {
+                Ok((tcp, peer)) => {
+                    let state = state.clone();
+                    let stop = conn_stop.clone();
+                    conns.spawn(async move {
+                        if let Err(e) = handle(tcp, &state, stop).await {
+                            tracing::debug!(%peer, error = %e, "shard connection ended");
+                        }
+                    });
+                }
+                Err(e) => {
+                    tracing::warn!(error = %e, "accept failed");
+                    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+                }
+            },
+            _ = stopped(&mut stop) => break,
+            Some(_) = conns.join_next(), if !conns.is_empty() => {}
         }
     }
+    drop(listener);
+    while conns.join_next().await.is_some() {}
+}
+
+/// Resolves once `stop` is true (or its sender is gone).
+async fn stopped(stop: &mut tokio::sync::watch::Receiver<bool>) {
+    let _ = stop.wait_for(|s| *s).await;
 }
 
 type Conn = BufStream<TcpStream>;
@@ -62,7 +81,11 @@ async fn reply(s: &mut Conn, r: &Reply) -> std::io::Result<()> {
     s.flush().await
 }
 
-async fn handle(tcp: TcpStream, state: &ServerState) -> std::io::Result<()> {
+async fn handle(
+    tcp: TcpStream,
+    state: &ServerState,
+    mut stop: tokio::sync::watch::Receiver<bool>,
+) -> std::io::Result<()> {
     tcp.set_nodelay(true)?;
     let peer = tcp.peer_addr()?;
     let mut s = BufStream::with_capacity(64 << 10, 64 << 10, tcp);
@@ -70,7 +93,17 @@ async fn handle(tcp: TcpStream, state: &ServerState) -> std::io::Result<()> {
         tracing::warn!(%peer, "refused a shard connection that failed authentication");
         return Ok(());
     }
-    while let Some(req) = proto::read_msg::<_, Request>(&mut s).await? {
+    loop {
+        // Between requests a stopping OSD closes the connection (the
+        // request being read is abandoned with it); a request already read
+        // runs to its end.
+        let req = tokio::select! {
+            r = proto::read_msg::<_, Request>(&mut s) => match r? {
+                Some(req) => req,
+                None => break,
+            },
+            _ = stopped(&mut stop) => break,
+        };
         match req {
             Request::PutBegin { disk, header } => {
                 let Some(engine) = state.disks.get(&disk) else {

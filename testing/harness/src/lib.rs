@@ -413,6 +413,34 @@ impl Cluster {
         }
     }
 
+    /// Sends SIGTERM to OSD `i` (a graceful stop, as systemd does).
+    pub fn terminate_osd(&self, i: usize) {
+        if let Some(c) = &self.osds[i].child {
+            let _ = Command::new("kill")
+                .args(["-TERM", &c.id().to_string()])
+                .status();
+        }
+    }
+
+    /// Waits up to `timeout` for OSD `i` to exit; its status.
+    pub async fn wait_osd_exit(
+        &mut self,
+        i: usize,
+        timeout: Duration,
+    ) -> Option<std::process::ExitStatus> {
+        let deadline = Instant::now() + timeout;
+        while Instant::now() < deadline {
+            if let Some(c) = self.osds[i].child.as_mut()
+                && let Ok(Some(st)) = c.try_wait()
+            {
+                self.osds[i].child = None;
+                return Some(st);
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        None
+    }
+
     /// Sends SIGTERM to the gateway (a graceful stop, as systemd does).
     pub fn terminate_gateway(&self) {
         if let Some(c) = &self.gateway {

@@ -847,3 +847,66 @@ async fn test_gateway_sigterm_finishes_requests_in_flight() {
     c.restart_gateway().await.unwrap();
     assert!(get(&s3(&c), "drain", "k").await == body);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn test_osd_sigterm_finishes_shard_writes_and_leaves_the_map() {
+    // A long lease, so only the graceful stop can explain a quick DOWN.
+    let mut c = Cluster::start_with(objectio_testkit::Options {
+        lease_ttl: 30,
+        ..Default::default()
+    })
+    .await
+    .unwrap();
+    let s3c = s3(&c);
+    s3c.create_bucket().bucket("osdstop").send().await.unwrap();
+    let body: Vec<u8> = (0..6u64).flat_map(|i| data(1 << 20, 70 + i)).collect();
+    let (tx, rx) = tokio::sync::mpsc::channel::<Result<bytes::Bytes, std::io::Error>>(4);
+    let stream = reqwest::Body::wrap_stream(futures::stream::poll_fn({
+        let mut rx = rx;
+        move |cx| rx.poll_recv(cx)
+    }));
+    let req = signed(&c, reqwest::Method::PUT, "/osdstop/k")
+        .header("content-length", body.len())
+        .body(stream);
+    let put_task = tokio::spawn(async move { req.send().await });
+    for piece in body.chunks(1 << 20).take(2) {
+        tx.send(Ok(bytes::Bytes::copy_from_slice(piece)))
+            .await
+            .unwrap();
+    }
+    tokio::time::sleep(Duration::from_millis(300)).await;
+
+    // SIGTERM to an OSD holding one of the PUT's shards, mid-stream.
+    c.terminate_osd(0);
+    let t = Instant::now();
+    while c.osds_up().await.unwrap() != 5 {
+        assert!(
+            t.elapsed() < Duration::from_secs(5),
+            "a stopping OSD leaves the map at once, not after its lease"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    for piece in body.chunks(1 << 20).skip(2) {
+        tx.send(Ok(bytes::Bytes::copy_from_slice(piece)))
+            .await
+            .unwrap();
+    }
+    drop(tx);
+    let r = put_task.await.unwrap().unwrap();
+    assert_eq!(r.status().as_u16(), 200, "{:?}", r.text().await);
+    // The shard write in flight on the stopping OSD finished: six shards.
+    let rec = record(&c, "osdstop", "k").await;
+    assert_eq!(rec.shards.iter().flatten().count(), 6, "{:?}", rec.shards);
+    let st = c
+        .wait_osd_exit(0, Duration::from_secs(20))
+        .await
+        .expect("OSD exited");
+    assert!(st.success(), "exit status {st:?}");
+    // Back again, the shard it finished is there and whole: with two other
+    // OSDs gone the read needs it.
+    c.start_osd(0).unwrap();
+    c.wait_osds_up(6).await.unwrap();
+    c.kill_osd(1);
+    c.kill_osd(2);
+    assert!(get(&s3c, "osdstop", "k").await == body);
+}
