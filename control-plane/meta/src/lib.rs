@@ -185,12 +185,25 @@ async fn init_cluster(store: &Store, cfg: &Config) -> anyhow::Result<ClusterConf
 }
 
 /// Keeps this replica's liveness key and campaigns for leadership;
-/// `leader` is true while this replica leads.
-async fn membership(store: Store, id: String, leader: Arc<std::sync::atomic::AtomicBool>) {
+/// `leader` is true while this replica leads. When `stop` turns true the
+/// lease is revoked, so the liveness key and any leadership go at once.
+async fn membership(
+    store: Store,
+    id: String,
+    leader: Arc<std::sync::atomic::AtomicBool>,
+    mut stop: tokio::sync::watch::Receiver<bool>,
+) {
     use std::sync::atomic::Ordering;
     loop {
+        let lease = match Lease::grant(&store, 10).await {
+            Ok(l) => l,
+            Err(e) => {
+                tracing::warn!(error = %e, "membership lost; rejoining");
+                tokio::time::sleep(Duration::from_secs(1)).await;
+                continue;
+            }
+        };
         let r: anyhow::Result<()> = async {
-            let lease = Lease::grant(&store, 10).await?;
             store
                 .put_with_lease(
                     store.keys().alive("metas", &id),
@@ -199,17 +212,31 @@ async fn membership(store: Store, id: String, leader: Arc<std::sync::atomic::Ato
                 )
                 .await?;
             let mut ec = store.client().election_client();
-            ec.campaign(store.keys().election(), id.clone(), lease.id())
-                .await?;
+            tokio::select! {
+                r = ec.campaign(store.keys().election(), id.clone(), lease.id()) => { r?; }
+                _ = stop.wait_for(|s| *s) => return Ok(()),
+            }
             tracing::info!(meta = %id, "elected leader");
             leader.store(true, Ordering::Relaxed);
             while !lease.is_lost() {
-                tokio::time::sleep(Duration::from_millis(200)).await;
+                tokio::select! {
+                    _ = tokio::time::sleep(Duration::from_millis(200)) => {}
+                    _ = stop.wait_for(|s| *s) => return Ok(()),
+                }
             }
             anyhow::bail!("lease lost")
         }
         .await;
         leader.store(false, Ordering::Relaxed);
+        if *stop.borrow() {
+            match lease.revoke(&store).await {
+                Ok(()) => tracing::info!(meta = %id, "left the cluster (lease revoked)"),
+                Err(e) => {
+                    tracing::warn!(error = %e, "could not revoke the lease; it expires by itself")
+                }
+            }
+            return;
+        }
         if let Err(e) = r {
             tracing::warn!(error = %e, "membership lost; rejoining");
         }
@@ -223,7 +250,13 @@ pub async fn run(cfg: Config) -> anyhow::Result<()> {
     let store = cfg.cluster.connect().await.context("connecting to etcd")?;
     init_cluster(&store, &cfg).await?;
     let leader = Arc::new(std::sync::atomic::AtomicBool::new(false));
-    tokio::spawn(membership(store.clone(), cfg.id.clone(), leader.clone()));
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    let member = tokio::spawn(membership(
+        store.clone(),
+        cfg.id.clone(),
+        leader.clone(),
+        stop_rx,
+    ));
     tokio::spawn(compact::run(
         store.clone(),
         leader.clone(),
@@ -252,7 +285,17 @@ pub async fn run(cfg: Config) -> anyhow::Result<()> {
     let listener = listener.tap_io(|tcp| {
         let _ = tcp.set_nodelay(true);
     });
-    axum::serve(listener, app).await?;
+    axum::serve(listener, app)
+        .with_graceful_shutdown(async {
+            let s = objectio_cluster::args::shutdown_signal().await;
+            tracing::info!(signal = %s, "shutting down: resigning leadership");
+        })
+        .await?;
+    // Resign: revoking the lease hands leadership to another replica now
+    // instead of after the lease expires.
+    let _ = stop_tx.send(true);
+    let _ = tokio::time::timeout(Duration::from_secs(5), member).await;
+    tracing::info!(meta = %cfg.id, "stopped");
     Ok(())
 }
 

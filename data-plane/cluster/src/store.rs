@@ -399,6 +399,14 @@ impl Lease {
         self.id
     }
 
+    /// Stops keeping the lease alive and revokes it: every key bound to it
+    /// (liveness, an election candidacy) goes at once.
+    pub async fn revoke(self, store: &Store) -> Result<()> {
+        self.task.abort();
+        store.client.lease_client().revoke(self.id).await?;
+        Ok(())
+    }
+
     /// Whether the keep-alive task stopped (the lease expired).
     pub fn is_lost(&self) -> bool {
         self.task.is_finished()

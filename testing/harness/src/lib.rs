@@ -415,11 +415,7 @@ impl Cluster {
 
     /// Sends SIGTERM to OSD `i` (a graceful stop, as systemd does).
     pub fn terminate_osd(&self, i: usize) {
-        if let Some(c) = &self.osds[i].child {
-            let _ = Command::new("kill")
-                .args(["-TERM", &c.id().to_string()])
-                .status();
-        }
+        sigterm(&self.osds[i].child);
     }
 
     /// Waits up to `timeout` for OSD `i` to exit; its status.
@@ -428,44 +424,30 @@ impl Cluster {
         i: usize,
         timeout: Duration,
     ) -> Option<std::process::ExitStatus> {
-        let deadline = Instant::now() + timeout;
-        while Instant::now() < deadline {
-            if let Some(c) = self.osds[i].child.as_mut()
-                && let Ok(Some(st)) = c.try_wait()
-            {
-                self.osds[i].child = None;
-                return Some(st);
-            }
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-        None
+        wait_exit(&mut self.osds[i].child, timeout).await
     }
 
-    /// Sends SIGTERM to the gateway (a graceful stop, as systemd does).
+    /// Sends SIGTERM to the gateway.
     pub fn terminate_gateway(&self) {
-        if let Some(c) = &self.gateway {
-            let _ = Command::new("kill")
-                .args(["-TERM", &c.id().to_string()])
-                .status();
-        }
+        sigterm(&self.gateway);
     }
 
-    /// Waits up to `timeout` for the gateway process to exit; its status.
+    /// Waits up to `timeout` for the gateway to exit; its status.
     pub async fn wait_gateway_exit(
         &mut self,
         timeout: Duration,
     ) -> Option<std::process::ExitStatus> {
-        let deadline = Instant::now() + timeout;
-        while Instant::now() < deadline {
-            if let Some(c) = self.gateway.as_mut()
-                && let Ok(Some(st)) = c.try_wait()
-            {
-                self.gateway = None;
-                return Some(st);
-            }
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-        None
+        wait_exit(&mut self.gateway, timeout).await
+    }
+
+    /// Sends SIGTERM to the meta.
+    pub fn terminate_meta(&self) {
+        sigterm(&self.meta);
+    }
+
+    /// Waits up to `timeout` for the meta to exit; its status.
+    pub async fn wait_meta_exit(&mut self, timeout: Duration) -> Option<std::process::ExitStatus> {
+        wait_exit(&mut self.meta, timeout).await
     }
 
     /// Restarts the gateway and waits for it to answer.
@@ -580,6 +562,33 @@ impl Cluster {
         }
         out
     }
+}
+
+/// Sends SIGTERM to a child process, if it runs.
+fn sigterm(child: &Option<Child>) {
+    if let Some(c) = child {
+        let _ = Command::new("kill")
+            .args(["-TERM", &c.id().to_string()])
+            .status();
+    }
+}
+
+/// Waits up to `timeout` for the child in `slot` to exit; takes it out.
+async fn wait_exit(
+    slot: &mut Option<Child>,
+    timeout: Duration,
+) -> Option<std::process::ExitStatus> {
+    let deadline = Instant::now() + timeout;
+    while Instant::now() < deadline {
+        if let Some(c) = slot.as_mut()
+            && let Ok(Some(st)) = c.try_wait()
+        {
+            *slot = None;
+            return Some(st);
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    None
 }
 
 impl Drop for Cluster {

@@ -153,3 +153,31 @@ async fn test_meta_leader_compacts_etcd_history() {
     }
     put(&s3c, "compact", "after", b"x".to_vec()).await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn test_meta_sigterm_resigns_leadership_at_once() {
+    let mut c = Cluster::start().await.unwrap();
+    let store = objectio_cluster::Store::connect(&[c.etcd_endpoint()], "it")
+        .await
+        .unwrap();
+    let election = store.keys().election();
+    let candidates = |store: objectio_cluster::Store, key: String| async move {
+        store
+            .kv()
+            .get(key, Some(etcd_client::GetOptions::new().with_prefix()))
+            .await
+            .unwrap()
+            .count()
+    };
+    assert_eq!(candidates(store.clone(), election.clone()).await, 1);
+    c.terminate_meta();
+    let st = c
+        .wait_meta_exit(std::time::Duration::from_secs(10))
+        .await
+        .expect("meta exited");
+    assert!(st.success(), "exit status {st:?}");
+    // Its lease was revoked: no candidacy and no liveness key are left for
+    // the lease TTL (10 s) to clear, so another replica leads at once.
+    assert_eq!(candidates(store.clone(), election).await, 0);
+    assert_eq!(alive_count(&c, "metas").await, 0);
+}

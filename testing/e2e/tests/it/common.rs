@@ -133,3 +133,12 @@ pub async fn wait_shards(c: &Cluster, n: u64) -> u64 {
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
 }
+
+/// How many processes of `kind` ("gateways", "osds", "metas") hold a
+/// liveness key.
+pub async fn alive_count(c: &Cluster, kind: &str) -> usize {
+    let store = objectio_cluster::Store::connect(&[c.etcd_endpoint()], "it")
+        .await
+        .unwrap();
+    store.alive::<serde_json::Value>(kind).await.unwrap().len()
+}
