@@ -1,6 +1,8 @@
 //! The GC controller (runs on the leader only): deletes the shards of
 //! overwritten and deleted versions queued in `gc/`, and the shards named
-//! by intents whose gateway died (or restarted) before committing. It is
+//! by intents whose gateway died (or restarted) before committing (each
+//! such intent first becomes a `gc/` record in a transaction comparing it,
+//! so a late commit, which compares the intent too, cannot go live). It is
 //! idempotent: a shard already gone counts as deleted, and a record whose
 //! shards sit on a down OSD stays queued until the OSD is back.
 
@@ -138,6 +140,46 @@ pub async fn pass(store: &Store, client: &ShardClient) -> objectio_cluster::Resu
         )
     };
 
+    // Intents of gateways that are gone, or that restarted since, become
+    // GC records first, in one transaction that compares the intent: a
+    // commit that lands afterwards (its answer lost, its gateway dead)
+    // finds the intent gone and fails, so no live object ever loses its
+    // shards; a commit that landed before removed the intent, and it is
+    // left alone here.
+    let gateways = store.alive::<GatewayAlive>("gateways").await?;
+    let intents = store.kv().get(k.intents_prefix(), page()).await?;
+    for item in intents.kvs() {
+        let rec: IntentRecord = decode(item.key(), item.value())?;
+        // A live gateway's intent can still be orphaned: the PUT may have
+        // failed at a moment it could not even record that (etcd away).
+        // No single PUT streams for a day.
+        let stale = objectio_cluster::now_secs().saturating_sub(rec.created) > INTENT_MAX_AGE_SECS;
+        let orphan = stale
+            || match gateways.get(&rec.gateway) {
+                None => true,
+                Some(g) => g.as_ref().is_none_or(|g| g.started > rec.created),
+            };
+        if !orphan {
+            continue;
+        }
+        let gc = GcRecord {
+            version: objectio_cluster::SCHEMA_VERSION,
+            segments: vec![rec.segment.clone()],
+            queued: objectio_cluster::now_secs(),
+        };
+        let txn = Txn::new()
+            .when([Compare::mod_revision(
+                item.key(),
+                CompareOp::Equal,
+                item.mod_revision(),
+            )])
+            .and_then([
+                TxnOp::delete(item.key(), None),
+                TxnOp::put(k.gc(&uuid::Uuid::new_v4()), encode(&gc), None),
+            ]);
+        store.kv().txn(txn).await?;
+    }
+
     let gc = store.kv().get(k.gc_prefix(), page()).await?;
     for item in gc.kvs() {
         let rec: GcRecord = decode(item.key(), item.value())?;
@@ -155,36 +197,6 @@ pub async fn pass(store: &Store, client: &ShardClient) -> objectio_cluster::Resu
         .await?;
     }
 
-    // Intents of gateways that are gone, or that restarted since.
-    let gateways = store.alive::<GatewayAlive>("gateways").await?;
-    let intents = store.kv().get(k.intents_prefix(), page()).await?;
-    for item in intents.kvs() {
-        let rec: IntentRecord = decode(item.key(), item.value())?;
-        // A live gateway's intent can still be orphaned: the PUT may have
-        // failed at a moment it could not even record that (etcd away).
-        // No single PUT streams for a day.
-        let stale = objectio_cluster::now_secs().saturating_sub(rec.created) > INTENT_MAX_AGE_SECS;
-        let orphan = stale
-            || match gateways.get(&rec.gateway) {
-                None => true,
-                Some(g) => g.as_ref().is_none_or(|g| g.started > rec.created),
-            };
-        if !orphan {
-            continue;
-        }
-        let segments = vec![rec.segment.clone()];
-        ctx.reclaim(
-            item.key(),
-            item.mod_revision(),
-            &segments,
-            |mut left| IntentRecord {
-                segment: left.remove(0),
-                ..rec
-            },
-            &mut p,
-        )
-        .await?;
-    }
     Ok(p)
 }
 

@@ -389,25 +389,36 @@ impl Objects {
                 }
                 None => cmp.push(Compare::version(okey.clone(), CompareOp::Equal, 0)),
             }
+            let mut fail = vec![TxnOp::get(okey.clone(), None)];
             if let Some(i) = intent {
+                // The intent must still be there: if this write was given
+                // up (its shards queued for GC), it must not go live.
+                cmp.push(Compare::version(i, CompareOp::Greater, 0));
                 ops.push(TxnOp::delete(i, None));
+                fail.push(TxnOp::get(
+                    i,
+                    Some(etcd_client::GetOptions::new().with_count_only()),
+                ));
             }
             ops.extend(extra.iter().cloned());
-            let txn = Txn::new()
-                .when(cmp)
-                .and_then(ops)
-                .or_else([TxnOp::get(okey.clone(), None)]);
+            let txn = Txn::new().when(cmp).and_then(ops).or_else(fail);
             let resp = self.store().kv().txn(txn).await?;
             if resp.succeeded() {
                 return Ok(true);
             }
             old = None;
-            for r in resp.op_responses() {
-                if let etcd_client::TxnOpResponse::Get(g) = r
-                    && let Some(kv) = g.kvs().first()
-                {
-                    old = Some((decode(kv.key(), kv.value())?, kv.mod_revision()));
-                }
+            let mut replies = resp.op_responses().into_iter();
+            if let Some(etcd_client::TxnOpResponse::Get(g)) = replies.next()
+                && let Some(kv) = g.kvs().first()
+            {
+                old = Some((decode(kv.key(), kv.value())?, kv.mod_revision()));
+            }
+            if let Some(etcd_client::TxnOpResponse::Get(g)) = replies.next()
+                && g.count() == 0
+            {
+                return Err(Error::Unavailable(
+                    "the write was given up before it could be committed".into(),
+                ));
             }
             if old.is_none() {
                 break; // the key is absent: the bucket or a guard failed
@@ -475,4 +486,127 @@ fn tokio_stream_from<T: Send + 'static>(
     mut rx: mpsc::Receiver<T>,
 ) -> impl Stream<Item = T> + Send + Sync + 'static {
     futures::stream::poll_fn(move |cx| rx.poll_recv(cx))
+}
+
+#[cfg(test)]
+mod tests {
+    use objectio_cluster::{ClusterConfig, EcProfile, IntentRecord, ShardLocation};
+
+    use super::*;
+
+    async fn objects(etcd: &objectio_testkit::Etcd) -> Objects {
+        let store = Store::connect(&[etcd.endpoint()], "t").await.unwrap();
+        let cc = ClusterConfig {
+            version: SCHEMA_VERSION,
+            name: "t".into(),
+            cluster_id: Uuid::new_v4(),
+            ec: EcProfile::default(),
+            created: 0,
+        };
+        store.create(store.keys().config(), &cc).await.unwrap();
+        let map = ClusterMap::start(store.clone(), std::time::Duration::from_secs(1))
+            .await
+            .unwrap();
+        let shards = ShardClient::new(b"secret", std::time::Duration::from_secs(1));
+        Objects::new(store, cc, map, shards, "gw-test".into())
+    }
+
+    /// A write as `write_data` leaves it: shards sealed, intent recorded.
+    async fn written(o: &Objects, key: &str) -> (Written, ObjectRecord) {
+        let segment = Segment {
+            version_id: Uuid::new_v4(),
+            part: 0,
+            size: 10,
+            shards: vec![
+                Some(ShardLocation {
+                    osd: "osd1".into(),
+                    disk: Uuid::new_v4(),
+                });
+                6
+            ],
+        };
+        let ik = o.store().keys().intent(&segment.version_id);
+        let intent = IntentRecord {
+            version: SCHEMA_VERSION,
+            gateway: "gw-test".into(),
+            bucket: "b".into(),
+            key: key.into(),
+            segment: segment.clone(),
+            created: now_secs(),
+        };
+        o.store().put(ik.clone(), &intent).await.unwrap();
+        let rec = ObjectRecord {
+            version: SCHEMA_VERSION,
+            bucket: "b".into(),
+            key: key.into(),
+            version_id: segment.version_id,
+            size: 10,
+            etag: "e".into(),
+            content_type: None,
+            user_metadata: BTreeMap::new(),
+            created_ms: 0,
+            ec: EcProfile::default(),
+            shards: segment.shards.clone(),
+            parts: Vec::new(),
+        };
+        let w = Written {
+            segment,
+            digests: Digests {
+                md5: [0; 16],
+                crc32: None,
+                crc32c: None,
+                sha256: None,
+            },
+            etag: "e".into(),
+            intent: Some(ik),
+        };
+        (w, rec)
+    }
+
+    /// The intent decides between a commit and its abandonment, whichever
+    /// reaches etcd first: a commit whose answer was lost is never
+    /// abandoned afterwards (that would delete a live object's shards), and
+    /// an abandoned write is never committed afterwards.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn commit_and_abandon_exclude_each_other() {
+        let etcd = objectio_testkit::Etcd::start().await.unwrap();
+        let o = objects(&etcd).await;
+        o.create_bucket("b", "test").await.unwrap();
+        let gc_count = || async { o.store().count(o.store().keys().gc_prefix()).await.unwrap() };
+
+        // Committed (the gateway saw an error), then abandoned: kept.
+        let (w, rec) = written(&o, "k1").await;
+        assert!(
+            o.commit_object(&rec, w.intent.as_deref(), vec![], vec![])
+                .await
+                .unwrap()
+        );
+        o.abandon(&w).await;
+        assert_eq!(
+            gc_count().await,
+            0,
+            "a live object's shards were queued for GC"
+        );
+        assert!(o.head("b", "k1").await.is_ok());
+
+        // Abandoned, then a late commit: refused, nothing goes live.
+        let (w, rec) = written(&o, "k2").await;
+        o.abandon(&w).await;
+        assert_eq!(gc_count().await, 1);
+        let r = o
+            .commit_object(&rec, w.intent.as_deref(), vec![], vec![])
+            .await;
+        assert!(matches!(r, Err(Error::Unavailable(_))), "{r:?}");
+        assert!(matches!(o.head("b", "k2").await, Err(Error::NoSuchKey)));
+
+        // The same over an existing key (the replace path).
+        let (w, mut rec) = written(&o, "k1").await;
+        o.abandon(&w).await;
+        rec.etag = "new".into();
+        let r = o
+            .commit_object(&rec, w.intent.as_deref(), vec![], vec![])
+            .await;
+        assert!(matches!(r, Err(Error::Unavailable(_))), "{r:?}");
+        assert_eq!(o.head("b", "k1").await.unwrap().etag, "e");
+    }
 }

@@ -148,6 +148,8 @@ impl Objects {
                 None => cmp.push(Compare::version(pkey.clone(), CompareOp::Equal, 0)),
             }
             if let Some(i) = &w.intent {
+                // Never commit a write that was given up (see `abandon`).
+                cmp.push(Compare::version(i.as_str(), CompareOp::Greater, 0));
                 ops.push(TxnOp::delete(i.as_str(), None));
             }
             if self
@@ -174,6 +176,13 @@ impl Objects {
             if gone || completing {
                 self.abandon(&w).await;
                 return Err(no_upload(upload_id));
+            }
+            if let Some(i) = &w.intent
+                && self.store().kv().get(i.as_str(), None).await?.count() == 0
+            {
+                return Err(Error::Unavailable(
+                    "the write was given up before it could be committed".into(),
+                ));
             }
         }
     }

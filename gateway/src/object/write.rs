@@ -203,18 +203,30 @@ impl Objects {
     }
 
     /// Gives up on written data: its intent becomes a GC record, in one
-    /// transaction, so the sealed shards are reclaimed.
+    /// transaction, so the sealed shards are reclaimed — only while the
+    /// intent still exists. A commit whose answer was lost (etcd timed out
+    /// or changed leader after applying it) removed the intent in the same
+    /// transaction that made the object live; queuing its shards for GC
+    /// then would delete a live object's data.
     pub(crate) async fn abandon(&self, w: &Written) {
         let Some(ik) = &w.intent else { return };
         let mut ops = vec![etcd_client::TxnOp::delete(ik.as_str(), None)];
         ops.extend(self.gc_op(vec![w.segment.clone()]));
-        if let Err(e) = self
-            .store()
-            .kv()
-            .txn(etcd_client::Txn::new().and_then(ops))
-            .await
-        {
-            tracing::error!(intent = %ik, error = %e, "could not queue abandoned shards for GC; the intent stays for it");
+        let txn = etcd_client::Txn::new()
+            .when([etcd_client::Compare::version(
+                ik.as_str(),
+                etcd_client::CompareOp::Greater,
+                0,
+            )])
+            .and_then(ops);
+        match self.store().kv().txn(txn).await {
+            Ok(r) if !r.succeeded() => {
+                tracing::warn!(intent = %ik, "the intent is gone: the commit went through after all; shards kept");
+            }
+            Ok(_) => {}
+            Err(e) => {
+                tracing::error!(intent = %ik, error = %e, "could not queue abandoned shards for GC; the intent stays for it");
+            }
         }
     }
 

@@ -248,8 +248,6 @@ impl Cluster {
             .map(|m| format!("{}=http://127.0.0.1:{}", m.name, m.peer_port))
             .collect();
         let m = &self.etcd[i];
-        let url = format!("http://127.0.0.1:{}", m.client_port);
-        let peer = format!("http://127.0.0.1:{}", m.peer_port);
         let data = self.dir.path().join(format!("etcd-{}", m.name));
         let log = if self.etcd.len() == 1 {
             "etcd".to_string()
@@ -258,22 +256,13 @@ impl Cluster {
         };
         let child = self.spawn(
             &log,
-            Command::new("etcd")
-                .arg("--name")
-                .arg(&m.name)
-                .arg("--data-dir")
-                .arg(&data)
-                .arg("--listen-client-urls")
-                .arg(&url)
-                .arg("--advertise-client-urls")
-                .arg(&url)
-                .arg("--listen-peer-urls")
-                .arg(&peer)
-                .arg("--initial-advertise-peer-urls")
-                .arg(&peer)
-                .arg("--initial-cluster")
-                .arg(initial.join(","))
-                .args(["--initial-cluster-token", "objectio-it"]),
+            &mut etcd_command(
+                &m.name,
+                &data,
+                m.client_port,
+                m.peer_port,
+                &initial.join(","),
+            ),
         )?;
         self.etcd[i].child = Some(child);
         Ok(())
@@ -561,6 +550,80 @@ impl Cluster {
             }
         }
         out
+    }
+}
+
+/// The command line of one etcd member.
+fn etcd_command(name: &str, data: &Path, client: u16, peer: u16, initial: &str) -> Command {
+    let url = format!("http://127.0.0.1:{client}");
+    let peer = format!("http://127.0.0.1:{peer}");
+    let mut cmd = Command::new("etcd");
+    cmd.arg("--name")
+        .arg(name)
+        .arg("--data-dir")
+        .arg(data)
+        .arg("--listen-client-urls")
+        .arg(&url)
+        .arg("--advertise-client-urls")
+        .arg(&url)
+        .arg("--listen-peer-urls")
+        .arg(&peer)
+        .arg("--initial-advertise-peer-urls")
+        .arg(&peer)
+        .arg("--initial-cluster")
+        .arg(initial)
+        .args(["--initial-cluster-token", "objectio-it"]);
+    cmd
+}
+
+/// A lone etcd in a temporary folder (for tests of one layer that need the
+/// real store but no cluster); killed on drop.
+pub struct Etcd {
+    _dir: tempfile::TempDir,
+    child: Child,
+    port: u16,
+}
+
+impl Etcd {
+    /// Starts it and waits until it answers.
+    pub async fn start() -> anyhow::Result<Self> {
+        let dir = tempfile::Builder::new()
+            .prefix("objectio-etcd-")
+            .tempdir()?;
+        let (port, peer) = (free_port(), free_port());
+        let initial = format!("e=http://127.0.0.1:{peer}");
+        let child = etcd_command("e", &dir.path().join("data"), port, peer, &initial)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .context("spawning etcd")?;
+        let e = Etcd {
+            _dir: dir,
+            child,
+            port,
+        };
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while Instant::now() < deadline {
+            if let Ok(r) = reqwest::get(format!("{}/health", e.endpoint())).await
+                && r.status().is_success()
+            {
+                return Ok(e);
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        bail!("etcd did not answer at {}", e.endpoint())
+    }
+
+    /// Its client URL.
+    pub fn endpoint(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
+    }
+}
+
+impl Drop for Etcd {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
     }
 }
 
