@@ -116,7 +116,12 @@ impl Ctx<'_> {
 }
 
 /// One GC pass over `gc/` and orphaned `intents/` (at most 1000 of each).
-pub async fn pass(store: &Store, client: &ShardClient) -> objectio_cluster::Result<Pass> {
+/// Versions that were readable wait `grace` after being queued.
+pub async fn pass(
+    store: &Store,
+    client: &ShardClient,
+    grace: Duration,
+) -> objectio_cluster::Result<Pass> {
     let k = store.keys();
     let mut p = Pass::default();
     let up = store.alive::<serde_json::Value>("osds").await?;
@@ -166,6 +171,7 @@ pub async fn pass(store: &Store, client: &ShardClient) -> objectio_cluster::Resu
             version: objectio_cluster::SCHEMA_VERSION,
             segments: vec![rec.segment.clone()],
             queued: objectio_cluster::now_secs(),
+            was_live: false,
         };
         let txn = Txn::new()
             .when([Compare::mod_revision(
@@ -183,6 +189,12 @@ pub async fn pass(store: &Store, client: &ShardClient) -> objectio_cluster::Resu
     let gc = store.kv().get(k.gc_prefix(), page()).await?;
     for item in gc.kvs() {
         let rec: GcRecord = decode(item.key(), item.value())?;
+        if rec.was_live && objectio_cluster::now_secs().saturating_sub(rec.queued) < grace.as_secs()
+        {
+            // A GET that began before the overwrite or delete may still
+            // be streaming these shards.
+            continue;
+        }
         let segments = rec.segments.clone();
         ctx.reclaim(
             item.key(),
@@ -206,6 +218,7 @@ pub async fn run(
     client: ShardClient,
     leader: std::sync::Arc<std::sync::atomic::AtomicBool>,
     interval: Duration,
+    grace: Duration,
 ) {
     let mut tick = tokio::time::interval(interval);
     loop {
@@ -213,7 +226,7 @@ pub async fn run(
         if !leader.load(std::sync::atomic::Ordering::Relaxed) {
             continue;
         }
-        match pass(&store, &client).await {
+        match pass(&store, &client, grace).await {
             Ok(p) if p.shards_deleted > 0 || p.records_waiting > 0 => {
                 tracing::info!(
                     deleted = p.shards_deleted,

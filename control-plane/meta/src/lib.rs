@@ -65,6 +65,11 @@ pub struct Config {
     /// How often the GC controller runs, in milliseconds.
     #[arg(long, env = "OBJECTIO_GC_INTERVAL_MS", default_value_t = 5000)]
     pub gc_interval_ms: u64,
+    /// How long the shards of an overwritten or deleted object version are
+    /// kept before GC deletes them, in seconds (a GET that began before
+    /// may still be streaming them). Abandoned writes go at once.
+    #[arg(long, env = "OBJECTIO_GC_GRACE_SECS", default_value_t = 3600)]
+    pub gc_grace_secs: u64,
     /// How often the leader compacts etcd's history, in seconds (it keeps
     /// one period of history for watchers to resume from).
     #[arg(long, env = "OBJECTIO_COMPACT_INTERVAL_SECS", default_value_t = 300)]
@@ -270,6 +275,7 @@ pub async fn run(cfg: Config) -> anyhow::Result<()> {
                 client,
                 leader,
                 Duration::from_millis(cfg.gc_interval_ms.max(100)),
+                Duration::from_secs(cfg.gc_grace_secs),
             ));
         }
         Err(e) => tracing::warn!(error = %e, "GC controller disabled: no cluster secret"),

@@ -294,6 +294,12 @@ pub struct GcRecord {
     pub version: u32,
     pub segments: Vec<Segment>,
     pub queued: u64,
+    /// The data was readable (an overwritten or deleted object version):
+    /// a GET that started before may still be streaming it, so its shards
+    /// are kept for the GC grace period. Writes that never went live are
+    /// reclaimed at once.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub was_live: bool,
 }
 
 versioned!(

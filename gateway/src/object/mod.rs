@@ -385,7 +385,7 @@ impl Objects {
             match &old {
                 Some((o, rev)) => {
                     cmp.push(Compare::mod_revision(okey.clone(), CompareOp::Equal, *rev));
-                    ops.extend(self.gc_op(o.segments()));
+                    ops.extend(self.gc_op(o.segments(), true));
                 }
                 None => cmp.push(Compare::version(okey.clone(), CompareOp::Equal, 0)),
             }
@@ -429,7 +429,7 @@ impl Objects {
     }
 
     /// An op queuing `segments`' shards for GC (none when no shard exists).
-    fn gc_op(&self, segments: Vec<Segment>) -> Option<TxnOp> {
+    fn gc_op(&self, segments: Vec<Segment>, was_live: bool) -> Option<TxnOp> {
         let segments: Vec<Segment> = segments
             .into_iter()
             .filter(|s| s.shards.iter().any(Option::is_some))
@@ -441,6 +441,7 @@ impl Objects {
             version: SCHEMA_VERSION,
             segments,
             queued: now_secs(),
+            was_live,
         };
         Some(TxnOp::put(
             self.store().keys().gc(&Uuid::new_v4()),
@@ -459,7 +460,7 @@ impl Objects {
                 return Ok(());
             };
             let mut ops = vec![TxnOp::delete(okey.clone(), None)];
-            ops.extend(self.gc_op(o.segments()));
+            ops.extend(self.gc_op(o.segments(), true));
             let txn = Txn::new()
                 .when([Compare::mod_revision(okey.clone(), CompareOp::Equal, rev)])
                 .and_then(ops);

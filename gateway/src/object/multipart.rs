@@ -143,7 +143,7 @@ impl Objects {
             match &old {
                 Some((o, rev)) => {
                     cmp.push(Compare::mod_revision(pkey.clone(), CompareOp::Equal, *rev));
-                    ops.extend(self.gc_op(vec![o.segment()]));
+                    ops.extend(self.gc_op(vec![o.segment()], false));
                 }
                 None => cmp.push(Compare::version(pkey.clone(), CompareOp::Equal, 0)),
             }
@@ -303,7 +303,7 @@ impl Objects {
                 ),
                 TxnOp::delete(ckey, None),
             ];
-            extra.extend(self.gc_op(unused.clone()));
+            extra.extend(self.gc_op(unused.clone(), false));
             if self.commit_object(&rec, None, guards, extra).await? {
                 return Ok(rec);
             }
@@ -334,7 +334,7 @@ impl Objects {
             ),
             TxnOp::delete(self.store().keys().completing(&up.upload_id), None),
         ];
-        ops.extend(self.gc_op(parts.iter().map(|(_, p)| p.segment()).collect()));
+        ops.extend(self.gc_op(parts.iter().map(|(_, p)| p.segment()).collect(), false));
         let txn = Txn::new()
             .when([Compare::version(ukey, CompareOp::Greater, 0)])
             .and_then(ops);

@@ -211,7 +211,7 @@ impl Objects {
     pub(crate) async fn abandon(&self, w: &Written) {
         let Some(ik) = &w.intent else { return };
         let mut ops = vec![etcd_client::TxnOp::delete(ik.as_str(), None)];
-        ops.extend(self.gc_op(vec![w.segment.clone()]));
+        ops.extend(self.gc_op(vec![w.segment.clone()], false));
         let txn = etcd_client::Txn::new()
             .when([etcd_client::Compare::version(
                 ik.as_str(),

@@ -82,6 +82,8 @@ pub struct Options {
     pub lease_ttl: u32,
     /// etcd members (1, or 3 to lose a leader).
     pub etcd_members: usize,
+    /// How long GC keeps the shards of overwritten or deleted versions.
+    pub gc_grace_secs: u32,
 }
 
 /// One etcd member of the cluster.
@@ -100,6 +102,7 @@ impl Default for Options {
             disk_size: "1GiB",
             lease_ttl: 2,
             etcd_members: 1,
+            gc_grace_secs: 1,
         }
     }
 }
@@ -330,6 +333,7 @@ impl Cluster {
                 .arg("--listen")
                 .arg(format!("127.0.0.1:{}", self.meta_port))
                 .args(["--gc-interval-ms", "300", "--compact-interval-secs", "1"])
+                .args(["--gc-grace-secs", &self.opts.gc_grace_secs.to_string()])
                 .env("OBJECTIO_ADMIN_TOKEN", &self.token)
                 .env("OBJECTIO_CLUSTER_SECRET", &self.secret),
         )?;

@@ -936,3 +936,49 @@ async fn test_osds_killed_mid_get_the_body_still_arrives_whole() {
     assert_eq!(got.len(), body.len());
     assert!(got == body, "the body differs after OSDs died mid-GET");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn test_get_streaming_an_overwritten_version_gets_it_whole() {
+    let c = Cluster::start_with(objectio_testkit::Options {
+        gc_grace_secs: 120,
+        ..Default::default()
+    })
+    .await
+    .unwrap();
+    let s3c = s3(&c);
+    s3c.create_bucket().bucket("overget").send().await.unwrap();
+    let old = data(40 << 20, 80);
+    put(&s3c, "overget", "k", old.clone()).await;
+    let r = s3c
+        .get_object()
+        .bucket("overget")
+        .key("k")
+        .send()
+        .await
+        .unwrap();
+    let mut stream = r.body;
+    let mut got = Vec::with_capacity(old.len());
+    while got.len() < (4 << 20) {
+        got.extend_from_slice(&stream.next().await.unwrap().unwrap());
+    }
+    // Overwritten, then deleted, while the GET of the old version streams;
+    // GC passes run every 300 ms meanwhile.
+    put(&s3c, "overget", "k", data(1 << 20, 81)).await;
+    s3c.delete_object()
+        .bucket("overget")
+        .key("k")
+        .send()
+        .await
+        .unwrap();
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let store = Store::connect(&[c.etcd_endpoint()], "it").await.unwrap();
+    assert_eq!(
+        store.count(store.keys().gc_prefix()).await.unwrap(),
+        2,
+        "both replaced versions wait out the grace period"
+    );
+    while let Some(piece) = stream.next().await {
+        got.extend_from_slice(&piece.unwrap());
+    }
+    assert!(got == old, "the old version arrived whole");
+}
