@@ -66,15 +66,22 @@ impl ShardClient {
     }
 
     async fn connect(&self, addr: &str) -> Result<Conn> {
-        if let Some(c) = self
-            .inner
-            .idle
-            .lock()
-            .expect("pool lock")
-            .get_mut(addr)
-            .and_then(|v| v.pop())
-        {
-            return Ok(c);
+        loop {
+            let Some(c) = self
+                .inner
+                .idle
+                .lock()
+                .expect("pool lock")
+                .get_mut(addr)
+                .and_then(|v| v.pop())
+            else {
+                break;
+            };
+            if idle_and_open(&c) {
+                return Ok(c);
+            }
+            // The OSD closed it (it restarted, or stopped): a request on it
+            // would fail and cost a shard. Dial afresh instead.
         }
         self.with_timeout(addr, async {
             let tcp = TcpStream::connect(addr).await.map_err(Self::io(addr))?;
@@ -249,6 +256,17 @@ impl ShardClient {
             }),
         }
     }
+}
+
+/// Whether a pooled connection can carry a request: nothing to read (an
+/// idle peer sends nothing; a readable socket means the peer closed it, or
+/// sent bytes nobody asked for).
+fn idle_and_open(c: &Conn) -> bool {
+    let mut b = [0u8; 1];
+    matches!(
+        c.get_ref().try_read(&mut b),
+        Err(e) if e.kind() == std::io::ErrorKind::WouldBlock
+    )
 }
 
 /// An open streaming shard write. Dropping it without [`PutStream::finish`]

@@ -374,6 +374,20 @@ impl Cluster {
         Ok(())
     }
 
+    /// Waits until OSD `i` accepts connections (its liveness key may still
+    /// be the previous process's until that lease expires).
+    pub async fn wait_osd_listening(&self, i: usize) -> anyhow::Result<()> {
+        let addr = format!("127.0.0.1:{}", self.osds[i].port);
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while Instant::now() < deadline {
+            if tokio::net::TcpStream::connect(&addr).await.is_ok() {
+                return Ok(());
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        bail!("OSD {} never listened at {addr}", self.osds[i].id)
+    }
+
     /// Kills OSD `i` with SIGKILL.
     pub fn kill_osd(&mut self, i: usize) {
         if let Some(mut c) = self.osds[i].child.take() {
