@@ -318,6 +318,23 @@ impl Cluster {
             .position(|id| id.as_deref() == Some(leader.as_str()))
     }
 
+    /// Kills the meta (SIGKILL).
+    pub fn kill_meta(&mut self) {
+        if let Some(mut c) = self.meta.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+
+    /// Starts the meta again and waits for it to answer.
+    pub async fn restart_meta(&mut self) -> anyhow::Result<()> {
+        self.kill_meta();
+        self.start_meta()?;
+        let url = format!("http://127.0.0.1:{}/health", self.meta_port);
+        self.wait_http(&url, "meta").await
+    }
+
+    /// Starts (or restarts) the meta.
     fn start_meta(&mut self) -> anyhow::Result<()> {
         let child = self.spawn(
             "meta",
