@@ -40,10 +40,11 @@ fn s3_err(e: object::Error) -> S3Error {
         E::InvalidArgument(m) => s3_error!(InvalidArgument, "{m}"),
         E::Body(m) => s3_error!(InvalidRequest, "{m}"),
         E::Unavailable(m) => {
-            tracing::error!(error = %m, "service unavailable");
+            let id = uuid::Uuid::new_v4();
+            tracing::error!(request_id = %id, error = %m, "service unavailable");
             s3_error!(
                 ServiceUnavailable,
-                "Please reduce your request rate or retry."
+                "The cluster cannot serve this now: {m} (request id {id}). Please retry later."
             )
         }
         E::Etcd(e) | E::Cluster(objectio_cluster::Error::Etcd(e)) => {

@@ -1064,3 +1064,63 @@ async fn test_s3_works_without_meta_and_racing_writers_leave_one_whole_version()
     assert!(wait_shards(&c, 6).await > 0);
     assert!(get(&s3c, "race", "same").await == got);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn test_a_full_cluster_refuses_writes_cleanly_and_recovers_after_deletes() {
+    let c = Cluster::start_with(objectio_testkit::Options {
+        disk_size: "128MiB",
+        ..Default::default()
+    })
+    .await
+    .unwrap();
+    let s3c = s3_no_retry(&c, &c.access_key.clone(), &c.secret_key.clone(), None);
+    s3c.create_bucket().bucket("full").send().await.unwrap();
+    // 8 MiB objects (2 MiB per shard) until the cluster refuses one.
+    let mut stored = Vec::new();
+    let mut refused = None;
+    for i in 0..200u64 {
+        let key = format!("k{i}");
+        let body = data(8 << 20, i);
+        match s3c
+            .put_object()
+            .bucket("full")
+            .key(&key)
+            .body(body.clone().into())
+            .send()
+            .await
+        {
+            Ok(_) => stored.push((key, body)),
+            Err(e) => {
+                refused = Some(e);
+                break;
+            }
+        }
+    }
+    let e = refused.expect("six 128 MiB disks must fill up within 1.6 GiB of PUTs");
+    assert_eq!(
+        e.raw_response().map(|r| r.status().as_u16()),
+        Some(503),
+        "{e:?}"
+    );
+    // The message says why (disks without room), not just "retry".
+    let msg = aws_sdk_s3::error::ProvideErrorMetadata::message(&e).unwrap_or_default();
+    assert!(msg.contains("disk"), "{msg}");
+    assert!(stored.len() > 10, "only {} objects fit", stored.len());
+    // Everything acknowledged reads back whole.
+    for (k, body) in &stored {
+        assert!(&get(&s3c, "full", k).await == body, "{k} differs");
+    }
+    // Deletes give the space back (after the 1 s grace) and writes resume.
+    for (k, _) in &stored {
+        s3c.delete_object()
+            .bucket("full")
+            .key(k)
+            .send()
+            .await
+            .unwrap();
+    }
+    wait_shards(&c, 0).await;
+    put(&s3c, "full", "again", data(8 << 20, 999)).await;
+    let rec = record(&c, "full", "again").await;
+    assert_eq!(rec.shards.iter().flatten().count(), 6);
+}
