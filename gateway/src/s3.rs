@@ -66,6 +66,40 @@ fn s3_err(e: object::Error) -> S3Error {
     }
 }
 
+/// Bytes of a refused request body read and discarded so the client, still
+/// sending, gets the error instead of a reset connection.
+const DRAIN_LIMIT: u64 = 64 << 20;
+
+/// Whether the client asked to wait for `100 Continue` before sending the
+/// body (it then sends nothing after an early error: no need to drain).
+fn expects_continue(headers: &http::HeaderMap) -> bool {
+    headers
+        .get(http::header::EXPECT)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.eq_ignore_ascii_case("100-continue"))
+}
+
+/// The S3 error for `e`, after reading what is left of the request body
+/// (up to [`DRAIN_LIMIT`] bytes or 30 s) when `drain` is set: a client that
+/// streams its body without `Expect: 100-continue` otherwise sees its
+/// connection reset (broken pipe) and never reads why.
+async fn drained(e: object::Error, body: &mut StreamingBlob, drain: bool) -> S3Error {
+    use futures::StreamExt;
+    if drain {
+        let _ = tokio::time::timeout(std::time::Duration::from_secs(30), async {
+            let mut n = 0u64;
+            while let Some(Ok(b)) = body.next().await {
+                n += b.len() as u64;
+                if n > DRAIN_LIMIT {
+                    break;
+                }
+            }
+        })
+        .await;
+    }
+    s3_err(e)
+}
+
 fn owner(creds: &Option<s3s::auth::Credentials>) -> String {
     creds
         .as_ref()
@@ -279,8 +313,9 @@ impl S3 for Gateway {
         req: S3Request<PutObjectInput>,
     ) -> S3Result<S3Response<PutObjectOutput>> {
         let checks = body_checks!(req)?;
+        let drain = !expects_continue(&req.headers);
         let input = req.input;
-        let body = input.body.ok_or_else(|| s3_error!(IncompleteBody))?;
+        let mut body = input.body.ok_or_else(|| s3_error!(IncompleteBody))?;
         let params = PutParams {
             bucket: input.bucket,
             key: input.key,
@@ -293,11 +328,11 @@ impl S3 for Gateway {
                 .collect::<BTreeMap<_, _>>(),
             wanted: checks.want,
         };
-        let (rec, digests) = self
-            .objects
-            .put(params, body, checks.verifier())
-            .await
-            .map_err(s3_err)?;
+        let r = self.objects.put(params, &mut body, checks.verifier()).await;
+        let (rec, digests) = match r {
+            Ok(v) => v,
+            Err(e) => return Err(drained(e, &mut body, drain).await),
+        };
         Ok(S3Response::new(PutObjectOutput {
             e_tag: Some(etag(&rec.etag)),
             checksum_crc32: digests.crc32,
@@ -337,9 +372,10 @@ impl S3 for Gateway {
         req: S3Request<UploadPartInput>,
     ) -> S3Result<S3Response<UploadPartOutput>> {
         let checks = body_checks!(req)?;
+        let drain = !expects_continue(&req.headers);
         let input = req.input;
-        let body = input.body.ok_or_else(|| s3_error!(IncompleteBody))?;
-        let w = self
+        let mut body = input.body.ok_or_else(|| s3_error!(IncompleteBody))?;
+        let r = self
             .objects
             .upload_part(
                 &input.bucket,
@@ -348,11 +384,14 @@ impl S3 for Gateway {
                 input.part_number,
                 checks.size,
                 checks.want,
-                body,
+                &mut body,
                 checks.verifier(),
             )
-            .await
-            .map_err(s3_err)?;
+            .await;
+        let w = match r {
+            Ok(w) => w,
+            Err(e) => return Err(drained(e, &mut body, drain).await),
+        };
         Ok(S3Response::new(UploadPartOutput {
             e_tag: Some(etag(&w.etag)),
             checksum_crc32: w.digests.crc32,

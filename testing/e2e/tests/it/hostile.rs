@@ -183,6 +183,36 @@ async fn test_hostile_requests_get_s3_errors_and_store_nothing() {
     assert_eq!(st, 400, "{body}");
     assert!(body.contains("<Code>InvalidArgument</Code>"), "{body}");
 
+    // A large body refused before it is read (no such bucket): the gateway
+    // reads and drops it, so the client gets the S3 error rather than a
+    // reset connection (clients without `Expect: 100-continue`).
+    let (tx, rx) = tokio::sync::mpsc::channel::<Result<bytes::Bytes, std::io::Error>>(1);
+    let slow = reqwest::Body::wrap_stream(futures::stream::poll_fn({
+        let mut rx = rx;
+        move |cx| rx.poll_recv(cx)
+    }));
+    let req = signed(&c, reqwest::Method::PUT, "/no-such-bucket/big")
+        .header("content-length", 8 << 20)
+        .body(slow);
+    let sender = tokio::spawn(async move {
+        for i in 0..8 {
+            // The gateway has answered by the second piece.
+            tokio::time::sleep(Duration::from_millis(if i == 1 { 500 } else { 10 })).await;
+            if tx
+                .send(Ok(bytes::Bytes::from(data(1 << 20, i))))
+                .await
+                .is_err()
+            {
+                return;
+            }
+        }
+    });
+    let r = req.send().await.expect("an answer, not a broken pipe");
+    sender.abort();
+    let (st, body) = status_and_body(r).await;
+    assert_eq!(st, 404, "{body}");
+    assert!(body.contains("<Code>NoSuchBucket</Code>"), "{body}");
+
     // Only the two good objects exist.
     let listed = s3c
         .list_objects_v2()
