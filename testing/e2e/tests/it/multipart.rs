@@ -322,3 +322,53 @@ async fn test_multipart_errors_store_nothing_and_abort_frees_parts() {
     assert_eq!(e.code(), Some("NoSuchUpload"));
     s3.delete_bucket().bucket("mpu").send().await.unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn test_gateway_killed_mid_part_then_the_upload_completes() {
+    let mut c = Cluster::start().await.unwrap();
+    let s3c = s3(&c);
+    s3c.create_bucket().bucket("mpu").send().await.unwrap();
+    let id = create(&s3c, "k").await;
+    let p1 = data(5 << 20, 1);
+    let e1 = upload_part(&s3c, "k", &id, 1, p1.clone()).await;
+    // Part 2 streams slowly; the gateway dies in the middle of it.
+    let (tx, rx) = tokio::sync::mpsc::channel::<Result<bytes::Bytes, std::io::Error>>(2);
+    let body = reqwest::Body::wrap_stream(futures::stream::poll_fn({
+        let mut rx = rx;
+        move |cx| rx.poll_recv(cx)
+    }));
+    let req = signed(
+        &c,
+        reqwest::Method::PUT,
+        &format!("/mpu/k?partNumber=2&uploadId={id}"),
+    )
+    .header("content-length", 5 << 20)
+    .body(body);
+    let task = tokio::spawn(async move { req.send().await });
+    tx.send(Ok(bytes::Bytes::from(data(2 << 20, 2))))
+        .await
+        .unwrap();
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    c.kill_gateway();
+    assert!(
+        task.await.unwrap().is_err(),
+        "the interrupted part must fail"
+    );
+    drop(tx);
+    c.restart_gateway().await.unwrap();
+    // The client retries the part and completes: the object is whole, and
+    // the interrupted part's shards are reclaimed (its intent named them).
+    let s3c = s3(&c);
+    let p2 = data((3 << 20) + 5, 3);
+    let e2 = upload_part(&s3c, "k", &id, 2, p2.clone()).await;
+    s3c.complete_multipart_upload()
+        .bucket("mpu")
+        .key("k")
+        .upload_id(&id)
+        .multipart_upload(completed(&[(1, &e1), (2, &e2)]))
+        .send()
+        .await
+        .unwrap();
+    assert!(get(&s3c, "mpu", "k").await == [p1, p2].concat());
+    wait_shards(&c, 12).await;
+}
