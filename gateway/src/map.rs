@@ -23,7 +23,8 @@ pub struct Snapshot {
 }
 
 impl Snapshot {
-    /// Disks that may take new shards: OSD alive, disk in, not full.
+    /// Disks that may take new shards: OSD alive and serving the disk now
+    /// (a replaced disk's record outlives it), disk in, not full.
     pub fn candidates(&self) -> Vec<Candidate> {
         self.disks
             .values()
@@ -31,6 +32,9 @@ impl Snapshot {
             .filter(|d| d.used_bytes + (64 << 20) < d.capacity_bytes)
             .filter_map(|d| {
                 let osd = self.osds.get(&d.osd)?;
+                if !osd.disks.contains(&d.id) {
+                    return None;
+                }
                 Some(Candidate {
                     disk: d.id,
                     osd: d.osd.clone(),

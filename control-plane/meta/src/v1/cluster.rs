@@ -61,7 +61,13 @@ pub async fn status(
         .collect();
     down.sort();
 
-    // Per-object redundancy: shards on down OSDs or never written.
+    // Per-object redundancy: shards on down OSDs, on disks their OSD no
+    // longer serves (replaced), or never written.
+    let served: std::collections::HashSet<uuid::Uuid> = osds
+        .iter()
+        .filter(|(_, o)| up.contains(&o.id))
+        .flat_map(|(_, o)| o.disks.iter().copied())
+        .collect();
     let mut total = 0u64;
     let (mut degraded, mut at_risk) = (0u64, 0u64);
     for (_, o) in store
@@ -78,7 +84,7 @@ pub async fn status(
                 s.shards
                     .iter()
                     .flatten()
-                    .filter(|l| up.contains(&l.osd))
+                    .filter(|l| up.contains(&l.osd) && served.contains(&l.disk))
                     .count()
             })
             .min();

@@ -1124,3 +1124,64 @@ async fn test_a_full_cluster_refuses_writes_cleanly_and_recovers_after_deletes()
     let rec = record(&c, "full", "again").await;
     assert_eq!(rec.shards.iter().flatten().count(), 6);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn test_a_replaced_disk_takes_new_shards_and_the_old_one_none() {
+    let mut c = Cluster::start().await.unwrap();
+    let s3c = s3(&c);
+    s3c.create_bucket().bucket("swap").send().await.unwrap();
+    let before = data(3 << 20, 1);
+    put(&s3c, "swap", "before", before.clone()).await;
+    let store = Store::connect(&[c.etcd_endpoint()], "it").await.unwrap();
+    let old_disks: Vec<uuid::Uuid> = store
+        .get::<objectio_cluster::OsdRecord>(store.keys().osd(&c.osds[0].id))
+        .await
+        .unwrap()
+        .unwrap()
+        .0
+        .disks;
+    // The disk of osd1 dies and is replaced by a blank one: the OSD comes
+    // back with a new disk (a new uuid); the old disk record remains.
+    c.kill_osd(0);
+    std::fs::remove_file(&c.osds[0].disk).unwrap();
+    c.start_osd(0).unwrap();
+    c.wait_osd_listening(0).await.unwrap();
+    let t = Instant::now();
+    loop {
+        let rec = store
+            .get::<objectio_cluster::OsdRecord>(store.keys().osd(&c.osds[0].id))
+            .await
+            .unwrap()
+            .unwrap()
+            .0;
+        if rec.disks != old_disks {
+            break;
+        }
+        assert!(
+            t.elapsed() < Duration::from_secs(20),
+            "OSD never re-registered"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    c.wait_osds_up(6).await.unwrap();
+    for i in 0..6u64 {
+        let key = format!("after{i}");
+        put(&s3c, "swap", &key, data(1 << 20, 20 + i)).await;
+        let rec = record(&c, "swap", &key).await;
+        assert!(
+            rec.shards
+                .iter()
+                .flatten()
+                .all(|s| !old_disks.contains(&s.disk)),
+            "a shard went to the replaced disk: {:?}",
+            rec.shards
+        );
+        assert_eq!(rec.shards.iter().flatten().count(), 6, "{:?}", rec.shards);
+    }
+    // The object written before lost one shard with the disk: still whole,
+    // and counted as degraded (its shard's disk is no longer served).
+    assert!(get(&s3c, "swap", "before").await == before);
+    let st = c.admin_json("/api/v1/cluster/status").await.unwrap();
+    assert_eq!(st["objects"]["degraded"], 1, "{st}");
+    assert_eq!(st["state"], "DEGRADED", "{st}");
+}
