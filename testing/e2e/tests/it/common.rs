@@ -118,17 +118,23 @@ pub async fn usage(c: &Cluster) -> (u64, u64) {
     )
 }
 
-/// Waits until the published shard count is `n`; returns used bytes.
+/// Waits until the published shard count is `n` and the used bytes have
+/// settled (the same in two readings; 0 when `n` is 0); returns them. A
+/// shard being written counts bytes before it counts as a shard, so a
+/// single reading can catch one in between; a lasting leak still fails
+/// here after 20 s.
 pub async fn wait_shards(c: &Cluster, n: u64) -> u64 {
     let t = Instant::now();
+    let mut last: Option<u64> = None;
     loop {
         let (shards, used) = usage(c).await;
-        if shards == n {
+        if shards == n && (n > 0 || used == 0) && last == Some(used) {
             return used;
         }
+        last = (shards == n).then_some(used);
         assert!(
             t.elapsed() < Duration::from_secs(20),
-            "shards stuck at {shards}, want {n}"
+            "shards stuck at {shards} ({used} bytes used), want {n}"
         );
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
