@@ -100,8 +100,9 @@ pub struct Recovery {
 }
 
 struct JReq {
-    rec: Record,
-    /// Extent to free once a delete is durable.
+    /// A record to journal, or `None` to write a checkpoint now.
+    rec: Option<Record>,
+    /// The answer: durable (or checkpointed), or why not.
     done: oneshot::Sender<Result<()>>,
 }
 
@@ -598,7 +599,17 @@ impl Engine {
         self.submit(Record::Delete(*id)).await
     }
 
+    /// Writes a checkpoint of the index now (after every record queued
+    /// before it), so the next start replays no journal: for a planned stop.
+    pub async fn checkpoint_now(&self) -> Result<()> {
+        self.request(None).await
+    }
+
     async fn submit(&self, rec: Record) -> Result<()> {
+        self.request(Some(rec)).await
+    }
+
+    async fn request(&self, rec: Option<Record>) -> Result<()> {
         let (done, rx) = oneshot::channel();
         self.journal
             .send(JReq { rec, done })
@@ -802,12 +813,25 @@ async fn journal_writer(
                 None => return,
             },
         };
-        let mut bytes = first.rec.encoded_len();
+        if first.rec.is_none() {
+            let Some(engine) = engine.upgrade() else {
+                return;
+            };
+            let r = checkpoint(&engine, &mut st).await;
+            let _ = first.done.send(r);
+            continue;
+        }
+        let mut bytes = first.rec.as_ref().map_or(0, Record::encoded_len);
         let mut reqs = vec![first];
         while reqs.len() < MAX_BATCH {
             match rx.try_recv() {
+                // A checkpoint request waits for the batch before it.
+                Ok(r) if r.rec.is_none() => {
+                    carry = Some(r);
+                    break;
+                }
                 Ok(r) => {
-                    let b = r.rec.encoded_len();
+                    let b = r.rec.as_ref().map_or(0, Record::encoded_len);
                     if bytes + b > MAX_BATCH_BYTES {
                         carry = Some(r);
                         break;
@@ -821,7 +845,7 @@ async fn journal_writer(
         let Some(engine) = engine.upgrade() else {
             return;
         };
-        let recs: Vec<Record> = reqs.iter().map(|r| r.rec.clone()).collect();
+        let recs: Vec<Record> = reqs.iter().filter_map(|r| r.rec.clone()).collect();
         let result = write_batch(&engine, &mut st, &recs).await;
         match result {
             Ok(()) => {

@@ -184,6 +184,12 @@ pub async fn run(cfg: Config) -> anyhow::Result<()> {
         Err(_) => tracing::warn!("grace period over; dropping the remaining connections"),
     }
     let _ = publish_disks(&store, &cfg.id, &disks, &paths, &mut HashMap::new()).await;
+    // A checkpoint now leaves nothing to replay at the next start.
+    for (id, d) in &disks {
+        if let Err(e) = d.checkpoint_now().await {
+            tracing::warn!(disk = %id, error = %e, "could not checkpoint at stop");
+        }
+    }
     tracing::info!(osd = %cfg.id, "stopped");
     Ok(())
 }

@@ -896,8 +896,17 @@ async fn test_osd_sigterm_finishes_shard_writes_and_leaves_the_map() {
         .expect("OSD exited");
     assert!(st.success(), "exit status {st:?}");
     // Back again, the shard it finished is there and whole: with two other
-    // OSDs gone the read needs it.
+    // OSDs gone the read needs it. The stop wrote a checkpoint, so the
+    // start replayed no journal.
     c.start_osd(0).unwrap();
+    c.wait_osd_listening(0).await.unwrap();
+    let log = std::fs::read_to_string(c.dir.path().join("osd1.log")).unwrap();
+    let opened = log
+        .lines()
+        .rfind(|l| l.contains("engine opened"))
+        .unwrap()
+        .to_string();
+    assert!(opened.contains("replayed_batches=0"), "{opened}");
     c.wait_osds_up(6).await.unwrap();
     c.kill_osd(1);
     c.kill_osd(2);
