@@ -140,21 +140,23 @@ pub async fn read_range(dev: &dyn BlockDevice, off: u64, len: u64) -> std::io::R
     Ok(b)
 }
 
-async fn write(dev: &dyn BlockDevice, off: u64, data: &[u8], what: &'static str) -> Result<()> {
+/// `data` in a device buffer, zero-padded to whole blocks.
+fn padded(dev: &dyn BlockDevice, data: &[u8]) -> IoBuf {
     let mut b = dev.alloc(round_up(data.len() as u64) as usize);
     b.as_mut_slice()[..data.len()].copy_from_slice(data);
     b.as_mut_slice()[data.len()..].fill(0);
-    let (_, r) = dev.write_at(b, off).await;
+    b
+}
+
+async fn write(dev: &dyn BlockDevice, off: u64, data: &[u8], what: &'static str) -> Result<()> {
+    let (_, r) = dev.write_at(padded(dev, data), off).await;
     r.map_err(io(what))
 }
 
 /// Like [`write`], durable when it returns (FUA) without flushing other
 /// writes.
 async fn write_fua(dev: &dyn BlockDevice, off: u64, data: &[u8], what: &'static str) -> Result<()> {
-    let mut b = dev.alloc(round_up(data.len() as u64) as usize);
-    b.as_mut_slice()[..data.len()].copy_from_slice(data);
-    b.as_mut_slice()[data.len()..].fill(0);
-    let (_, r) = dev.write_at_fua(b, off).await;
+    let (_, r) = dev.write_at_fua(padded(dev, data), off).await;
     r.map_err(io(what))
 }
 

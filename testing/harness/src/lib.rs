@@ -273,10 +273,7 @@ impl Cluster {
 
     /// Kills etcd member `i` (SIGKILL).
     pub fn kill_etcd_member(&mut self, i: usize) {
-        if let Some(mut c) = self.etcd[i].child.take() {
-            let _ = c.kill();
-            let _ = c.wait();
-        }
+        kill(&mut self.etcd[i].child);
     }
 
     /// Waits until every running member answers healthy (a member is
@@ -320,10 +317,7 @@ impl Cluster {
 
     /// Kills the meta (SIGKILL).
     pub fn kill_meta(&mut self) {
-        if let Some(mut c) = self.meta.take() {
-            let _ = c.kill();
-            let _ = c.wait();
-        }
+        kill(&mut self.meta);
     }
 
     /// Starts the meta again and waits for it to answer.
@@ -407,10 +401,7 @@ impl Cluster {
 
     /// Kills OSD `i` with SIGKILL.
     pub fn kill_osd(&mut self, i: usize) {
-        if let Some(mut c) = self.osds[i].child.take() {
-            let _ = c.kill();
-            let _ = c.wait();
-        }
+        kill(&mut self.osds[i].child);
     }
 
     /// Starts (or restarts) the gateway.
@@ -431,10 +422,7 @@ impl Cluster {
 
     /// Kills the gateway with SIGKILL.
     pub fn kill_gateway(&mut self) {
-        if let Some(mut c) = self.gateway.take() {
-            let _ = c.kill();
-            let _ = c.wait();
-        }
+        kill(&mut self.gateway);
     }
 
     /// Sends SIGTERM to OSD `i` (a graceful stop, as systemd does).
@@ -659,6 +647,14 @@ impl Drop for Etcd {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
+    }
+}
+
+/// Kills a child process (SIGKILL), if it runs, and reaps it.
+fn kill(slot: &mut Option<Child>) {
+    if let Some(mut c) = slot.take() {
+        let _ = c.kill();
+        let _ = c.wait();
     }
 }
 

@@ -148,3 +148,16 @@ pub async fn alive_count(c: &Cluster, kind: &str) -> usize {
         .unwrap();
     store.alive::<serde_json::Value>(kind).await.unwrap().len()
 }
+
+/// A request body fed by hand: chunks sent on the returned sender (an
+/// `Err` aborts the request), for PUTs that must be caught mid-stream.
+pub fn fed_body(
+    depth: usize,
+) -> (
+    tokio::sync::mpsc::Sender<Result<bytes::Bytes, std::io::Error>>,
+    reqwest::Body,
+) {
+    let (tx, mut rx) = tokio::sync::mpsc::channel(depth);
+    let body = reqwest::Body::wrap_stream(futures::stream::poll_fn(move |cx| rx.poll_recv(cx)));
+    (tx, body)
+}

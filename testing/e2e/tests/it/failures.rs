@@ -167,11 +167,7 @@ async fn test_gateway_killed_mid_put_leaves_old_object_intact() {
 
     // A signed PUT of 40 MiB whose body stops after 12 MiB and stalls.
     let total = 40u64 << 20;
-    let (tx, rx) = tokio::sync::mpsc::channel::<Result<bytes::Bytes, std::io::Error>>(4);
-    let body = reqwest::Body::wrap_stream(futures::stream::poll_fn({
-        let mut rx = rx;
-        move |cx| rx.poll_recv(cx)
-    }));
+    let (tx, body) = fed_body(4);
     let req = signed(&c, reqwest::Method::PUT, "/mid/k")
         .header("content-length", total)
         .body(body);
@@ -796,11 +792,7 @@ async fn test_gateway_sigterm_finishes_requests_in_flight() {
     let s3c = s3(&c);
     s3c.create_bucket().bucket("drain").send().await.unwrap();
     let body: Vec<u8> = (0..6u64).flat_map(|i| data(1 << 20, 60 + i)).collect();
-    let (tx, rx) = tokio::sync::mpsc::channel::<Result<bytes::Bytes, std::io::Error>>(4);
-    let stream = reqwest::Body::wrap_stream(futures::stream::poll_fn({
-        let mut rx = rx;
-        move |cx| rx.poll_recv(cx)
-    }));
+    let (tx, stream) = fed_body(4);
     let req = signed(&c, reqwest::Method::PUT, "/drain/k")
         .header("content-length", body.len())
         .body(stream);
@@ -853,11 +845,7 @@ async fn test_osd_sigterm_finishes_shard_writes_and_leaves_the_map() {
     let s3c = s3(&c);
     s3c.create_bucket().bucket("osdstop").send().await.unwrap();
     let body: Vec<u8> = (0..6u64).flat_map(|i| data(1 << 20, 70 + i)).collect();
-    let (tx, rx) = tokio::sync::mpsc::channel::<Result<bytes::Bytes, std::io::Error>>(4);
-    let stream = reqwest::Body::wrap_stream(futures::stream::poll_fn({
-        let mut rx = rx;
-        move |cx| rx.poll_recv(cx)
-    }));
+    let (tx, stream) = fed_body(4);
     let req = signed(&c, reqwest::Method::PUT, "/osdstop/k")
         .header("content-length", body.len())
         .body(stream);

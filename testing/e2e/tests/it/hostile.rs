@@ -44,11 +44,7 @@ async fn test_hostile_requests_get_s3_errors_and_store_nothing() {
 
     // A client that sends less than it declared and hangs up: nothing is
     // committed, and the shards written so far are given back.
-    let (tx, rx) = tokio::sync::mpsc::channel::<Result<bytes::Bytes, std::io::Error>>(4);
-    let body = reqwest::Body::wrap_stream(futures::stream::poll_fn({
-        let mut rx = rx;
-        move |cx| rx.poll_recv(cx)
-    }));
+    let (tx, body) = fed_body(4);
     let req = signed(&c, reqwest::Method::PUT, "/hostile/short")
         .header("content-length", 8 << 20)
         .body(body);
@@ -186,11 +182,7 @@ async fn test_hostile_requests_get_s3_errors_and_store_nothing() {
     // A large body refused before it is read (no such bucket): the gateway
     // reads and drops it, so the client gets the S3 error rather than a
     // reset connection (clients without `Expect: 100-continue`).
-    let (tx, rx) = tokio::sync::mpsc::channel::<Result<bytes::Bytes, std::io::Error>>(1);
-    let slow = reqwest::Body::wrap_stream(futures::stream::poll_fn({
-        let mut rx = rx;
-        move |cx| rx.poll_recv(cx)
-    }));
+    let (tx, slow) = fed_body(1);
     let req = signed(&c, reqwest::Method::PUT, "/no-such-bucket/big")
         .header("content-length", 8 << 20)
         .body(slow);

@@ -332,11 +332,7 @@ async fn test_gateway_killed_mid_part_then_the_upload_completes() {
     let p1 = data(5 << 20, 1);
     let e1 = upload_part(&s3c, "k", &id, 1, p1.clone()).await;
     // Part 2 streams slowly; the gateway dies in the middle of it.
-    let (tx, rx) = tokio::sync::mpsc::channel::<Result<bytes::Bytes, std::io::Error>>(2);
-    let body = reqwest::Body::wrap_stream(futures::stream::poll_fn({
-        let mut rx = rx;
-        move |cx| rx.poll_recv(cx)
-    }));
+    let (tx, body) = fed_body(2);
     let req = signed(
         &c,
         reqwest::Method::PUT,
