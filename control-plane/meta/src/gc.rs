@@ -59,24 +59,6 @@ async fn delete_shards(
     left
 }
 
-/// Removes `key` if it still has `rev`, or rewrites it with what is left.
-async fn settle<T: serde::Serialize>(
-    store: &Store,
-    key: &str,
-    rev: i64,
-    left: Option<&T>,
-) -> objectio_cluster::Result<()> {
-    let op = match left {
-        None => TxnOp::delete(key, None),
-        Some(rec) => TxnOp::put(key, encode(rec), None),
-    };
-    let txn = Txn::new()
-        .when([Compare::mod_revision(key, CompareOp::Equal, rev)])
-        .and_then([op]);
-    store.kv().txn(txn).await?;
-    Ok(())
-}
-
 /// Where the shards to delete are, and how to talk to them.
 struct Ctx<'a> {
     store: &'a Store,
@@ -86,31 +68,38 @@ struct Ctx<'a> {
 }
 
 impl Ctx<'_> {
-    /// Deletes a record's shards; drops the record when none is left, else
-    /// keeps it with the ones still to delete (`with_left` rebuilds it).
-    async fn reclaim<T: serde::Serialize>(
+    /// Deletes a GC record's shards; drops the record when none is left,
+    /// else keeps it with the ones still to delete. Either only if the
+    /// record still has `rev`.
+    async fn reclaim(
         &self,
         key: &[u8],
         rev: i64,
-        segments: &[Segment],
-        with_left: impl FnOnce(Vec<Segment>) -> T,
+        rec: GcRecord,
         p: &mut Pass,
     ) -> objectio_cluster::Result<()> {
-        let key = String::from_utf8_lossy(key);
         let mut left = Vec::new();
-        for seg in segments {
+        for seg in &rec.segments {
             let rest = delete_shards(self.client, &self.addrs, seg, p).await;
             if rest.shards.iter().any(Option::is_some) {
                 left.push(rest);
             }
         }
-        if left.is_empty() {
-            settle::<T>(self.store, &key, rev, None).await?;
+        let op = if left.is_empty() {
             p.records_done += 1;
+            TxnOp::delete(key, None)
         } else {
-            settle(self.store, &key, rev, Some(&with_left(left))).await?;
             p.records_waiting += 1;
-        }
+            let rec = GcRecord {
+                segments: left,
+                ..rec
+            };
+            TxnOp::put(key, encode(&rec), None)
+        };
+        let txn = Txn::new()
+            .when([Compare::mod_revision(key, CompareOp::Equal, rev)])
+            .and_then([op]);
+        self.store.kv().txn(txn).await?;
         Ok(())
     }
 }
@@ -195,18 +184,8 @@ pub async fn pass(
             // be streaming these shards.
             continue;
         }
-        let segments = rec.segments.clone();
-        ctx.reclaim(
-            item.key(),
-            item.mod_revision(),
-            &segments,
-            |left| GcRecord {
-                segments: left,
-                ..rec
-            },
-            &mut p,
-        )
-        .await?;
+        ctx.reclaim(item.key(), item.mod_revision(), rec, &mut p)
+            .await?;
     }
 
     Ok(p)
