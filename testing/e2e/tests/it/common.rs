@@ -161,3 +161,37 @@ pub fn fed_body(
     let body = reqwest::Body::wrap_stream(futures::stream::poll_fn(move |cx| rx.poll_recv(cx)));
     (tx, body)
 }
+
+/// A raw PUT of `body` to `path` with its first `mib` MiB sent; the rest
+/// goes with [`send_from`] (or the sender is dropped to cut it short).
+pub async fn start_put(
+    c: &Cluster,
+    path: &str,
+    body: &[u8],
+    mib: usize,
+) -> (
+    tokio::sync::mpsc::Sender<Result<bytes::Bytes, std::io::Error>>,
+    tokio::task::JoinHandle<reqwest::Result<reqwest::Response>>,
+) {
+    let (tx, stream) = fed_body(4);
+    let req = signed(c, reqwest::Method::PUT, path)
+        .header("content-length", body.len())
+        .body(stream);
+    let task = tokio::spawn(async move { req.send().await });
+    send_from(&tx, body, 0, mib).await;
+    (tx, task)
+}
+
+/// Sends MiB pieces `first..last` of `body` on a [`fed_body`] sender.
+pub async fn send_from(
+    tx: &tokio::sync::mpsc::Sender<Result<bytes::Bytes, std::io::Error>>,
+    body: &[u8],
+    first: usize,
+    last: usize,
+) {
+    for piece in body.chunks(1 << 20).skip(first).take(last - first) {
+        tx.send(Ok(bytes::Bytes::copy_from_slice(piece)))
+            .await
+            .unwrap();
+    }
+}

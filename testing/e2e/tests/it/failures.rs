@@ -792,16 +792,7 @@ async fn test_gateway_sigterm_finishes_requests_in_flight() {
     let s3c = s3(&c);
     s3c.create_bucket().bucket("drain").send().await.unwrap();
     let body: Vec<u8> = (0..6u64).flat_map(|i| data(1 << 20, 60 + i)).collect();
-    let (tx, stream) = fed_body(4);
-    let req = signed(&c, reqwest::Method::PUT, "/drain/k")
-        .header("content-length", body.len())
-        .body(stream);
-    let put_task = tokio::spawn(async move { req.send().await });
-    for piece in body.chunks(1 << 20).take(2) {
-        tx.send(Ok(bytes::Bytes::copy_from_slice(piece)))
-            .await
-            .unwrap();
-    }
+    let (tx, put_task) = start_put(&c, "/drain/k", &body, 2).await;
     tokio::time::sleep(Duration::from_millis(300)).await;
 
     // SIGTERM mid-PUT: the gateway stops accepting connections...
@@ -814,11 +805,7 @@ async fn test_gateway_sigterm_finishes_requests_in_flight() {
         "a draining gateway refuses new connections"
     );
     // ...but the PUT in flight completes.
-    for piece in body.chunks(1 << 20).skip(2) {
-        tx.send(Ok(bytes::Bytes::copy_from_slice(piece)))
-            .await
-            .unwrap();
-    }
+    send_from(&tx, &body, 2, 6).await;
     drop(tx);
     let r = put_task.await.unwrap().unwrap();
     assert_eq!(r.status().as_u16(), 200, "{:?}", r.text().await);
@@ -845,16 +832,7 @@ async fn test_osd_sigterm_finishes_shard_writes_and_leaves_the_map() {
     let s3c = s3(&c);
     s3c.create_bucket().bucket("osdstop").send().await.unwrap();
     let body: Vec<u8> = (0..6u64).flat_map(|i| data(1 << 20, 70 + i)).collect();
-    let (tx, stream) = fed_body(4);
-    let req = signed(&c, reqwest::Method::PUT, "/osdstop/k")
-        .header("content-length", body.len())
-        .body(stream);
-    let put_task = tokio::spawn(async move { req.send().await });
-    for piece in body.chunks(1 << 20).take(2) {
-        tx.send(Ok(bytes::Bytes::copy_from_slice(piece)))
-            .await
-            .unwrap();
-    }
+    let (tx, put_task) = start_put(&c, "/osdstop/k", &body, 2).await;
     tokio::time::sleep(Duration::from_millis(300)).await;
 
     // SIGTERM to an OSD holding one of the PUT's shards, mid-stream.
@@ -867,11 +845,7 @@ async fn test_osd_sigterm_finishes_shard_writes_and_leaves_the_map() {
         );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
-    for piece in body.chunks(1 << 20).skip(2) {
-        tx.send(Ok(bytes::Bytes::copy_from_slice(piece)))
-            .await
-            .unwrap();
-    }
+    send_from(&tx, &body, 2, 6).await;
     drop(tx);
     let r = put_task.await.unwrap().unwrap();
     assert_eq!(r.status().as_u16(), 200, "{:?}", r.text().await);
