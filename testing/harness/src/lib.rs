@@ -271,6 +271,14 @@ impl Cluster {
         Ok(())
     }
 
+    /// Starts etcd member `i` again on its data and waits until it answers
+    /// healthy (it has rejoined a cluster with a leader).
+    pub async fn restart_etcd_member(&mut self, i: usize) -> anyhow::Result<()> {
+        self.start_etcd_member(i)?;
+        let url = format!("http://127.0.0.1:{}/health", self.etcd[i].client_port);
+        self.wait_http(&url, "etcd member").await
+    }
+
     /// Kills etcd member `i` (SIGKILL).
     pub fn kill_etcd_member(&mut self, i: usize) {
         kill(&mut self.etcd[i].child);

@@ -630,19 +630,7 @@ async fn test_etcd_leader_loss_keeps_the_cluster_serving() {
         assert_eq!(st["state"], "HEALTHY", "{st}");
         // The old leader rejoins and catches up, so the next round (which
         // kills the current leader) still has a quorum.
-        c.start_etcd_member(leader).unwrap();
-        let t = Instant::now();
-        while reqwest::get(format!("{}/health", c.etcd_endpoints()[leader]))
-            .await
-            .map(|r| !r.status().is_success())
-            .unwrap_or(true)
-        {
-            assert!(
-                t.elapsed() < Duration::from_secs(20),
-                "member never rejoined"
-            );
-            tokio::time::sleep(Duration::from_millis(200)).await;
-        }
+        c.restart_etcd_member(leader).await.unwrap();
     }
     let listed = s3c
         .list_objects_v2()
@@ -716,19 +704,7 @@ async fn test_mirror_follows_changes_and_survives_member_loss() {
             m.get(b"/m/c") == Some(Some(v.as_bytes().to_vec()))
         })
         .await;
-        c.start_etcd_member(round).unwrap();
-        let t = Instant::now();
-        while reqwest::get(format!("{}/health", c.etcd_endpoints()[round]))
-            .await
-            .map(|r| !r.status().is_success())
-            .unwrap_or(true)
-        {
-            assert!(
-                t.elapsed() < Duration::from_secs(20),
-                "member never rejoined"
-            );
-            tokio::time::sleep(Duration::from_millis(200)).await;
-        }
+        c.restart_etcd_member(round).await.unwrap();
     }
 
     // With etcd gone entirely the copy stops being trusted.
