@@ -124,11 +124,12 @@ up() {
     export OBJECTIO_ENDPOINT="http://127.0.0.1:$meta_port"
     OBJECTIO_TOKEN=$(cat "$dir/admin.token"); export OBJECTIO_TOKEN
     for _ in $(seq 1 50); do
-        [ "$("$bin/objectio-cli" osd list -o json | grep -c '"state": "up"')" = 6 ] && break
+        [ "$("$bin/objectio-cli" osd list --format json | grep -c '"state": "up"')" = 6 ] && break
         sleep 0.2
     done
     if [ ! -s "$dir/credentials.json" ]; then
-        (umask 077; "$bin/objectio-cli" key create --name dev -o json >"$dir/credentials.json")
+        "$bin/objectio-cli" user info dev >/dev/null 2>&1 || "$bin/objectio-cli" user create dev >/dev/null
+        (umask 077; "$bin/objectio-cli" key create --user dev --format json >"$dir/credentials.json")
     fi
     "$bin/objectio-cli" cluster status
     cat <<TXT

@@ -23,10 +23,15 @@ struct Cli {
     /// Admin bearer token.
     #[arg(long, global = true, env = "OBJECTIO_TOKEN", hide_env_values = true)]
     token: Option<String>,
-    /// Output: `table` (default) or `json`; for `disk scan`, the file to
-    /// write the JSON report to.
-    #[arg(long, short = 'o', global = true)]
-    output: Option<String>,
+    /// Output format: `table` for people, `json` for programs.
+    #[arg(
+        long = "format",
+        short = 'o',
+        global = true,
+        value_enum,
+        default_value = "table"
+    )]
+    format: Output,
     #[command(subcommand)]
     cmd: Cmd,
 }
@@ -66,10 +71,36 @@ enum AdminCmd {
         #[command(subcommand)]
         cmd: BucketCmd,
     },
-    /// S3 access keys.
+    /// Users: own access keys and buckets.
+    User {
+        #[command(subcommand)]
+        cmd: UserCmd,
+    },
+    /// S3 access keys (each acts as one user).
     Key {
         #[command(subcommand)]
         cmd: KeyCmd,
+    },
+}
+
+#[derive(Subcommand)]
+enum UserCmd {
+    /// Creates a user.
+    Create {
+        /// Lowercase letters, digits, '.', '_', '-' (up to 64).
+        name: String,
+    },
+    /// Every user with its keys and buckets.
+    List,
+    /// One user: its ARN, keys and buckets.
+    Info { name: String },
+    /// Deletes a user (refused while it owns buckets, or has keys unless
+    /// --purge-keys); its keys stop working at every gateway at once.
+    Delete {
+        name: String,
+        /// Delete the user's access keys with it.
+        #[arg(long)]
+        purge_keys: bool,
     },
 }
 
@@ -81,6 +112,9 @@ enum DiskCmd {
     Scan {
         /// Device or file.
         device: std::path::PathBuf,
+        /// Write the JSON report to this file (default: standard output).
+        #[arg(long, value_name = "FILE")]
+        output: Option<std::path::PathBuf>,
     },
 }
 
@@ -106,15 +140,23 @@ enum BucketCmd {
 
 #[derive(Subcommand)]
 enum KeyCmd {
-    /// Creates an access key and prints its secret (shown only once).
+    /// Creates an access key for a user and prints its secret (shown only
+    /// once).
     Create {
-        /// A label for the key.
+        /// The user the key acts as.
         #[arg(long)]
-        name: String,
+        user: String,
+        /// A label for the key (default: the user's name).
+        #[arg(long)]
+        name: Option<String>,
     },
     /// Lists access keys (without secrets).
-    List,
-    /// Deletes an access key.
+    List {
+        /// Only the keys of this user.
+        #[arg(long)]
+        user: Option<String>,
+    },
+    /// Deletes an access key; it stops working at every gateway at once.
     Delete { access_key_id: String },
 }
 
@@ -173,12 +215,13 @@ fn thousands(n: u64) -> String {
     out
 }
 
+/// A size in IEC units, as the flags take them (`2 GiB` is `2.0 GiB`).
 fn human(b: u64) -> String {
-    let units = ["B", "KB", "MB", "GB", "TB", "PB"];
+    let units = ["B", "KiB", "MiB", "GiB", "TiB", "PiB", "EiB"];
     let mut v = b as f64;
     let mut u = 0;
-    while v >= 1000.0 && u + 1 < units.len() {
-        v /= 1000.0;
+    while v >= 1024.0 && u + 1 < units.len() {
+        v /= 1024.0;
         u += 1;
     }
     if u == 0 {
@@ -188,14 +231,41 @@ fn human(b: u64) -> String {
     }
 }
 
+/// `used` of `total` as a percentage: one decimal under 10 %, whole above.
+fn percent(used: u64, total: u64) -> String {
+    if total == 0 {
+        return "0%".into();
+    }
+    let p = used as f64 * 100.0 / total as f64;
+    if p < 10.0 {
+        format!("{p:.1}%")
+    } else {
+        format!("{}%", p.floor() as u64)
+    }
+}
+
+/// The local time offset, read before any thread starts (reading it later
+/// is refused on Linux).
+static LOCAL_OFFSET: std::sync::OnceLock<time::UtcOffset> = std::sync::OnceLock::new();
+
+/// An RFC 3339 date from the API as local `YYYY-MM-DD HH:MM`.
+fn local_date(rfc3339: &str) -> String {
+    let Ok(t) =
+        time::OffsetDateTime::parse(rfc3339, &time::format_description::well_known::Rfc3339)
+    else {
+        return rfc3339.to_string();
+    };
+    let t = t.to_offset(*LOCAL_OFFSET.get().unwrap_or(&time::UtcOffset::UTC));
+    t.format(time::macros::format_description!(
+        "[year]-[month]-[day] [hour]:[minute]"
+    ))
+    .unwrap_or_else(|_| rfc3339.to_string())
+}
+
 /// Draws the status box of the operations guide.
 fn status_box(s: &ClusterStatusOut) -> String {
-    const W: usize = 57;
-    let line = |t: &str| format!("│ {:<w$}│\n", t, w = W - 1);
-    let mut out = format!("┌{}┐\n", "─".repeat(W));
-    out += &line(&format!("Cluster Status: {}", s.state));
-    out += &format!("├{}┤\n", "─".repeat(W));
-    out += &line(&format!(
+    let mut lines = vec![format!("Cluster Status: {}", s.state)];
+    lines.push(format!(
         "Gateways:  {}/{} healthy",
         s.gateways.healthy, s.gateways.total
     ));
@@ -205,7 +275,7 @@ fn status_box(s: &ClusterStatusOut) -> String {
         .as_deref()
         .map(|l| format!(" (leader: {l})"))
         .unwrap_or_default();
-    out += &line(&format!(
+    lines.push(format!(
         "Metadata:  {}/{} healthy{leader}",
         s.meta.healthy, s.meta.total
     ));
@@ -214,7 +284,7 @@ fn status_box(s: &ClusterStatusOut) -> String {
     } else {
         format!(" ({}: DOWN)", s.osds.down.join(", "))
     };
-    out += &line(&format!(
+    lines.push(format!(
         "OSDs:      {}/{} healthy{down}",
         s.osds.up, s.osds.total
     ));
@@ -224,19 +294,31 @@ fn status_box(s: &ClusterStatusOut) -> String {
     } else if s.objects.degraded > 0 {
         objects += &format!(" ({} degraded)", thousands(s.objects.degraded));
     }
-    out += &line(&format!("Objects:   {objects}"));
-    let pct = (s.capacity.used_bytes * 100)
-        .checked_div(s.capacity.total_bytes)
-        .unwrap_or(0);
-    out += &line(&format!(
-        "Capacity:  {pct}% used ({} / {})",
+    lines.push(format!("Objects:   {objects}"));
+    lines.push(format!(
+        "Capacity:  {} used ({} / {})",
+        percent(s.capacity.used_bytes, s.capacity.total_bytes),
         human(s.capacity.used_bytes),
         human(s.capacity.total_bytes)
     ));
     if s.state == ClusterState::Critical {
-        out += &line("Action:    RESTORE OSDs IMMEDIATELY");
+        lines.push("Action:    RESTORE OSDs IMMEDIATELY".into());
     }
-    out += &format!("└{}┘\n", "─".repeat(W));
+    // The guide's width, wider when a line needs it.
+    let w = lines
+        .iter()
+        .map(|l| l.chars().count() + 2)
+        .max()
+        .unwrap_or(0)
+        .max(57);
+    let line = |t: &str| format!("│ {:<w$}│\n", t, w = w - 1);
+    let mut out = format!("┌{}┐\n", "─".repeat(w));
+    out += &line(&lines[0]);
+    out += &format!("├{}┤\n", "─".repeat(w));
+    for l in &lines[1..] {
+        out += &line(l);
+    }
+    out += &format!("└{}┘\n", "─".repeat(w));
     out
 }
 
@@ -272,25 +354,19 @@ fn print<T: serde::Serialize>(o: Output, v: &T, human: impl FnOnce(&T) -> String
     }
 }
 
-fn output(o: &Option<String>) -> anyhow::Result<Output> {
-    match o.as_deref() {
-        None | Some("table") => Ok(Output::Table),
-        Some("json") => Ok(Output::Json),
-        Some(other) => bail!("--output must be table or json, not {other:?}"),
-    }
-}
-
 /// `disk scan`: offline, straight from the device.
-async fn disk_scan(device: &std::path::Path, out: Option<&str>) -> anyhow::Result<()> {
+async fn disk_scan(device: &std::path::Path, out: Option<&std::path::Path>) -> anyhow::Result<()> {
     let dev = objectio_engine::device::sync::SyncDevice::open_read_only(device)
         .with_context(|| format!("opening {}", device.display()))?;
     let report = objectio_engine::scan::scan(&dev).await;
     let json = serde_json::to_string_pretty(&report)?;
     let corrupt = report.shards.iter().filter(|s| s.checksum != "ok").count();
     match out {
-        None | Some("-") => println!("{json}"),
+        None => println!("{json}"),
+        Some(p) if p.as_os_str() == "-" => println!("{json}"),
         Some(path) => {
-            std::fs::write(path, json + "\n").with_context(|| format!("writing {path}"))?;
+            std::fs::write(path, json + "\n")
+                .with_context(|| format!("writing {}", path.display()))?;
         }
     }
     eprintln!(
@@ -307,9 +383,9 @@ async fn disk_scan(device: &std::path::Path, out: Option<&str>) -> anyhow::Resul
 async fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.cmd {
         Cmd::Disk {
-            cmd: DiskCmd::Scan { device },
-        } => disk_scan(&device, cli.output.as_deref()).await,
-        Cmd::Admin(cmd) => admin(cmd, &cli.endpoint, cli.token, &cli.output).await,
+            cmd: DiskCmd::Scan { device, output },
+        } => disk_scan(&device, output.as_deref()).await,
+        Cmd::Admin(cmd) => admin(cmd, &cli.endpoint, cli.token, cli.format).await,
     }
 }
 
@@ -317,9 +393,8 @@ async fn admin(
     cmd: AdminCmd,
     endpoint: &str,
     token: Option<String>,
-    out: &Option<String>,
+    o: Output,
 ) -> anyhow::Result<()> {
-    let o = output(out)?;
     let token = token
         .filter(|t| !t.is_empty())
         .context("no admin token: set OBJECTIO_TOKEN")?;
@@ -370,9 +445,6 @@ async fn admin(
                 let mut rows = Vec::new();
                 for x in &l.osds {
                     for d in &x.disks {
-                        let pct = (d.used_bytes * 100)
-                            .checked_div(d.capacity_bytes)
-                            .unwrap_or(0);
                         rows.push(vec![
                             x.id.clone(),
                             d.id.clone(),
@@ -381,7 +453,7 @@ async fn admin(
                             human(d.used_bytes),
                             human(d.free_bytes),
                             human(d.capacity_bytes),
-                            format!("{pct}%"),
+                            percent(d.used_bytes, d.capacity_bytes),
                         ]);
                     }
                 }
@@ -407,70 +479,179 @@ async fn admin(
                                 b.name.clone(),
                                 thousands(b.objects),
                                 b.owner.clone(),
-                                b.created.to_string(),
+                                local_date(&b.created),
                             ]
                         })
                         .collect(),
                 )
             });
         }
-        AdminCmd::Key {
-            cmd: KeyCmd::Create { name },
-        } => {
-            let k: AccessKeyOut = api
+        AdminCmd::User { cmd } => user(&api, o, cmd).await?,
+        AdminCmd::Key { cmd } => key(&api, o, cmd).await?,
+    }
+    Ok(())
+}
+
+fn deleted(d: &DeletedOut) -> String {
+    let mut out = format!("deleted {} {}", d.kind, d.id);
+    if d.kind == "user" && !d.keys_deleted.is_empty() {
+        out += &format!(" and its keys {}", d.keys_deleted.join(", "));
+    }
+    out += &format!(
+        "\n{} gateway(s) confirmed they refuse the key(s)\n",
+        d.gateways_confirmed
+    );
+    if !d.unconfirmed.is_empty() {
+        out += &format!(
+            "not confirmed in time: {} (they stop trusting their copy within seconds)\n",
+            d.unconfirmed.join(", ")
+        );
+    }
+    out
+}
+
+fn user_table(users: &[UserOut]) -> String {
+    table(
+        &["NAME", "KEYS", "BUCKETS", "CREATED"],
+        users
+            .iter()
+            .map(|u| {
+                vec![
+                    u.name.clone(),
+                    u.keys.len().to_string(),
+                    u.buckets.len().to_string(),
+                    local_date(&u.created),
+                ]
+            })
+            .collect(),
+    )
+}
+
+async fn user(api: &Api, o: Output, cmd: UserCmd) -> anyhow::Result<()> {
+    match cmd {
+        UserCmd::Create { name } => {
+            let u: UserOut = api
                 .send(
                     api.http
-                        .post(api.url("/api/v1/keys"))
-                        .json(&AccessKeyIn { name }),
+                        .post(api.url("/api/v1/users"))
+                        .json(&UserIn { name }),
                 )
                 .await?
                 .context("empty response")?;
-            print(o, &k, |k| {
+            print(o, &u, |u| format!("created user {} ({})\n", u.name, u.arn));
+        }
+        UserCmd::List => {
+            let l: ListUsersOut = api.get("/api/v1/users").await?;
+            print(o, &l, |l| user_table(&l.users));
+        }
+        UserCmd::Info { name } => {
+            let u: UserOut = api.get(&format!("/api/v1/users/{name}")).await?;
+            print(o, &u, |u| {
                 format!(
-                    "access_key_id:     {}\nsecret_access_key: {}\n",
-                    k.access_key_id,
-                    k.secret_access_key.as_deref().unwrap_or("")
+                    "name:     {}\narn:      {}\ncreated:  {}{}\nkeys:     {}\nbuckets:  {}\n",
+                    u.name,
+                    u.arn,
+                    local_date(&u.created),
+                    if u.migrated {
+                        " (migrated from a key made before users)"
+                    } else {
+                        ""
+                    },
+                    if u.keys.is_empty() {
+                        "-".into()
+                    } else {
+                        u.keys.join(", ")
+                    },
+                    if u.buckets.is_empty() {
+                        "-".into()
+                    } else {
+                        u.buckets.join(", ")
+                    },
                 )
             });
         }
-        AdminCmd::Key { cmd: KeyCmd::List } => {
-            let l: ListAccessKeysOut = api.get("/api/v1/keys").await?;
-            print(o, &l, |l| {
-                table(
-                    &["ACCESS KEY ID", "NAME", "CREATED"],
-                    l.keys
-                        .iter()
-                        .map(|k| {
-                            vec![
-                                k.access_key_id.clone(),
-                                k.name.clone(),
-                                k.created.to_string(),
-                            ]
-                        })
-                        .collect(),
+        UserCmd::Delete { name, purge_keys } => {
+            let d: DeletedOut = api
+                .send(
+                    api.http
+                        .delete(api.url(&format!("/api/v1/users/{name}")))
+                        .query(&[("purge_keys", purge_keys)]),
                 )
-            });
-        }
-        AdminCmd::Key {
-            cmd: KeyCmd::Delete { access_key_id },
-        } => {
-            api.send::<serde_json::Value>(
-                api.http
-                    .delete(api.url(&format!("/api/v1/keys/{access_key_id}"))),
-            )
-            .await?;
-            if o == Output::Table {
-                println!("deleted {access_key_id}");
-            }
+                .await?
+                .context("empty response")?;
+            print(o, &d, deleted);
         }
     }
     Ok(())
 }
 
-#[tokio::main]
-async fn main() {
+async fn key(api: &Api, o: Output, cmd: KeyCmd) -> anyhow::Result<()> {
+    match cmd {
+        KeyCmd::Create { user, name } => {
+            let k: AccessKeyOut = api
+                .send(
+                    api.http
+                        .post(api.url("/api/v1/keys"))
+                        .json(&AccessKeyIn { user, name }),
+                )
+                .await?
+                .context("empty response")?;
+            print(o, &k, |k| {
+                format!(
+                    "user:              {}\naccess_key_id:     {}\nsecret_access_key: {}\n(the secret is shown only now)\n",
+                    k.user,
+                    k.access_key_id,
+                    k.secret_access_key.as_deref().unwrap_or("")
+                )
+            });
+        }
+        KeyCmd::List { user } => {
+            let mut req = api.http.get(api.url("/api/v1/keys"));
+            if let Some(u) = &user {
+                req = req.query(&[("user", u)]);
+            }
+            let l: ListAccessKeysOut = api.send(req).await?.context("empty response")?;
+            print(o, &l, |l| {
+                table(
+                    &["ACCESS KEY ID", "USER", "NAME", "CREATED"],
+                    l.keys
+                        .iter()
+                        .map(|k| {
+                            vec![
+                                k.access_key_id.clone(),
+                                k.user.clone(),
+                                k.name.clone(),
+                                local_date(&k.created),
+                            ]
+                        })
+                        .collect(),
+                )
+            });
+        }
+        KeyCmd::Delete { access_key_id } => {
+            let d: DeletedOut = api
+                .send(
+                    api.http
+                        .delete(api.url(&format!("/api/v1/keys/{access_key_id}"))),
+                )
+                .await?
+                .context("empty response")?;
+            print(o, &d, deleted);
+        }
+    }
+    Ok(())
+}
+
+fn main() {
+    // Before any thread exists: the local offset cannot be read later.
+    let _ =
+        LOCAL_OFFSET.set(time::UtcOffset::current_local_offset().unwrap_or(time::UtcOffset::UTC));
     let cli = Cli::parse();
-    if let Err(e) = run(cli).await {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("tokio runtime");
+    if let Err(e) = rt.block_on(run(cli)) {
         eprintln!("error: {e:#}");
         std::process::exit(1);
     }

@@ -6,6 +6,7 @@
 //! gateway can be killed at any moment (an unfinished PUT leaves an intent
 //! for GC, never a visible object).
 
+pub mod authz;
 pub mod map;
 pub mod object;
 pub mod s3;
@@ -146,9 +147,12 @@ pub async fn run(cfg: Config) -> anyhow::Result<()> {
         .unwrap_or_else(|| format!("gw-{}", &uuid::Uuid::new_v4().simple().to_string()[..8]));
     let objects = object::Objects::new(store.clone(), cc, map, shards, id.clone());
 
+    let dir = authz::Directory::start(&store, &secret);
+    let keys = dir.keys().clone();
     let mut builder = S3ServiceBuilder::new(s3::Gateway { objects });
-    builder.set_auth(s3::EtcdAuth {
-        keys: objectio_cluster::mirror::Mirror::start(&store, store.keys().users_prefix()),
+    builder.set_auth(dir.clone());
+    builder.set_access(authz::Authorizer {
+        dir,
         store: store.clone(),
     });
     builder.set_route(Health);
@@ -162,15 +166,16 @@ pub async fn run(cfg: Config) -> anyhow::Result<()> {
     let alive = GatewayAlive {
         address: local.to_string(),
         started: now_secs(),
+        keys_revision: 0,
     };
-    let liveness = tokio::spawn(keep_alive(store.clone(), id.clone(), alive));
+    let liveness = tokio::spawn(keep_alive(store.clone(), id.clone(), alive, keys));
     tracing::info!(gateway = %id, address = %local, "S3 gateway serving");
 
     let http = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new());
     let graceful = hyper_util::server::graceful::GracefulShutdown::new();
     let mut stop = std::pin::pin!(objectio_cluster::args::shutdown_signal());
     let signal = loop {
-        let (tcp, _) = tokio::select! {
+        let (tcp, peer) = tokio::select! {
             r = listener.accept() => match r {
                 Ok(c) => c,
                 Err(e) => {
@@ -182,8 +187,17 @@ pub async fn run(cfg: Config) -> anyhow::Result<()> {
             s = stop.as_mut() => break s,
         };
         let _ = tcp.set_nodelay(true);
+        // The peer's address goes with each request (policies condition
+        // on aws:SourceIp).
+        let svc = service.clone();
+        let with_peer =
+            hyper::service::service_fn(move |mut req: http::Request<hyper::body::Incoming>| {
+                req.extensions_mut().insert(authz::PeerAddr(peer));
+                let svc = svc.clone();
+                async move { hyper::service::Service::call(&svc, req).await }
+            });
         let conn = graceful.watch(
-            http.serve_connection(TokioIo::new(tcp), service.clone())
+            http.serve_connection(TokioIo::new(tcp), with_peer)
                 .into_owned(),
         );
         tokio::spawn(async move {
@@ -211,25 +225,52 @@ pub async fn run(cfg: Config) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Keeps the gateway's lease-bound liveness key, re-registering after loss.
-async fn keep_alive(store: Store, id: String, alive: GatewayAlive) {
+/// Keeps the gateway's lease-bound liveness key, re-registering after loss,
+/// and publishes in it the revision its copy of the access keys is current
+/// to after every change (the admin API waits for it when a key goes).
+async fn keep_alive(
+    store: Store,
+    id: String,
+    mut alive: GatewayAlive,
+    keys: objectio_cluster::mirror::Mirror,
+) {
     let mut lease: Option<Lease> = None;
+    let mut published = None;
+    let mut changes = keys.changes();
     let mut tick = tokio::time::interval(Duration::from_secs(1));
     loop {
-        tick.tick().await;
+        tokio::select! {
+            _ = tick.tick() => {}
+            r = changes.changed() => {
+                if r.is_err() {
+                    changes = keys.changes();
+                }
+            }
+        }
         if lease.as_ref().is_none_or(|l| l.is_lost()) {
-            let r = async {
-                let l = Lease::grant(&store, 10).await?;
-                store
-                    .put_with_lease(store.keys().alive("gateways", &id), &alive, l.id())
-                    .await?;
-                Ok::<_, objectio_cluster::Error>(l)
+            match Lease::grant(&store, 10).await {
+                Ok(l) => {
+                    lease = Some(l);
+                    published = None;
+                }
+                Err(e) => {
+                    tracing::warn!(error = %e, "could not register gateway liveness");
+                    continue;
+                }
             }
-            .await;
-            match r {
-                Ok(l) => lease = Some(l),
-                Err(e) => tracing::warn!(error = %e, "could not register gateway liveness"),
-            }
+        }
+        let rev = keys.revision().unwrap_or(0);
+        if published == Some(rev) {
+            continue;
+        }
+        alive.keys_revision = rev;
+        let l = lease.as_ref().expect("lease granted above");
+        match store
+            .put_with_lease(store.keys().alive("gateways", &id), &alive, l.id())
+            .await
+        {
+            Ok(()) => published = Some(rev),
+            Err(e) => tracing::warn!(error = %e, "could not register gateway liveness"),
         }
     }
 }

@@ -130,14 +130,25 @@ pub struct ListOsdsOut {
     pub osds: Vec<OsdOut>,
 }
 
+/// A time as RFC 3339 (UTC), as the admin API writes every date.
+pub fn rfc3339(secs: u64) -> String {
+    time::OffsetDateTime::from_unix_timestamp(secs as i64)
+        .ok()
+        .and_then(|t| {
+            t.format(&time::format_description::well_known::Rfc3339)
+                .ok()
+        })
+        .unwrap_or_default()
+}
+
 /// A bucket.
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 pub struct BucketOut {
     pub name: String,
-    /// Access key id of the creator.
+    /// The user that owns the bucket.
     pub owner: String,
-    /// Seconds since the Unix epoch.
-    pub created: u64,
+    /// When the bucket was created (RFC 3339).
+    pub created: String,
     pub objects: u64,
 }
 
@@ -147,27 +158,95 @@ pub struct ListBucketsOut {
     pub buckets: Vec<BucketOut>,
 }
 
+/// `POST /api/v1/users`.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct UserIn {
+    /// 1 to 64 characters: lowercase letters, digits, `.`, `_`, `-`,
+    /// starting with a letter or digit.
+    pub name: String,
+}
+
+/// A user: owns access keys and buckets.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct UserOut {
+    pub name: String,
+    /// The ARN bucket policies name the user by.
+    pub arn: String,
+    /// When the user was created (RFC 3339).
+    pub created: String,
+    /// Made by the migration of an access key created before users existed.
+    pub migrated: bool,
+    /// Access key ids of the user.
+    pub keys: Vec<String>,
+    /// Buckets the user owns.
+    pub buckets: Vec<String>,
+}
+
+/// `GET /api/v1/users`.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct ListUsersOut {
+    pub users: Vec<UserOut>,
+}
+
+/// `DELETE /api/v1/users/{name}` query.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema, utoipa::IntoParams)]
+pub struct DeleteUserQuery {
+    /// Also delete the user's access keys (without it, a user with keys is
+    /// not deleted).
+    #[serde(default)]
+    pub purge_keys: bool,
+}
+
 /// `POST /api/v1/keys`.
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 pub struct AccessKeyIn {
-    /// A label for the key (who or what uses it).
-    pub name: String,
+    /// The user the key acts as (must exist).
+    pub user: String,
+    /// A label for the key (who or what uses it); defaults to the user.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
 }
 
 /// An S3 access key. The secret is only returned when the key is created.
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 pub struct AccessKeyOut {
     pub access_key_id: String,
+    /// The user the key acts as.
+    pub user: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub secret_access_key: Option<String>,
     pub name: String,
-    pub created: u64,
+    /// When the key was created (RFC 3339).
+    pub created: String,
 }
 
 /// `GET /api/v1/keys`.
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 pub struct ListAccessKeysOut {
     pub keys: Vec<AccessKeyOut>,
+}
+
+/// `GET /api/v1/keys` query.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema, utoipa::IntoParams)]
+pub struct ListAccessKeysQuery {
+    /// Only the keys of this user.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub user: Option<String>,
+}
+
+/// What a delete removed (`key delete`, `user delete`).
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct DeletedOut {
+    /// `user` or `key`.
+    pub kind: String,
+    pub id: String,
+    /// Access keys deleted with it.
+    pub keys_deleted: Vec<String>,
+    /// Gateways that confirmed they refuse the deleted keys before this
+    /// answer; `unconfirmed` lists any that did not answer in time (they
+    /// stop trusting their copy within seconds by themselves).
+    pub gateways_confirmed: u32,
+    pub unconfirmed: Vec<String>,
 }
 
 /// `GET /health`.

@@ -83,8 +83,15 @@ pub struct Config {
 }
 
 impl Config {
-    /// Validates the configuration; returns the admin tokens.
-    pub fn check(&self) -> anyhow::Result<Vec<String>> {
+    /// Validates the configuration; returns the admin tokens and the
+    /// cluster secret (GC needs it to reach OSDs, and access-key secrets
+    /// are sealed with a key derived from it).
+    pub fn check(&self) -> anyhow::Result<(Vec<String>, Vec<u8>)> {
+        let secret = self.secret.load().map_err(|e| {
+            anyhow::anyhow!(
+                "{e}: the meta needs the cluster secret (OBJECTIO_CLUSTER_SECRET or --cluster-secret-file) to reclaim space and to seal access keys"
+            )
+        })?;
         let mut tokens: Vec<String> = self
             .admin_token
             .iter()
@@ -109,7 +116,7 @@ impl Config {
         if self.ec_chunk == 0 || !self.ec_chunk.is_multiple_of(4096) || self.ec_chunk > 16 << 20 {
             anyhow::bail!("--ec-chunk must be a multiple of 4 KiB, at most 16 MiB");
         }
-        Ok(tokens)
+        Ok((tokens, secret))
     }
 }
 
@@ -118,6 +125,8 @@ impl Config {
 pub struct AppState {
     pub store: Store,
     pub tokens: Arc<Vec<String>>,
+    /// Seals access-key secrets.
+    pub secrets: objectio_cluster::secrets::SecretBox,
 }
 
 /// The OpenAPI description of the admin API.
@@ -129,12 +138,16 @@ pub struct AppState {
         v1::cluster::status,
         v1::osds::list,
         v1::buckets::list,
+        v1::users::create,
+        v1::users::list,
+        v1::users::info,
+        v1::users::delete,
         v1::keys::create,
         v1::keys::list,
         v1::keys::delete,
     ),
     modifiers(&SecurityAddon),
-    tags((name = "cluster"), (name = "osds"), (name = "buckets"), (name = "keys"))
+    tags((name = "cluster"), (name = "osds"), (name = "buckets"), (name = "users"), (name = "keys"))
 )]
 pub struct ApiDoc;
 
@@ -165,6 +178,7 @@ pub fn router(state: AppState) -> Router {
         .merge(v1::cluster::router())
         .merge(v1::osds::router())
         .merge(v1::buckets::router())
+        .merge(v1::users::router())
         .merge(v1::keys::router())
         .fallback(|| async { v1::ApiError::not_found("no such route") })
         .with_state(state)
@@ -251,9 +265,19 @@ async fn membership(
 
 /// Runs the meta replica until the process is stopped.
 pub async fn run(cfg: Config) -> anyhow::Result<()> {
-    let tokens = cfg.check()?;
+    let (tokens, secret) = cfg.check()?;
     let store = cfg.cluster.connect().await.context("connecting to etcd")?;
     init_cluster(&store, &cfg).await?;
+    let secrets = objectio_cluster::secrets::SecretBox::new(&secret);
+    let migrated = v1::users::migrate_v1_keys(&store, &secrets)
+        .await
+        .context("migrating access keys to users")?;
+    if migrated > 0 {
+        tracing::info!(
+            keys = migrated,
+            "access keys from before users now each have a user of their own"
+        );
+    }
     let leader = Arc::new(std::sync::atomic::AtomicBool::new(false));
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let member = tokio::spawn(membership(
@@ -267,22 +291,18 @@ pub async fn run(cfg: Config) -> anyhow::Result<()> {
         leader.clone(),
         Duration::from_secs(cfg.compact_interval_secs.max(1)),
     ));
-    match cfg.secret.load() {
-        Ok(secret) => {
-            let client = objectio_shard::ShardClient::new(&secret, Duration::from_secs(30));
-            tokio::spawn(gc::run(
-                store.clone(),
-                client,
-                leader,
-                Duration::from_millis(cfg.gc_interval_ms.max(100)),
-                Duration::from_secs(cfg.gc_grace_secs),
-            ));
-        }
-        Err(e) => tracing::warn!(error = %e, "GC controller disabled: no cluster secret"),
-    }
+    let client = objectio_shard::ShardClient::new(&secret, Duration::from_secs(30));
+    tokio::spawn(gc::run(
+        store.clone(),
+        client,
+        leader,
+        Duration::from_millis(cfg.gc_interval_ms.max(100)),
+        Duration::from_secs(cfg.gc_grace_secs),
+    ));
     let app = router(AppState {
         store,
         tokens: Arc::new(tokens),
+        secrets,
     });
     let listener = tokio::net::TcpListener::bind(&cfg.listen)
         .await

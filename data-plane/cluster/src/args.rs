@@ -45,14 +45,22 @@ pub struct SecretArgs {
 }
 
 impl SecretArgs {
-    /// The secret's bytes, or why there is none.
+    /// The secret's bytes, or why there is none (absent, unreadable, or
+    /// shorter than [`crate::secrets::MIN_CLUSTER_SECRET`] bytes).
     pub fn load(&self) -> Result<Vec<u8>, String> {
-        crate::util::load_secret(
+        let s = crate::util::load_secret(
             self.cluster_secret.as_deref(),
             self.cluster_secret_file.as_deref(),
             "cluster secret",
-        )
-        .map(String::into_bytes)
+        )?;
+        let min = crate::secrets::MIN_CLUSTER_SECRET;
+        if s.len() < min {
+            return Err(format!(
+                "the cluster secret is {} bytes; it must be at least {min} (make one with `openssl rand -hex 32`)",
+                s.len()
+            ));
+        }
+        Ok(s.into_bytes())
     }
 }
 
@@ -78,6 +86,17 @@ pub fn init_tracing() {
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stdout()))
         .init();
 }
+
+/// Secret flags refused on the command line: id, environment variable,
+/// file flag.
+const SECRET_FLAGS: &[(&str, &str, &str)] = &[
+    (
+        "cluster_secret",
+        "OBJECTIO_CLUSTER_SECRET",
+        "cluster-secret-file",
+    ),
+    ("admin_token", "OBJECTIO_ADMIN_TOKEN", "admin-token-file"),
+];
 
 /// Parses a daemon's settings with layers, lowest first: built-in
 /// defaults, the TOML file named by `--config` (or `OBJECTIO_CONFIG`),
@@ -108,6 +127,21 @@ pub fn parse_from<T: clap::Parser>(mut args: Vec<std::ffi::OsString>) -> Result<
         // --help, --version and malformed flags are reported by the full command.
         Err(_) => cmd.clone().try_get_matches_from(args.clone())?,
     };
+    // `ps` shows every process's argv: a secret there is a secret shared
+    // with every local user. Each has an environment and a `*_file` form.
+    for (id, env, file) in SECRET_FLAGS {
+        if cmd.get_arguments().any(|a| a.get_id() == *id)
+            && m.value_source(id) == Some(ValueSource::CommandLine)
+        {
+            return Err(clap::Error::raw(
+                clap::error::ErrorKind::ArgumentConflict,
+                format!(
+                    "--{} on the command line is visible to every local user (ps); set {env} or --{file} instead\n",
+                    id.replace('_', "-")
+                ),
+            ));
+        }
+    }
     let Some(path) = m.get_one::<PathBuf>("config").cloned() else {
         return T::from_arg_matches(&m);
     };
@@ -248,6 +282,51 @@ mod tests {
         // Without a file, defaults.
         let t = parse_from::<T>(vec!["t".into()]).unwrap();
         assert_eq!(t.a, "default");
+    }
+
+    #[derive(clap::Parser, Debug)]
+    struct WithSecret {
+        #[command(flatten)]
+        file: ConfigFile,
+        #[command(flatten)]
+        secret: SecretArgs,
+    }
+
+    #[test]
+    fn secrets_on_the_command_line_are_refused_but_files_and_environment_work() {
+        let e = parse_from::<WithSecret>(vec![
+            "t".into(),
+            "--cluster-secret".into(),
+            "0123456789abcdef0123456789abcdef".into(),
+        ])
+        .unwrap_err()
+        .to_string();
+        assert!(e.contains("OBJECTIO_CLUSTER_SECRET"), "{e}");
+        // From a config file it is accepted (the file is not in argv).
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("c.toml");
+        std::fs::write(
+            &p,
+            "cluster-secret = \"0123456789abcdef0123456789abcdef\"\n",
+        )
+        .unwrap();
+        let w = parse_from::<WithSecret>(vec!["t".into(), "--config".into(), p.into()]).unwrap();
+        assert_eq!(w.secret.load().unwrap().len(), 32);
+    }
+
+    #[test]
+    fn short_cluster_secrets_are_refused() {
+        let s = SecretArgs {
+            cluster_secret: Some("x".into()),
+            cluster_secret_file: None,
+        };
+        let e = s.load().unwrap_err();
+        assert!(e.contains("at least 32"), "{e}");
+        let s = SecretArgs {
+            cluster_secret: Some("a".repeat(32)),
+            cluster_secret_file: None,
+        };
+        assert_eq!(s.load().unwrap().len(), 32);
     }
 
     #[test]

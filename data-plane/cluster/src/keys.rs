@@ -72,8 +72,16 @@ impl Keys {
     pub fn users_prefix(&self) -> String {
         self.k("users/")
     }
-    pub fn user(&self, access_key: &str) -> String {
-        self.k(&format!("users/{access_key}"))
+    /// A user record (before users existed, access keys lived here).
+    pub fn user(&self, name: &str) -> String {
+        self.k(&format!("users/{name}"))
+    }
+    pub fn access_keys_prefix(&self) -> String {
+        self.k("keys/")
+    }
+    /// An access key record.
+    pub fn access_key(&self, access_key_id: &str) -> String {
+        self.k(&format!("keys/{access_key_id}"))
     }
     pub fn objects_root(&self) -> String {
         self.k("objects/")

@@ -7,7 +7,8 @@
 //!   weighted rendezvous hashing with a per-failure-domain cap;
 //! - the typed etcd access used by every process ([`store::Store`]),
 //!   including leases kept alive in the background, and live in-memory
-//!   copies of a key prefix ([`mirror::Mirror`]).
+//!   copies of a key prefix ([`mirror::Mirror`]);
+//! - access-key secrets sealed at rest ([`secrets`]).
 //!
 //! It must never depend on the S3 layer, the admin API or the OSD engine:
 //! every process links it.
@@ -17,6 +18,7 @@ pub mod keys;
 pub mod mirror;
 pub mod placement;
 pub mod records;
+pub mod secrets;
 pub mod store;
 pub mod util;
 

@@ -25,6 +25,8 @@ pub const STALE_AFTER: Duration = Duration::from_millis(3000);
 #[derive(Default)]
 struct State {
     synced: bool,
+    /// The etcd revision the copy is current to.
+    revision: i64,
     entries: HashMap<Vec<u8>, Vec<u8>>,
 }
 
@@ -72,6 +74,13 @@ impl Mirror {
     pub fn get(&self, key: &[u8]) -> Option<Option<Vec<u8>>> {
         let s = self.state.read().expect("mirror lock");
         s.synced.then(|| s.entries.get(key).cloned())
+    }
+
+    /// The etcd revision the copy is current to (every change at or below
+    /// it is applied), or `None` when the copy cannot be trusted right now.
+    pub fn revision(&self) -> Option<i64> {
+        let s = self.state.read().expect("mirror lock");
+        s.synced.then_some(s.revision)
     }
 
     /// Whether the copy is current.
@@ -127,6 +136,7 @@ async fn follow(
     {
         let mut s = state.write().expect("mirror lock");
         s.entries = entries;
+        s.revision = rev;
         s.synced = true;
     }
     tx.send_modify(|v| *v += 1);
@@ -142,10 +152,16 @@ async fn follow(
                 if m.canceled() || m.compact_revision() > 0 {
                     return Err(stream_error("watch canceled"));
                 }
+                let at = m.header().map(|h| h.revision()).unwrap_or(0);
                 if m.events().is_empty() {
+                    // A progress notification: everything up to `at` is
+                    // here (no change to announce).
+                    let mut s = state.write().expect("mirror lock");
+                    s.revision = s.revision.max(at);
                     continue;
                 }
                 let mut s = state.write().expect("mirror lock");
+                s.revision = s.revision.max(at);
                 for ev in m.events() {
                     let Some(kv) = ev.kv() else { continue };
                     match ev.event_type() {

@@ -19,6 +19,13 @@ fn schema() -> u32 {
 /// Records that carry a schema version.
 pub trait Versioned {
     fn schema_version(&self) -> u32;
+    /// The newest schema version of this record this build reads.
+    fn max_version() -> u32
+    where
+        Self: Sized,
+    {
+        SCHEMA_VERSION
+    }
 }
 
 macro_rules! versioned {
@@ -27,6 +34,45 @@ macro_rules! versioned {
             fn schema_version(&self) -> u32 { self.version }
         }
     )*};
+}
+
+/// A canned ACL (`x-amz-acl`): who besides the owner may read or write.
+/// The owner always has full control.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "kebab-case")]
+pub enum CannedAcl {
+    #[default]
+    Private,
+    PublicRead,
+    PublicReadWrite,
+    AuthenticatedRead,
+}
+
+impl CannedAcl {
+    /// Parses an `x-amz-acl` value.
+    pub fn parse(s: &str) -> Option<Self> {
+        Some(match s {
+            "private" => Self::Private,
+            "public-read" => Self::PublicRead,
+            "public-read-write" => Self::PublicReadWrite,
+            "authenticated-read" => Self::AuthenticatedRead,
+            _ => return None,
+        })
+    }
+
+    /// The `x-amz-acl` spelling.
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            Self::Private => "private",
+            Self::PublicRead => "public-read",
+            Self::PublicReadWrite => "public-read-write",
+            Self::AuthenticatedRead => "authenticated-read",
+        }
+    }
+
+    pub fn is_private(&self) -> bool {
+        *self == Self::Private
+    }
 }
 
 /// An erasure-coding profile: `k` data and `m` parity chunks of
@@ -93,6 +139,11 @@ pub struct OsdAlive {
 pub struct GatewayAlive {
     pub address: String,
     pub started: u64,
+    /// The etcd revision up to which the gateway's copy of the access keys
+    /// is current: a key deleted at a revision at or below it is refused by
+    /// this gateway (the admin API waits for that before answering).
+    #[serde(default)]
+    pub keys_revision: i64,
 }
 
 /// Whether a disk takes part in placement.
@@ -134,18 +185,55 @@ pub struct BucketRecord {
     #[serde(default = "schema")]
     pub version: u32,
     pub name: String,
-    /// Access key id of the creator.
+    /// The user that owns the bucket (before users existed: the access key
+    /// id of its creator, which the migration made a user of that name).
     pub owner: String,
     pub created: u64,
+    /// The bucket's canned ACL.
+    #[serde(default, skip_serializing_if = "CannedAcl::is_private")]
+    pub acl: CannedAcl,
+    /// The bucket policy, as the JSON document PutBucketPolicy stored
+    /// (validated when stored).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub policy: Option<String>,
 }
 
-/// An S3 access key.
+/// A user: owns access keys and buckets.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct UserRecord {
+    #[serde(default = "schema")]
+    pub version: u32,
+    pub name: String,
+    pub created: u64,
+    /// Set on a user made by the migration of an access key created before
+    /// users existed (the user is named after that key).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub migrated: bool,
+}
+
+/// Schema version of [`AccessKeyRecord`] written by this build.
+pub const ACCESS_KEY_VERSION: u32 = 2;
+
+/// An S3 access key, at `keys/<access key id>`.
+///
+/// Version 1 (before users) lived at `users/<access key id>` with the secret
+/// in clear and no user; `objectio-meta` migrates it at start (a user named
+/// after the key, the key moved under `keys/` with its secret sealed).
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct AccessKeyRecord {
     #[serde(default = "schema")]
     pub version: u32,
     pub access_key_id: String,
-    pub secret_access_key: String,
+    /// The user the key acts as (version 2).
+    #[serde(default)]
+    pub user: String,
+    /// Version 1 only: the secret in clear.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub secret_access_key: Option<String>,
+    /// Version 2: the secret sealed with the cluster's secret key
+    /// ([`crate::secrets::SecretBox`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sealed_secret: Option<String>,
     pub name: String,
     pub created: u64,
 }
@@ -182,6 +270,9 @@ pub struct ObjectRecord {
     /// The parts of a multipart object, in order.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub parts: Vec<PartLocation>,
+    /// The object's canned ACL.
+    #[serde(default, skip_serializing_if = "CannedAcl::is_private")]
+    pub acl: CannedAcl,
 }
 
 /// One part of a multipart object.
@@ -243,6 +334,9 @@ pub struct UploadRecord {
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub user_metadata: BTreeMap<String, String>,
     pub created_ms: u64,
+    /// The canned ACL the completed object gets.
+    #[serde(default, skip_serializing_if = "CannedAcl::is_private")]
+    pub acl: CannedAcl,
 }
 
 /// An uploaded part of a multipart upload.
@@ -302,12 +396,21 @@ pub struct GcRecord {
     pub was_live: bool,
 }
 
+impl Versioned for AccessKeyRecord {
+    fn schema_version(&self) -> u32 {
+        self.version
+    }
+    fn max_version() -> u32 {
+        ACCESS_KEY_VERSION
+    }
+}
+
 versioned!(
     ClusterConfig,
     OsdRecord,
     DiskRecord,
     BucketRecord,
-    AccessKeyRecord,
+    UserRecord,
     ObjectRecord,
     IntentRecord,
     GcRecord,

@@ -10,7 +10,7 @@ use serde::de::DeserializeOwned;
 use tokio::task::JoinHandle;
 
 use crate::keys::prefix_end;
-use crate::records::{ClusterConfig, SCHEMA_VERSION, Versioned};
+use crate::records::{ClusterConfig, Versioned};
 use crate::{Error, Keys, Result};
 
 /// A connection to etcd scoped to one cluster's keys. Cheap to clone.
@@ -116,11 +116,11 @@ pub fn decode<T: DeserializeOwned + Versioned>(key: &[u8], value: &[u8]) -> Resu
         key: String::from_utf8_lossy(key).into_owned(),
         source,
     })?;
-    if rec.schema_version() > SCHEMA_VERSION {
+    if rec.schema_version() > T::max_version() {
         return Err(Error::UnknownVersion {
             key: String::from_utf8_lossy(key).into_owned(),
             found: rec.schema_version(),
-            supported: SCHEMA_VERSION,
+            supported: T::max_version(),
         });
     }
     Ok(rec)

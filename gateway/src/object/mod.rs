@@ -23,7 +23,7 @@ use md5::Digest;
 use objectio_cluster::keys::prefix_end;
 use objectio_cluster::store::{decode, encode};
 use objectio_cluster::{
-    BucketRecord, ClusterConfig, GcRecord, ObjectRecord, SCHEMA_VERSION, Segment, Store,
+    BucketRecord, CannedAcl, ClusterConfig, GcRecord, ObjectRecord, SCHEMA_VERSION, Segment, Store,
     now_millis, now_secs,
 };
 use objectio_shard::{ShardClient, ShardId};
@@ -137,6 +137,8 @@ pub struct PutParams {
     pub content_type: Option<String>,
     pub user_metadata: BTreeMap<String, String>,
     pub wanted: Wanted,
+    /// The object's canned ACL.
+    pub acl: CannedAcl,
 }
 
 /// One entry of a listing.
@@ -213,13 +215,15 @@ impl Objects {
     // ---- buckets ----
 
     /// Creates a bucket owned by `owner`.
-    pub async fn create_bucket(&self, name: &str, owner: &str) -> Result<()> {
+    pub async fn create_bucket(&self, name: &str, owner: &str, acl: CannedAcl) -> Result<()> {
         let k = self.store().keys().bucket(name);
         let rec = BucketRecord {
             version: SCHEMA_VERSION,
             name: name.to_string(),
             owner: owner.to_string(),
             created: now_secs(),
+            acl,
+            policy: None,
         };
         if self.store().create(k.clone(), &rec).await? {
             return Ok(());
@@ -239,6 +243,49 @@ impl Objects {
             .await?
             .map(|(b, _)| b)
             .ok_or_else(|| Error::NoSuchBucket(name.to_string()))
+    }
+
+    /// Changes a bucket's record (policy, ACL) with a compare-and-swap on
+    /// its revision, retried when it raced another change.
+    pub async fn update_bucket(
+        &self,
+        name: &str,
+        mut change: impl FnMut(&mut BucketRecord),
+    ) -> Result<BucketRecord> {
+        let k = self.store().keys().bucket(name);
+        loop {
+            let (mut rec, rev) = self
+                .store()
+                .get::<BucketRecord>(k.clone())
+                .await?
+                .ok_or_else(|| Error::NoSuchBucket(name.to_string()))?;
+            change(&mut rec);
+            let txn = Txn::new()
+                .when([Compare::mod_revision(k.clone(), CompareOp::Equal, rev)])
+                .and_then([TxnOp::put(k.clone(), encode(&rec), None)]);
+            if self.store().kv().txn(txn).await?.succeeded() {
+                return Ok(rec);
+            }
+        }
+    }
+
+    /// Sets an object's canned ACL (compare-and-swap on its record, so a
+    /// concurrent overwrite is never undone).
+    pub async fn set_object_acl(&self, bucket: &str, key: &str, acl: CannedAcl) -> Result<()> {
+        let k = self.store().keys().object(bucket, key);
+        loop {
+            let Some((mut rec, rev)) = self.store().get::<ObjectRecord>(k.clone()).await? else {
+                self.bucket(bucket).await?;
+                return Err(Error::NoSuchKey);
+            };
+            rec.acl = acl;
+            let txn = Txn::new()
+                .when([Compare::mod_revision(k.clone(), CompareOp::Equal, rev)])
+                .and_then([TxnOp::put(k.clone(), encode(&rec), None)]);
+            if self.store().kv().txn(txn).await?.succeeded() {
+                return Ok(());
+            }
+        }
     }
 
     /// Lists every bucket.
@@ -344,6 +391,7 @@ impl Objects {
             ec: self.inner.config.ec,
             shards: w.segment.shards.clone(),
             parts: Vec::new(),
+            acl: p.acl,
         };
         loop {
             match self
@@ -549,6 +597,7 @@ mod tests {
             ec: EcProfile::default(),
             shards: segment.shards.clone(),
             parts: Vec::new(),
+            acl: Default::default(),
         };
         let w = Written {
             segment,
@@ -572,7 +621,9 @@ mod tests {
     async fn commit_and_abandon_exclude_each_other() {
         let etcd = objectio_testkit::Etcd::start().await.unwrap();
         let o = objects(&etcd).await;
-        o.create_bucket("b", "test").await.unwrap();
+        o.create_bucket("b", "test", Default::default())
+            .await
+            .unwrap();
         let gc_count = || async { o.store().count(o.store().keys().gc_prefix()).await.unwrap() };
 
         // Committed (the gateway saw an error), then abandoned: kept.

@@ -47,6 +47,7 @@ impl Objects {
         owner: &str,
         content_type: Option<String>,
         user_metadata: BTreeMap<String, String>,
+        acl: objectio_cluster::CannedAcl,
     ) -> Result<Uuid> {
         self.bucket(bucket).await?;
         if key.contains('\0') {
@@ -61,6 +62,7 @@ impl Objects {
             content_type,
             user_metadata,
             created_ms: now_millis(),
+            acl,
         };
         self.store()
             .put(
@@ -275,6 +277,7 @@ impl Objects {
             content_type: up.content_type.clone(),
             user_metadata: up.user_metadata.clone(),
             created_ms: now_millis(),
+            acl: up.acl,
             ec: self.inner.config.ec,
             shards: Vec::new(),
             parts: used

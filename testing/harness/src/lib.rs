@@ -120,6 +120,8 @@ pub struct Cluster {
     etcd: Vec<EtcdMember>,
     meta: Option<Child>,
     gateway: Option<Child>,
+    /// Gateways started besides the first, with their ports.
+    extra_gateways: Vec<(u16, Child)>,
     opts: Options,
     bin: PathBuf,
 }
@@ -158,6 +160,7 @@ impl Cluster {
             etcd,
             meta: None,
             gateway: None,
+            extra_gateways: Vec::new(),
             bin: bin_dir(),
             opts: opts.clone(),
             dir,
@@ -185,21 +188,60 @@ impl Cluster {
             "gateway",
         )
         .await?;
-        let key: serde_json::Value = c
+        c.create_user("test").await?;
+        (c.access_key, c.secret_key) = c.create_key("test").await?;
+        Ok(c)
+    }
+
+    /// Creates a user through the admin API.
+    pub async fn create_user(&self, name: &str) -> anyhow::Result<()> {
+        self.admin()
+            .post(self.admin_url("/api/v1/users"))
+            .json(&serde_json::json!({ "name": name }))
+            .send()
+            .await?
+            .error_for_status()?;
+        Ok(())
+    }
+
+    /// Creates an access key of `user`; its id and secret.
+    pub async fn create_key(&self, user: &str) -> anyhow::Result<(String, String)> {
+        let key: serde_json::Value = self
             .admin()
-            .post(c.admin_url("/api/v1/keys"))
-            .json(&serde_json::json!({"name": "test"}))
+            .post(self.admin_url("/api/v1/keys"))
+            .json(&serde_json::json!({ "user": user }))
             .send()
             .await?
             .error_for_status()?
             .json()
             .await?;
-        c.access_key = key["access_key_id"].as_str().context("key id")?.to_string();
-        c.secret_key = key["secret_access_key"]
-            .as_str()
-            .context("secret")?
-            .to_string();
-        Ok(c)
+        Ok((
+            key["access_key_id"].as_str().context("key id")?.to_string(),
+            key["secret_access_key"]
+                .as_str()
+                .context("secret")?
+                .to_string(),
+        ))
+    }
+
+    /// Starts one more gateway on a port of its own and waits until it
+    /// serves; its S3 endpoint.
+    pub async fn start_extra_gateway(&mut self) -> anyhow::Result<String> {
+        let port = free_port();
+        let id = format!("gw{}", self.extra_gateways.len() + 2);
+        let child = self.spawn(
+            &id,
+            Command::new(self.bin.join("objectio-gateway"))
+                .args(["--etcd", &self.etcd_url(), "--cluster", "it", "--id", &id])
+                .arg("--listen")
+                .arg(format!("127.0.0.1:{port}"))
+                .args(["--map-refresh-ms", "200", "--shard-timeout", "10"])
+                .env("OBJECTIO_CLUSTER_SECRET", &self.secret),
+        )?;
+        self.extra_gateways.push((port, child));
+        let url = format!("http://127.0.0.1:{port}");
+        self.wait_http(&format!("{url}/health"), "gateway").await?;
+        Ok(url)
     }
 
     fn log(&self, name: &str) -> anyhow::Result<(Stdio, Stdio)> {
@@ -704,6 +746,7 @@ impl Drop for Cluster {
         }
         let mut kids: Vec<Child> = Vec::new();
         kids.extend(self.gateway.take());
+        kids.extend(self.extra_gateways.drain(..).map(|(_, c)| c));
         for o in &mut self.osds {
             kids.extend(o.child.take());
         }

@@ -29,7 +29,7 @@ pub async fn list(_: Admin, State(st): State<AppState>) -> Result<Json<ListBucke
         buckets.push(BucketOut {
             name: b.name,
             owner: b.owner,
-            created: b.created,
+            created: rfc3339(b.created),
             objects,
         });
     }

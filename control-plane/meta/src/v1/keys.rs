@@ -1,16 +1,20 @@
-//! S3 access keys.
+//! S3 access keys. Each acts as one user; its secret is sealed in etcd
+//! with the cluster's secret key and shown only when the key is created.
 
-use axum::extract::{Path, State};
+use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::routing::{delete as delete_route, get};
 use axum::{Json, Router};
+use etcd_client::{Compare, CompareOp, Txn, TxnOp};
 use objectio_api::*;
-use objectio_cluster::{AccessKeyRecord, SCHEMA_VERSION, now_secs};
+use objectio_cluster::store::encode;
+use objectio_cluster::{ACCESS_KEY_VERSION, AccessKeyRecord, now_secs};
 use rand::Rng;
 
 use crate::AppState;
 use crate::auth::Admin;
 use crate::v1::ApiError;
+use crate::v1::users::{fence_gateways, get_user};
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -25,81 +29,113 @@ fn random(alphabet: &[u8], n: usize) -> String {
         .collect()
 }
 
-/// Creates an S3 access key; the secret is returned only here.
+fn key_out(k: AccessKeyRecord) -> AccessKeyOut {
+    AccessKeyOut {
+        access_key_id: k.access_key_id,
+        user: k.user,
+        secret_access_key: None,
+        name: k.name,
+        created: rfc3339(k.created),
+    }
+}
+
+/// Creates an S3 access key for a user; the secret is returned only here.
 #[utoipa::path(post, path = "/api/v1/keys", operation_id = "key.create", tag = "keys",
     security(("bearer" = [])), request_body = AccessKeyIn,
-    responses((status = 201, body = AccessKeyOut), (status = 400, body = ErrorOut), (status = 401, body = ErrorOut)))]
+    responses((status = 201, body = AccessKeyOut), (status = 400, body = ErrorOut),
+        (status = 404, body = ErrorOut), (status = 401, body = ErrorOut)))]
 pub async fn create(
     _: Admin,
     State(st): State<AppState>,
     Json(input): Json<AccessKeyIn>,
 ) -> Result<(StatusCode, Json<AccessKeyOut>), ApiError> {
-    if input.name.is_empty() || input.name.len() > 128 {
+    let name = input.name.unwrap_or_else(|| input.user.clone());
+    if name.is_empty() || name.len() > 128 {
         return Err(ApiError::bad_request("name must be 1 to 128 characters"));
     }
+    let store = &st.store;
+    let user_rev = get_user(store, &input.user).await?.1;
+    let id = format!("OIO{}", random(b"ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789", 17));
+    let secret = random(
+        b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/",
+        40,
+    );
     let rec = AccessKeyRecord {
-        version: SCHEMA_VERSION,
-        access_key_id: format!("OIO{}", random(b"ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789", 17)),
-        secret_access_key: random(
-            b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/",
-            40,
-        ),
-        name: input.name,
+        version: ACCESS_KEY_VERSION,
+        access_key_id: id.clone(),
+        user: input.user.clone(),
+        secret_access_key: None,
+        sealed_secret: Some(st.secrets.seal(&id, &secret)),
+        name,
         created: now_secs(),
     };
-    if !st
-        .store
-        .create(st.store.keys().user(&rec.access_key_id), &rec)
-        .await?
-    {
-        return Err(ApiError::bad_request("access key id collision; retry"));
+    // The user must still exist (unchanged) when the key is written.
+    let key = store.keys().access_key(&id);
+    let txn = Txn::new()
+        .when([
+            Compare::version(key.clone(), CompareOp::Equal, 0),
+            Compare::mod_revision(store.keys().user(&input.user), CompareOp::Equal, user_rev),
+        ])
+        .and_then([TxnOp::put(key, encode(&rec), None)]);
+    if !store.kv().txn(txn).await?.succeeded() {
+        return Err(ApiError::conflict(
+            "the user changed or the key id collided; retry",
+        ));
     }
-    Ok((
-        StatusCode::CREATED,
-        Json(AccessKeyOut {
-            access_key_id: rec.access_key_id,
-            secret_access_key: Some(rec.secret_access_key),
-            name: rec.name,
-            created: rec.created,
-        }),
-    ))
+    let mut out = key_out(rec);
+    out.secret_access_key = Some(secret);
+    Ok((StatusCode::CREATED, Json(out)))
 }
 
-/// Lists access keys (without secrets).
+/// Lists access keys (without secrets), optionally of one user.
 #[utoipa::path(get, path = "/api/v1/keys", operation_id = "key.list", tag = "keys",
-    security(("bearer" = [])),
+    security(("bearer" = [])), params(ListAccessKeysQuery),
     responses((status = 200, body = ListAccessKeysOut), (status = 401, body = ErrorOut)))]
 pub async fn list(
     _: Admin,
     State(st): State<AppState>,
+    Query(q): Query<ListAccessKeysQuery>,
 ) -> Result<Json<ListAccessKeysOut>, ApiError> {
     let keys = st
         .store
-        .list::<AccessKeyRecord>(st.store.keys().users_prefix())
+        .list::<AccessKeyRecord>(st.store.keys().access_keys_prefix())
         .await?
         .into_iter()
-        .map(|(_, k)| AccessKeyOut {
-            access_key_id: k.access_key_id,
-            secret_access_key: None,
-            name: k.name,
-            created: k.created,
-        })
+        .filter(|(_, k)| q.user.as_ref().is_none_or(|u| *u == k.user))
+        .map(|(_, k)| key_out(k))
         .collect();
     Ok(Json(ListAccessKeysOut { keys }))
 }
 
-/// Deletes an access key; requests signed with it are refused from then on.
+/// Deletes an access key; once this answers, every gateway refuses
+/// requests signed with it.
 #[utoipa::path(delete, path = "/api/v1/keys/{access_key_id}", operation_id = "key.delete", tag = "keys",
     security(("bearer" = [])),
     params(("access_key_id" = String, Path, description = "The access key id")),
-    responses((status = 204), (status = 404, body = ErrorOut), (status = 401, body = ErrorOut)))]
+    responses((status = 200, body = DeletedOut), (status = 404, body = ErrorOut), (status = 401, body = ErrorOut)))]
 pub async fn delete(
     _: Admin,
     State(st): State<AppState>,
     Path(id): Path<String>,
-) -> Result<StatusCode, ApiError> {
-    if id.contains('/') || !st.store.delete(st.store.keys().user(&id)).await? {
+) -> Result<Json<DeletedOut>, ApiError> {
+    if id.contains('/') {
         return Err(ApiError::not_found("no such access key"));
     }
-    Ok(StatusCode::NO_CONTENT)
+    let resp = st
+        .store
+        .kv()
+        .delete(st.store.keys().access_key(&id), None)
+        .await?;
+    if resp.deleted() == 0 {
+        return Err(ApiError::not_found(&format!("no such access key {id:?}")));
+    }
+    let rev = resp.header().map(|h| h.revision()).unwrap_or(0);
+    let (confirmed, unconfirmed) = fence_gateways(&st.store, rev).await?;
+    Ok(Json(DeletedOut {
+        kind: "key".into(),
+        keys_deleted: vec![id.clone()],
+        id,
+        gateways_confirmed: confirmed,
+        unconfirmed,
+    }))
 }

@@ -4,6 +4,7 @@ pub mod buckets;
 pub mod cluster;
 pub mod keys;
 pub mod osds;
+pub mod users;
 
 use axum::Json;
 use axum::http::StatusCode;
@@ -33,6 +34,13 @@ impl ApiError {
             message: m.into(),
         }
     }
+    pub fn conflict(m: &str) -> Self {
+        Self {
+            status: StatusCode::CONFLICT,
+            code: "conflict",
+            message: m.into(),
+        }
+    }
     pub fn bad_request(m: &str) -> Self {
         Self {
             status: StatusCode::BAD_REQUEST,
@@ -51,6 +59,12 @@ impl From<objectio_cluster::Error> for ApiError {
             code: "unavailable",
             message: format!("the cluster store is unavailable (request id {id})"),
         }
+    }
+}
+
+impl From<etcd_client::Error> for ApiError {
+    fn from(e: etcd_client::Error) -> Self {
+        objectio_cluster::Error::Etcd(e).into()
     }
 }
 

@@ -11,6 +11,7 @@ async fn test_admin_api_requires_a_valid_token() {
         "/api/v1/osds",
         "/api/v1/buckets",
         "/api/v1/keys",
+        "/api/v1/users",
     ] {
         let r = anon.get(c.admin_url(path)).send().await.unwrap();
         assert_eq!(r.status().as_u16(), 401, "{path} without token");
@@ -28,7 +29,7 @@ async fn test_admin_api_requires_a_valid_token() {
     }
     let r = anon
         .post(c.admin_url("/api/v1/keys"))
-        .json(&serde_json::json!({"name": "x"}))
+        .json(&serde_json::json!({"user": "test"}))
         .send()
         .await
         .unwrap();
@@ -92,7 +93,7 @@ async fn test_cli_reports_cluster_osds_and_buckets() {
     assert!(text.contains("Cluster Status: HEALTHY"), "{text}");
     assert!(text.contains("OSDs:      6/6 healthy"), "{text}");
 
-    let out = cli(&["osd", "list", "--output", "json"], Some(&c.token));
+    let out = cli(&["osd", "list", "--format", "json"], Some(&c.token));
     assert!(out.status.success());
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(v["osds"].as_array().unwrap().len(), 6);

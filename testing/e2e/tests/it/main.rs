@@ -4,6 +4,7 @@
 
 mod admin;
 mod auth;
+mod authz;
 mod common;
 mod config;
 mod failures;

@@ -1,0 +1,195 @@
+//! Multipart uploads.
+
+use s3s::dto::*;
+use s3s::{S3Request, S3Response, S3Result, s3_error};
+
+use super::put::{BodyChecks, body_checks, drained, expects_continue};
+use super::*;
+
+pub(super) async fn create_multipart_upload(
+    g: &Gateway,
+    req: S3Request<CreateMultipartUploadInput>,
+) -> S3Result<S3Response<CreateMultipartUploadOutput>> {
+    let who = crate::authz::caller(&req.extensions)
+        .unwrap_or_default()
+        .to_string();
+    if has_grants(&req.headers) {
+        return Err(grants_not_implemented());
+    }
+    let acl = object_acl(req.input.acl.as_ref())?;
+    let input = req.input;
+    let id = g
+        .objects
+        .create_upload(
+            &input.bucket,
+            &input.key,
+            &who,
+            input.content_type,
+            input.metadata.unwrap_or_default().into_iter().collect(),
+            acl,
+        )
+        .await
+        .map_err(s3_err)?;
+    Ok(S3Response::new(CreateMultipartUploadOutput {
+        bucket: Some(input.bucket),
+        key: Some(input.key),
+        upload_id: Some(id.to_string()),
+        ..Default::default()
+    }))
+}
+
+pub(super) async fn upload_part(
+    g: &Gateway,
+    req: S3Request<UploadPartInput>,
+) -> S3Result<S3Response<UploadPartOutput>> {
+    let checks = body_checks!(req)?;
+    let drain = !expects_continue(&req.headers);
+    let input = req.input;
+    let mut body = input.body.ok_or_else(|| s3_error!(IncompleteBody))?;
+    let r = g
+        .objects
+        .upload_part(
+            &input.bucket,
+            &input.key,
+            &input.upload_id,
+            input.part_number,
+            checks.size,
+            checks.want,
+            &mut body,
+            checks.verifier(),
+        )
+        .await;
+    let w = match r {
+        Ok(w) => w,
+        Err(e) => return Err(drained(e, &mut body, drain).await),
+    };
+    Ok(S3Response::new(UploadPartOutput {
+        e_tag: Some(etag(&w.etag)),
+        checksum_crc32: w.digests.crc32,
+        checksum_crc32c: w.digests.crc32c,
+        checksum_sha256: w.digests.sha256,
+        ..Default::default()
+    }))
+}
+
+pub(super) async fn complete_multipart_upload(
+    g: &Gateway,
+    req: S3Request<CompleteMultipartUploadInput>,
+) -> S3Result<S3Response<CompleteMultipartUploadOutput>> {
+    let input = req.input;
+    let parts = input
+        .multipart_upload
+        .and_then(|m| m.parts)
+        .unwrap_or_default()
+        .into_iter()
+        .map(|p| {
+            Ok((
+                p.part_number
+                    .ok_or_else(|| s3_error!(InvalidPart, "a part has no PartNumber"))?,
+                p.e_tag.map(|e| e.value().to_string()).unwrap_or_default(),
+            ))
+        })
+        .collect::<S3Result<Vec<_>>>()?;
+    let rec = g
+        .objects
+        .complete_upload(&input.bucket, &input.key, &input.upload_id, parts)
+        .await
+        .map_err(s3_err)?;
+    Ok(S3Response::new(CompleteMultipartUploadOutput {
+        location: Some(format!("/{}/{}", input.bucket, input.key)),
+        bucket: Some(input.bucket),
+        key: Some(input.key),
+        e_tag: Some(etag(&rec.etag)),
+        ..Default::default()
+    }))
+}
+
+pub(super) async fn abort_multipart_upload(
+    g: &Gateway,
+    req: S3Request<AbortMultipartUploadInput>,
+) -> S3Result<S3Response<AbortMultipartUploadOutput>> {
+    let i = req.input;
+    g.objects
+        .abort_upload(&i.bucket, &i.key, &i.upload_id)
+        .await
+        .map_err(s3_err)?;
+    Ok(S3Response::new(AbortMultipartUploadOutput::default()))
+}
+
+pub(super) async fn list_parts(
+    g: &Gateway,
+    req: S3Request<ListPartsInput>,
+) -> S3Result<S3Response<ListPartsOutput>> {
+    let i = req.input;
+    let max = i.max_parts.unwrap_or(1000).clamp(0, 1000);
+    let marker = i.part_number_marker.unwrap_or(0).max(0) as u32;
+    let (parts, truncated) = g
+        .objects
+        .list_parts(&i.bucket, &i.key, &i.upload_id, marker, max as usize)
+        .await
+        .map_err(s3_err)?;
+    Ok(S3Response::new(ListPartsOutput {
+        bucket: Some(i.bucket),
+        key: Some(i.key),
+        upload_id: Some(i.upload_id),
+        max_parts: Some(max),
+        part_number_marker: i.part_number_marker,
+        is_truncated: Some(truncated),
+        next_part_number_marker: parts.last().map(|p| p.number as i32),
+        parts: Some(
+            parts
+                .into_iter()
+                .map(|p| Part {
+                    part_number: Some(p.number as i32),
+                    size: Some(p.size as i64),
+                    e_tag: Some(etag(&p.etag)),
+                    last_modified: Some(ts_ms(p.created_ms)),
+                    ..Default::default()
+                })
+                .collect(),
+        ),
+        ..Default::default()
+    }))
+}
+
+pub(super) async fn list_multipart_uploads(
+    g: &Gateway,
+    req: S3Request<ListMultipartUploadsInput>,
+) -> S3Result<S3Response<ListMultipartUploadsOutput>> {
+    let i = req.input;
+    let max = i.max_uploads.unwrap_or(1000).clamp(0, 1000);
+    let prefix = i.prefix.clone().unwrap_or_default();
+    let page = g
+        .objects
+        .list_uploads(&i.bucket, &prefix, i.key_marker.as_deref(), max as usize)
+        .await
+        .map_err(s3_err)?;
+    let last = page
+        .uploads
+        .last()
+        .map(|u| (u.key.clone(), u.upload_id.to_string()));
+    Ok(S3Response::new(ListMultipartUploadsOutput {
+        bucket: Some(i.bucket),
+        prefix: i.prefix,
+        key_marker: i.key_marker,
+        max_uploads: Some(max),
+        is_truncated: Some(page.truncated),
+        next_key_marker: last
+            .as_ref()
+            .filter(|_| page.truncated)
+            .map(|l| l.0.clone()),
+        next_upload_id_marker: last.filter(|_| page.truncated).map(|l| l.1),
+        uploads: Some(
+            page.uploads
+                .into_iter()
+                .map(|u| MultipartUpload {
+                    key: Some(u.key),
+                    upload_id: Some(u.upload_id.to_string()),
+                    initiated: Some(ts_ms(u.created_ms)),
+                    ..Default::default()
+                })
+                .collect(),
+        ),
+        ..Default::default()
+    }))
+}

@@ -1,0 +1,220 @@
+//! Writes: PutObject (with the checks a body is verified against) and
+//! DeleteObject.
+
+use std::collections::BTreeMap;
+
+use s3s::dto::*;
+use s3s::{S3Request, S3Response, S3Result, s3_error};
+
+use super::*;
+use crate::object::{PutParams, Wanted};
+
+/// Bytes of a refused request body read and discarded so the client, still
+/// sending, gets the error instead of a reset connection.
+const DRAIN_LIMIT: u64 = 64 << 20;
+
+/// Whether the client asked to wait for `100 Continue` before sending the
+/// body (it then sends nothing after an early error: no need to drain).
+pub(super) fn expects_continue(headers: &http::HeaderMap) -> bool {
+    headers
+        .get(http::header::EXPECT)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.eq_ignore_ascii_case("100-continue"))
+}
+
+/// The S3 error for `e`, after reading what is left of the request body
+/// (up to [`DRAIN_LIMIT`] bytes or 30 s) when `drain` is set: a client that
+/// streams its body without `Expect: 100-continue` otherwise sees its
+/// connection reset (broken pipe) and never reads why.
+pub(super) async fn drained(e: object::Error, body: &mut StreamingBlob, drain: bool) -> S3Error {
+    use futures::StreamExt;
+    if drain {
+        let _ = tokio::time::timeout(std::time::Duration::from_secs(30), async {
+            let mut n = 0u64;
+            while let Some(Ok(b)) = body.next().await {
+                n += b.len() as u64;
+                if n > DRAIN_LIMIT {
+                    break;
+                }
+            }
+        })
+        .await;
+    }
+    s3_err(e)
+}
+
+/// The [`BodyChecks`] of a request whose input has PutObject's body fields
+/// (PutObject, UploadPart).
+macro_rules! body_checks {
+    ($req:expr) => {{
+        let i = &$req.input;
+        BodyChecks::new(
+            &$req.headers,
+            i.content_length,
+            i.content_md5.as_deref(),
+            [
+                i.checksum_crc32.clone(),
+                i.checksum_crc32c.clone(),
+                i.checksum_sha256.clone(),
+            ],
+            $req.trailing_headers.clone(),
+        )
+    }};
+}
+pub(super) use body_checks;
+
+/// What a body is checked against: its declared length, Content-MD5, and
+/// `x-amz-checksum-*` values from headers or from the `aws-chunked`
+/// trailer (announced by `x-amz-trailer`). Computed while streaming and
+/// compared before the shards are sealed.
+pub(super) struct BodyChecks {
+    pub(super) size: u64,
+    pub(super) want: Wanted,
+    content_md5: Option<Vec<u8>>,
+    /// CRC32, CRC32C, SHA-256 given as headers.
+    sums: [Option<String>; 3],
+    trailers: Option<s3s::TrailingHeaders>,
+}
+
+const SUM_NAMES: [&str; 3] = [
+    "x-amz-checksum-crc32",
+    "x-amz-checksum-crc32c",
+    "x-amz-checksum-sha256",
+];
+
+impl BodyChecks {
+    pub(super) fn new(
+        headers: &http::HeaderMap,
+        content_length: Option<i64>,
+        content_md5: Option<&str>,
+        sums: [Option<String>; 3],
+        trailers: Option<s3s::TrailingHeaders>,
+    ) -> S3Result<Self> {
+        let size = match content_length {
+            Some(n) if n >= 0 => n as u64,
+            _ => return Err(s3_error!(MissingContentLength)),
+        };
+        if size > 5 << 30 {
+            return Err(s3_error!(
+                EntityTooLarge,
+                "a single PUT or part is limited to 5 GiB"
+            ));
+        }
+        let content_md5 = match content_md5 {
+            Some(v) => Some(
+                base64_decode(v)
+                    .filter(|b| b.len() == 16)
+                    .ok_or_else(|| s3_error!(InvalidDigest))?,
+            ),
+            None => None,
+        };
+        let trailer = headers
+            .get("x-amz-trailer")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("")
+            .to_ascii_lowercase();
+        let announced: Vec<&str> = trailer.split(',').map(str::trim).collect();
+        let asked = |i: usize| sums[i].is_some() || announced.contains(&SUM_NAMES[i]);
+        Ok(Self {
+            size,
+            want: Wanted {
+                crc32: asked(0),
+                crc32c: asked(1),
+                sha256: asked(2),
+            },
+            content_md5,
+            sums,
+            trailers,
+        })
+    }
+
+    /// The check run on the digests before sealing.
+    pub(super) fn verifier(&self) -> impl FnOnce(&object::Digests) -> object::Result<()> + use<> {
+        let (md5, sums, trailers) = (
+            self.content_md5.clone(),
+            self.sums.clone(),
+            self.trailers.clone(),
+        );
+        move |d: &object::Digests| {
+            if let Some(m) = &md5
+                && m.as_slice() != d.md5
+            {
+                return Err(object::Error::BadDigest(
+                    "The Content-MD5 you specified did not match what we received.".into(),
+                ));
+            }
+            let trailer = |name: &str| -> Option<String> {
+                trailers
+                    .as_ref()?
+                    .read(|h| {
+                        h.get(name)
+                            .and_then(|v| v.to_str().ok())
+                            .map(str::to_string)
+                    })
+                    .flatten()
+            };
+            let computed = [&d.crc32, &d.crc32c, &d.sha256];
+            for (i, name) in SUM_NAMES.iter().enumerate() {
+                let expected = sums[i].clone().or_else(|| trailer(name));
+                if let (Some(e), Some(c)) = (expected, computed[i])
+                    && &e != c
+                {
+                    return Err(object::Error::BadDigest(format!(
+                        "The {name} you specified did not match the calculated checksum."
+                    )));
+                }
+            }
+            Ok(())
+        }
+    }
+}
+
+pub(super) async fn put_object(
+    g: &Gateway,
+    req: S3Request<PutObjectInput>,
+) -> S3Result<S3Response<PutObjectOutput>> {
+    let checks = body_checks!(req)?;
+    let drain = !expects_continue(&req.headers);
+    if has_grants(&req.headers) {
+        return Err(grants_not_implemented());
+    }
+    let acl = object_acl(req.input.acl.as_ref())?;
+    let input = req.input;
+    let mut body = input.body.ok_or_else(|| s3_error!(IncompleteBody))?;
+    let params = PutParams {
+        acl,
+        bucket: input.bucket,
+        key: input.key,
+        size: checks.size,
+        content_type: input.content_type,
+        user_metadata: input
+            .metadata
+            .unwrap_or_default()
+            .into_iter()
+            .collect::<BTreeMap<_, _>>(),
+        wanted: checks.want,
+    };
+    let r = g.objects.put(params, &mut body, checks.verifier()).await;
+    let (rec, digests) = match r {
+        Ok(v) => v,
+        Err(e) => return Err(drained(e, &mut body, drain).await),
+    };
+    Ok(S3Response::new(PutObjectOutput {
+        e_tag: Some(etag(&rec.etag)),
+        checksum_crc32: digests.crc32,
+        checksum_crc32c: digests.crc32c,
+        checksum_sha256: digests.sha256,
+        ..Default::default()
+    }))
+}
+
+pub(super) async fn delete_object(
+    g: &Gateway,
+    req: S3Request<DeleteObjectInput>,
+) -> S3Result<S3Response<DeleteObjectOutput>> {
+    g.objects
+        .delete(&req.input.bucket, &req.input.key)
+        .await
+        .map_err(s3_err)?;
+    Ok(S3Response::new(DeleteObjectOutput::default()))
+}
