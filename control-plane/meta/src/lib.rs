@@ -8,6 +8,7 @@
 pub mod auth;
 pub mod compact;
 pub mod gc;
+pub mod topology;
 pub mod v1;
 
 use std::path::PathBuf;
@@ -267,7 +268,8 @@ async fn membership(
 pub async fn run(cfg: Config) -> anyhow::Result<()> {
     let (tokens, secret) = cfg.check()?;
     let store = cfg.cluster.connect().await.context("connecting to etcd")?;
-    init_cluster(&store, &cfg).await?;
+    let cc = init_cluster(&store, &cfg).await?;
+    tokio::spawn(topology::run(store.clone(), cc.ec, Duration::from_secs(5)));
     let secrets = objectio_cluster::secrets::SecretBox::new(&secret);
     let migrated = v1::users::migrate_v1_keys(&store, &secrets)
         .await

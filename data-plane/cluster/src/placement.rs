@@ -76,16 +76,18 @@ fn not_enough(candidates: &[Candidate], needed: usize) -> Error {
     }
 }
 
-/// Up to `n` disks by rendezvous score, at most `ceil(n / domains)` per
+/// The most shards of one object placement puts in one failure domain
+/// when `n` shards spread over `domains` domains: `ceil(n / domains)`.
+pub fn domain_cap(n: usize, domains: usize) -> usize {
+    if domains == 0 { 0 } else { n.div_ceil(domains) }
+}
+
+/// Up to `n` disks by rendezvous score, at most [`domain_cap`] per
 /// failure domain.
 fn rank(key: &[u8], candidates: &[Candidate], n: usize) -> Vec<Candidate> {
     let domains: std::collections::HashSet<&str> =
         candidates.iter().map(|c| c.domain.as_str()).collect();
-    let cap = if domains.is_empty() {
-        0
-    } else {
-        n.div_ceil(domains.len())
-    };
+    let cap = domain_cap(n, domains.len());
     let mut ranked: Vec<(f64, &Candidate)> = candidates
         .iter()
         .map(|c| (score(key, &c.disk, c.weight), c))

@@ -34,7 +34,8 @@ pub struct Config {
     /// Address gateways reach this OSD at (defaults to --listen).
     #[arg(long, env = "OBJECTIO_OSD_ADVERTISE")]
     pub advertise: Option<String>,
-    /// Failure domain (host by default) placement spreads shards over.
+    /// Failure domain placement spreads shards over (default: this
+    /// machine's host name, so OSDs of one host share a domain).
     #[arg(long, env = "OBJECTIO_FAILURE_DOMAIN")]
     pub failure_domain: Option<String>,
     /// A disk: a device or file path. Repeat for several disks.
@@ -87,7 +88,66 @@ impl Config {
         if self.lease_ttl < 1 {
             bail!("--lease-ttl must be at least 1 second");
         }
+        for d in &self.disks {
+            check_disk_path(d)?;
+        }
         Ok(secret)
+    }
+
+    /// The failure domain: `--failure-domain`, else the host name.
+    pub fn failure_domain(&self) -> String {
+        self.failure_domain
+            .clone()
+            .filter(|d| !d.trim().is_empty())
+            .unwrap_or_else(host_name)
+    }
+}
+
+/// This machine's host name (the kernel's), or `localhost` when unknown.
+pub fn host_name() -> String {
+    ["/proc/sys/kernel/hostname", "/etc/hostname"]
+        .iter()
+        .filter_map(|p| std::fs::read_to_string(p).ok())
+        .map(|s| s.trim().to_string())
+        .find(|s| !s.is_empty())
+        .unwrap_or_else(|| "localhost".into())
+}
+
+/// A disk path is usable when it exists (a device or file) or can be
+/// created as a file (its directory exists and is writable).
+fn check_disk_path(p: &std::path::Path) -> anyhow::Result<()> {
+    match std::fs::metadata(p) {
+        Ok(m) if m.is_dir() => bail!("disk {} is a directory, not a device or file", p.display()),
+        Ok(_) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            let dir = p
+                .parent()
+                .filter(|d| !d.as_os_str().is_empty())
+                .unwrap_or(std::path::Path::new("."));
+            match std::fs::metadata(dir) {
+                Ok(m) if m.is_dir() && !m.permissions().readonly() => Ok(()),
+                Ok(m) if m.is_dir() => bail!(
+                    "disk {} does not exist and cannot be created: {} is read-only",
+                    p.display(),
+                    dir.display()
+                ),
+                Ok(_) => bail!(
+                    "disk {} does not exist and cannot be created: {} is not a directory",
+                    p.display(),
+                    dir.display()
+                ),
+                Err(e) => bail!(
+                    "disk {} does not exist and cannot be created: {}: {e}",
+                    p.display(),
+                    dir.display()
+                ),
+            }
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotADirectory => bail!(
+            "disk {} does not exist and cannot be created: a part of its path is not a directory",
+            p.display()
+        ),
+        Err(e) => bail!("disk {}: {e}", p.display()),
     }
 }
 
@@ -129,7 +189,7 @@ pub async fn run(cfg: Config) -> anyhow::Result<()> {
         version: objectio_cluster::SCHEMA_VERSION,
         id: cfg.id.clone(),
         address: address.clone(),
-        failure_domain: cfg.failure_domain.clone().unwrap_or_else(|| cfg.id.clone()),
+        failure_domain: cfg.failure_domain(),
         disks: disks.keys().copied().collect(),
         registered: now_secs(),
     };
@@ -250,4 +310,50 @@ async fn publish_disks(
         published.insert(*id, (u, std::time::Instant::now()));
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn cfg(disk: &std::path::Path) -> Config {
+        let mut c = Config::try_parse_from([
+            std::ffi::OsStr::new("objectio-osd"),
+            "--id".as_ref(),
+            "osd7".as_ref(),
+            "--disk".as_ref(),
+            disk.as_os_str(),
+        ])
+        .unwrap();
+        c.secret.cluster_secret = Some("s".repeat(32));
+        c
+    }
+
+    #[test]
+    fn failure_domain_defaults_to_the_host_name_not_the_osd_id() {
+        let c = cfg(std::path::Path::new("/tmp/x.img"));
+        let host = std::fs::read_to_string("/proc/sys/kernel/hostname").unwrap();
+        assert_eq!(c.failure_domain(), host.trim());
+        let mut c = c;
+        c.failure_domain = Some("rack2".into());
+        assert_eq!(c.failure_domain(), "rack2");
+    }
+
+    #[test]
+    fn check_config_refuses_disks_that_cannot_exist() {
+        let d = tempfile::tempdir().unwrap();
+        // Creatable (its directory exists) and existing files are fine.
+        cfg(&d.path().join("new.img")).check().unwrap();
+        std::fs::write(d.path().join("old.img"), b"").unwrap();
+        cfg(&d.path().join("old.img")).check().unwrap();
+        // A missing directory, a directory, a file as a directory.
+        let e = cfg(&d.path().join("no/such/dir/x.img"))
+            .check()
+            .unwrap_err();
+        assert!(e.to_string().contains("cannot be created"), "{e}");
+        let e = cfg(d.path()).check().unwrap_err();
+        assert!(e.to_string().contains("is a directory"), "{e}");
+        let e = cfg(&d.path().join("old.img/x.img")).check().unwrap_err();
+        assert!(e.to_string().contains("not a directory"), "{e}");
+    }
 }

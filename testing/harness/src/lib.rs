@@ -606,6 +606,31 @@ impl Cluster {
     }
 
     /// The tail of every log, for failure messages.
+    /// Waits up to `timeout` for a line containing `needle` in the log of
+    /// process `name` (`meta`, `gateway`, `osd1`, ...); the line.
+    pub async fn wait_log(
+        &self,
+        name: &str,
+        needle: &str,
+        timeout: Duration,
+    ) -> anyhow::Result<String> {
+        let path = self.dir.path().join(format!("{name}.log"));
+        let deadline = Instant::now() + timeout;
+        loop {
+            let text = std::fs::read_to_string(&path).unwrap_or_default();
+            if let Some(l) = text.lines().find(|l| l.contains(needle)) {
+                return Ok(l.to_string());
+            }
+            if Instant::now() >= deadline {
+                bail!(
+                    "no line with {needle:?} in {} after {timeout:?}",
+                    path.display()
+                );
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
     pub fn logs(&self) -> String {
         let mut out = String::new();
         if let Ok(rd) = std::fs::read_dir(self.dir.path()) {

@@ -182,3 +182,38 @@ async fn test_meta_sigterm_resigns_leadership_at_once() {
     assert_eq!(candidates(store.clone(), election).await, 0);
     assert_eq!(alive_count(&c, "metas").await, 0);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn test_meta_warns_when_one_failure_domain_may_hold_more_than_m_shards() {
+    // Six OSDs on two hosts: a 4+2 object may have 3 shards on one host.
+    let c = Cluster::start_with(objectio_testkit::Options {
+        domains: 2,
+        ..Default::default()
+    })
+    .await
+    .unwrap();
+    let line = c
+        .wait_log(
+            "meta",
+            "losing one domain can lose data",
+            std::time::Duration::from_secs(20),
+        )
+        .await
+        .unwrap();
+    assert!(line.contains("WARN"), "{line}");
+    assert!(
+        line.contains("host1: 3 disk(s), host2: 3 disk(s)"),
+        "{line}"
+    );
+    // The domains are what `osd list` shows.
+    let l = c.admin_json("/api/v1/osds").await.unwrap();
+    let mut domains: Vec<&str> = l["osds"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|o| o["failure_domain"].as_str().unwrap())
+        .collect();
+    domains.sort();
+    domains.dedup();
+    assert_eq!(domains, vec!["host1", "host2"]);
+}
