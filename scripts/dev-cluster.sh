@@ -14,6 +14,8 @@
 set -euo pipefail
 
 root=$(cd "$(dirname "$0")/.." && pwd)
+# shellcheck source=scripts/lib.sh
+. "$root/scripts/lib.sh"
 dir=${OBJECTIO_DEV_DIR:-$root/.dev-cluster}
 profile=${PROFILE:-release}
 etcd_port=${ETCD_PORT:-2379}
@@ -26,22 +28,9 @@ bin=$root/target/$profile
 log() { printf '==> %s\n' "$*" >&2; }
 
 install_deps() {
-    local missing=()
-    command -v etcd >/dev/null || missing+=(etcd-server)
-    command -v etcdctl >/dev/null || missing+=(etcd-client)
-    command -v protoc >/dev/null || missing+=(protobuf-compiler)
-    command -v curl >/dev/null || missing+=(curl)
-    if [ ${#missing[@]} -gt 0 ]; then
-        log "installing ${missing[*]} (apt)"
-        local sudo=""
-        [ "$(id -u)" = 0 ] || sudo=sudo
-        $sudo apt-get update -qq
-        DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${missing[@]}" >/dev/null
-    fi
-    if ! command -v aws >/dev/null; then
-        log "installing the aws cli (pip)"
-        python3 -m pip install -q awscli
-    fi
+    ensure_cargo
+    ensure_system_tools
+    ensure_python_tools
 }
 
 build() {
@@ -83,7 +72,7 @@ export AWS_DEFAULT_REGION=us-east-1
 export AWS_ENDPOINT_URL=http://127.0.0.1:$gw_port
 export OBJECTIO_ENDPOINT=http://127.0.0.1:$meta_port
 export OBJECTIO_TOKEN=$(cat "$dir/admin.token")
-export PATH=$bin:\$PATH
+export PATH=$bin:$OBJECTIO_VENV/bin:\$PATH
 TXT
 }
 

@@ -1,11 +1,15 @@
 #!/usr/bin/env bash
 # Runs every test: unit tests, the end-to-end suite (real etcd, OSD, meta and
 # gateway processes on 127.0.0.1) and the smoke run of aws cli and boto3
-# against a dev cluster. Needs etcd, protoc, python3 with awscli and boto3
-# (.ci/run installs them on a fresh machine).
+# against a dev cluster. Installs what a fresh machine lacks first (etcd and
+# protoc with apt; the aws cli and boto3 in .venv/).
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
+. scripts/lib.sh
+ensure_cargo
+ensure_system_tools
+ensure_python_tools
 
 cargo build --workspace --bins
 cargo test --workspace -- --test-threads "${TEST_THREADS:-4}"

@@ -146,6 +146,7 @@ pub async fn run(cfg: Config) -> anyhow::Result<()> {
         .clone()
         .unwrap_or_else(|| format!("gw-{}", &uuid::Uuid::new_v4().simple().to_string()[..8]));
     let objects = object::Objects::new(store.clone(), cc, map, shards, id.clone());
+    let incarnation = objects.incarnation();
 
     let dir = authz::Directory::start(&store, &secret);
     let keys = dir.keys().clone();
@@ -167,6 +168,7 @@ pub async fn run(cfg: Config) -> anyhow::Result<()> {
         address: local.to_string(),
         started: now_secs(),
         keys_revision: 0,
+        incarnation: Some(incarnation),
     };
     let liveness = tokio::spawn(keep_alive(store.clone(), id.clone(), alive, keys));
     tracing::info!(gateway = %id, address = %local, "S3 gateway serving");

@@ -151,7 +151,14 @@ pub async fn pass(
         let orphan = stale
             || match gateways.get(&rec.gateway) {
                 None => true,
-                Some(g) => g.as_ref().is_none_or(|g| g.started > rec.created),
+                // Another process under the same id: by incarnation
+                // (intents of older builds: by start time, in seconds).
+                Some(g) => g
+                    .as_ref()
+                    .is_none_or(|g| match (g.incarnation, rec.incarnation) {
+                        (Some(now), Some(wrote)) => now != wrote,
+                        _ => g.started > rec.created,
+                    }),
             };
         if !orphan {
             continue;

@@ -144,6 +144,10 @@ pub struct GatewayAlive {
     /// this gateway (the admin API waits for that before answering).
     #[serde(default)]
     pub keys_revision: i64,
+    /// Random per process: an intent of another incarnation of this
+    /// gateway id is orphaned (the process that wrote it is gone).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub incarnation: Option<Uuid>,
 }
 
 /// Whether a disk takes part in placement.
@@ -372,6 +376,9 @@ pub struct IntentRecord {
     #[serde(default = "schema")]
     pub version: u32,
     pub gateway: String,
+    /// The incarnation of the gateway process that wrote it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub incarnation: Option<Uuid>,
     pub bucket: String,
     pub key: String,
     /// The data being written (part 0 for a PUT, the part number for an

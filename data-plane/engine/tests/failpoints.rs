@@ -48,6 +48,7 @@ async fn test_failpoints_at_crash_relevant_points() {
     // A checkpoint that dies before its header: the older one still rules.
     let m = MemDevice::new(96 << 20);
     let e = Engine::open(Arc::new(m.clone()), opts()).await.unwrap();
+    let gen_before = e.recovery().checkpoint_generation;
     fail::cfg("engine::checkpoint::before_header", "return").unwrap();
     let mut ids = Vec::new();
     for i in 0..1500u32 {
@@ -55,11 +56,27 @@ async fn test_failpoints_at_crash_relevant_points() {
         put(&e, header(id, 100, 4096)).await.unwrap();
         ids.push(id);
     }
+    // The failpoint is hit: a checkpoint asked for now fails at it.
+    let r = e.checkpoint_now().await;
+    assert!(
+        matches!(
+            r,
+            Err(objectio_engine::Error::Injected(
+                "engine::checkpoint::before_header"
+            ))
+        ),
+        "the checkpoint failpoint did not fire: {r:?}"
+    );
     fail::remove("engine::checkpoint::before_header");
     drop(e);
     let e = Engine::open(Arc::new(MemDevice::from_bytes(m.snapshot())), opts())
         .await
         .unwrap();
+    // No checkpoint landed: the older generation rules and the journal
+    // replays every put.
+    let rec = e.recovery();
+    assert_eq!(rec.checkpoint_generation, gen_before, "{rec:?}");
+    assert!(rec.replayed_records >= 1500, "{rec:?}");
     for id in &ids {
         check(&e, id).await;
     }

@@ -171,6 +171,8 @@ struct Inner {
     map: ClusterMap,
     shards: ShardClient,
     gateway_id: String,
+    /// Random per process (see [`Objects::incarnation`]).
+    incarnation: Uuid,
     /// Buckets seen to exist recently: a PUT's early check only (its commit
     /// compares the bucket key, so a stale entry costs work, never
     /// correctness).
@@ -203,6 +205,7 @@ impl Objects {
                 map,
                 shards,
                 gateway_id,
+                incarnation: Uuid::new_v4(),
                 seen_buckets: Default::default(),
             }),
         }
@@ -286,6 +289,13 @@ impl Objects {
                 return Ok(());
             }
         }
+    }
+
+    /// This process's incarnation, named by its intents and published in
+    /// its liveness key: GC reclaims the intents of any other incarnation
+    /// of the same gateway id at once.
+    pub fn incarnation(&self) -> Uuid {
+        self.inner.incarnation
     }
 
     /// Lists every bucket.
@@ -578,6 +588,7 @@ mod tests {
         let intent = IntentRecord {
             version: SCHEMA_VERSION,
             gateway: "gw-test".into(),
+            incarnation: None,
             bucket: "b".into(),
             key: key.into(),
             segment: segment.clone(),

@@ -125,6 +125,7 @@ impl Objects {
         let intent = IntentRecord {
             version: SCHEMA_VERSION,
             gateway: self.inner.gateway_id.clone(),
+            incarnation: Some(self.inner.incarnation),
             bucket: bucket.to_string(),
             key: key.to_string(),
             segment: Segment {

@@ -195,3 +195,25 @@ pub async fn send_from(
             .unwrap();
     }
 }
+
+/// Waits until a write in progress has an intent in etcd and its bytes
+/// have reached the OSDs (used bytes above `used_before`), so that a kill
+/// that follows interrupts a write that really began. Returns the intents
+/// seen; fails the test after 20 s.
+pub async fn wait_write_started(c: &Cluster, used_before: u64) -> u64 {
+    let store = objectio_cluster::Store::connect(&[c.etcd_endpoint()], "it")
+        .await
+        .unwrap();
+    let t = Instant::now();
+    loop {
+        let intents = store.count(store.keys().intents_prefix()).await.unwrap();
+        if intents > 0 && usage(c).await.1 > used_before {
+            return intents;
+        }
+        assert!(
+            t.elapsed() < Duration::from_secs(20),
+            "the write never started: {intents} intents, used bytes not above {used_before}"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}

@@ -81,26 +81,44 @@ async fn test_get_survives_any_two_lost_osds() {
         }
         c.wait_osds_up(6).await.unwrap();
     }
-    // Three OSDs down in three domains: an object with shards on all three
-    // becomes unreadable; it must fail, never return wrong bytes.
+    // Three OSDs down in three domains: every object (six shards on six
+    // disks) has three shards left, fewer than k = 4. Each GET must fail
+    // with 503, never return bytes, and the cluster must say CRITICAL.
     for i in [0usize, 2, 4] {
         c.kill_osd(i);
     }
-    let s3 = s3(&c);
-    let mut failed = 0;
-    for (k, body) in &objs {
+    let s3 = s3_no_retry(&c, &c.access_key.clone(), &c.secret_key.clone(), None);
+    for (k, _) in &objs {
+        let rec = record(&c, "two", k).await;
+        assert_eq!(
+            rec.shards.iter().flatten().count(),
+            6,
+            "{k} has all six shards"
+        );
         match s3.get_object().bucket("two").key(k).send().await {
-            Ok(r) => match r.body.collect().await {
-                Ok(b) => assert!(b.into_bytes()[..] == body[..], "{k} returned wrong bytes"),
-                Err(_) => failed += 1,
-            },
-            Err(_) => failed += 1,
+            Ok(r) => panic!("{k} below k shards answered {:?} bytes", r.content_length),
+            Err(e) => assert_eq!(
+                e.raw_response().map(|r| r.status().as_u16()),
+                Some(503),
+                "{k}: {e:?}"
+            ),
         }
     }
-    let s = c.admin_json("/api/v1/cluster/status").await.unwrap();
-    if failed > 0 {
-        assert_eq!(s["state"], "CRITICAL", "{s}");
+    let t = Instant::now();
+    while c.osds_up().await.unwrap() != 3 {
+        assert!(
+            t.elapsed() < Duration::from_secs(6),
+            "OSDs not down after 6 s"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
     }
+    let s = c.admin_json("/api/v1/cluster/status").await.unwrap();
+    assert_eq!(s["state"], "CRITICAL", "{s}");
+    assert_eq!(
+        s["objects"]["at_risk"].as_u64(),
+        Some(objs.len() as u64),
+        "{s}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -164,6 +182,7 @@ async fn test_gateway_killed_mid_put_leaves_old_object_intact() {
     s3c.create_bucket().bucket("mid").send().await.unwrap();
     let old = data(3 << 20, 1);
     put(&s3c, "mid", "k", old.clone()).await;
+    let used_before = wait_shards(&c, 6).await;
 
     // A signed PUT of 40 MiB whose body stops after 12 MiB and stalls.
     let total = 40u64 << 20;
@@ -177,7 +196,8 @@ async fn test_gateway_killed_mid_put_leaves_old_object_intact() {
             .await
             .unwrap();
     }
-    tokio::time::sleep(Duration::from_millis(1000)).await;
+    // Killed only once the PUT has its intent and shards on the OSDs.
+    assert_eq!(wait_write_started(&c, used_before).await, 1);
     c.kill_gateway();
     let r = put_task.await.unwrap();
     assert!(r.is_err(), "the interrupted PUT must not succeed: {r:?}");
@@ -360,12 +380,16 @@ async fn test_osd_killed_during_concurrent_writes_keeps_acknowledged_shards() {
             }
         }));
     }
-    // OBJECTIO_TEST_KILL_MS moves the kill (for stress runs by hand).
-    let kill_ms = std::env::var("OBJECTIO_TEST_KILL_MS")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(1500);
-    tokio::time::sleep(Duration::from_millis(kill_ms)).await;
+    // Killed mid-stream once more than ten shards are acknowledged (the
+    // writers keep going, so the kill lands in the middle of some).
+    let t = Instant::now();
+    while acked.lock().unwrap().len() <= 10 {
+        assert!(
+            t.elapsed() < Duration::from_secs(30),
+            "writes never got going"
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
     c.kill_osd(0); // SIGKILL mid-stream
     for t in tasks {
         t.await.unwrap();
@@ -769,17 +793,21 @@ async fn test_gateway_sigterm_finishes_requests_in_flight() {
     s3c.create_bucket().bucket("drain").send().await.unwrap();
     let body: Vec<u8> = (0..6u64).flat_map(|i| data(1 << 20, 60 + i)).collect();
     let (tx, put_task) = start_put(&c, "/drain/k", &body, 2).await;
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(wait_write_started(&c, 0).await, 1);
 
     // SIGTERM mid-PUT: the gateway stops accepting connections...
     c.terminate_gateway();
-    tokio::time::sleep(Duration::from_millis(300)).await;
-    assert!(
-        reqwest::get(format!("{}/health", c.s3_endpoint()))
-            .await
-            .is_err(),
-        "a draining gateway refuses new connections"
-    );
+    let t = Instant::now();
+    while reqwest::get(format!("{}/health", c.s3_endpoint()))
+        .await
+        .is_ok()
+    {
+        assert!(
+            t.elapsed() < Duration::from_secs(5),
+            "a draining gateway refuses new connections"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
     // ...but the PUT in flight completes.
     send_from(&tx, &body, 2, 6).await;
     drop(tx);
@@ -809,7 +837,7 @@ async fn test_osd_sigterm_finishes_shard_writes_and_leaves_the_map() {
     s3c.create_bucket().bucket("osdstop").send().await.unwrap();
     let body: Vec<u8> = (0..6u64).flat_map(|i| data(1 << 20, 70 + i)).collect();
     let (tx, put_task) = start_put(&c, "/osdstop/k", &body, 2).await;
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(wait_write_started(&c, 0).await, 1);
 
     // SIGTERM to an OSD holding one of the PUT's shards, mid-stream.
     c.terminate_osd(0);

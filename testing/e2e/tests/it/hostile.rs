@@ -44,6 +44,7 @@ async fn test_hostile_requests_get_s3_errors_and_store_nothing() {
 
     // A client that sends less than it declared and hangs up: nothing is
     // committed, and the shards written so far are given back.
+    let used_before = wait_shards(&c, 6).await;
     let (tx, body) = fed_body(4);
     let req = signed(&c, reqwest::Method::PUT, "/hostile/short")
         .header("content-length", 8 << 20)
@@ -54,7 +55,8 @@ async fn test_hostile_requests_get_s3_errors_and_store_nothing() {
             .await
             .unwrap();
     }
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    // The client hangs up only once the write really began.
+    assert_eq!(wait_write_started(&c, used_before).await, 1);
     tx.send(Err(std::io::Error::other("client gone")))
         .await
         .unwrap();

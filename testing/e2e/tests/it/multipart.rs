@@ -331,6 +331,7 @@ async fn test_gateway_killed_mid_part_then_the_upload_completes() {
     let id = create(&s3c, "k").await;
     let p1 = data(5 << 20, 1);
     let e1 = upload_part(&s3c, "k", &id, 1, p1.clone()).await;
+    let used_before = wait_shards(&c, 6).await;
     // Part 2 streams slowly; the gateway dies in the middle of it.
     let (tx, body) = fed_body(2);
     let req = signed(
@@ -344,7 +345,8 @@ async fn test_gateway_killed_mid_part_then_the_upload_completes() {
     tx.send(Ok(bytes::Bytes::from(data(2 << 20, 2))))
         .await
         .unwrap();
-    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    // Killed only once the part has its intent and shards on the OSDs.
+    assert_eq!(wait_write_started(&c, used_before).await, 1);
     c.kill_gateway();
     assert!(
         task.await.unwrap().is_err(),
