@@ -661,9 +661,8 @@ fn main() {
 mod tests {
     use super::*;
 
-    #[test]
-    fn status_box_matches_the_guide_layout() {
-        let s = ClusterStatusOut {
+    fn sample() -> ClusterStatusOut {
+        ClusterStatusOut {
             name: "c".into(),
             cluster_id: "x".into(),
             state: ClusterState::Degraded,
@@ -695,7 +694,12 @@ mod tests {
                 m: 2,
                 chunk_size: 1 << 20,
             },
-        };
+        }
+    }
+
+    #[test]
+    fn status_box_matches_the_guide_layout() {
+        let s = sample();
         let b = status_box(&s);
         assert!(b.contains("│ Cluster Status: DEGRADED "));
         assert!(b.contains("│ OSDs:      6/7 healthy (osd3: DOWN)"));
@@ -704,5 +708,44 @@ mod tests {
         // Every line has the same width.
         let widths: Vec<usize> = b.lines().map(|l| l.chars().count()).collect();
         assert!(widths.iter().all(|w| *w == widths[0]), "{widths:?}");
+        assert_eq!(widths[0], 59, "the guide's width");
+        assert!(b.contains("│ Capacity:  45% used (45 B / 100 B)"), "{b}");
+    }
+
+    #[test]
+    fn status_box_keeps_its_border_around_long_lines() {
+        let mut s = sample();
+        s.osds.down = (1..=12)
+            .map(|i| format!("osd-with-a-long-name-{i}"))
+            .collect();
+        let b = status_box(&s);
+        let widths: Vec<usize> = b.lines().map(|l| l.chars().count()).collect();
+        assert!(widths.iter().all(|w| *w == widths[0]), "{b}");
+        assert!(widths[0] > 59);
+        for l in b.lines() {
+            let last = l.chars().last().unwrap();
+            assert!(matches!(last, '│' | '┐' | '┤' | '┘'), "{l}");
+        }
+    }
+
+    #[test]
+    fn sizes_are_iec_and_small_percentages_keep_a_decimal() {
+        assert_eq!(human(2 << 30), "2.0 GiB");
+        assert_eq!(human(512 << 20), "512.0 MiB");
+        assert_eq!(human(1536), "1.5 KiB");
+        assert_eq!(human(999), "999 B");
+        assert_eq!(percent(5, 1000), "0.5%");
+        assert_eq!(percent(95, 1000), "9.5%");
+        assert_eq!(percent(455, 1000), "45%");
+        assert_eq!(percent(0, 0), "0%");
+    }
+
+    #[test]
+    fn dates_are_local_minutes_in_tables() {
+        let _ = LOCAL_OFFSET.set(time::UtcOffset::UTC);
+        assert_eq!(local_date("2026-12-01T20:18:59Z"), "2026-12-01 20:18");
+        assert_eq!(local_date(&objectio_api::rfc3339(0)), "1970-01-01 00:00");
+        // Not a date: shown as given.
+        assert_eq!(local_date("soon"), "soon");
     }
 }

@@ -54,10 +54,19 @@ pub struct Config {
     /// a watch is not current it is re-read this often, in milliseconds.
     #[arg(long, env = "OBJECTIO_MAP_REFRESH_MS", default_value_t = 1000)]
     pub map_refresh_ms: u64,
+    /// Log one line per request at info (method, bucket, key, status,
+    /// bytes in and out, milliseconds, request id).
+    #[arg(long, env = "OBJECTIO_ACCESS_LOG")]
+    pub access_log: bool,
     /// Check the configuration and exit.
     #[arg(long)]
     pub check_config: bool,
 }
+
+/// The gateway's log filter when `RUST_LOG` is not set. s3s logs every
+/// error answer, 4xx included, at ERROR; the gateway logs requests itself
+/// ([`log_request`]): server errors at ERROR, client errors at DEBUG.
+pub const DEFAULT_LOG_FILTER: &str = "info,s3s::ops=off,s3s::service=off";
 
 impl Config {
     /// Validates the configuration and resolves the secret.
@@ -79,6 +88,20 @@ struct VirtualHosts {
 }
 
 impl VirtualHosts {
+    /// The bucket a virtual-hosted-style `Host` names, if any.
+    fn bucket_of(&self, host: &str) -> Option<String> {
+        let name = match host.rsplit_once(':') {
+            Some((h, port)) if !host.starts_with('[') && port.parse::<u16>().is_ok() => h,
+            _ => host,
+        };
+        let name = name.to_ascii_lowercase();
+        self.suffixes.iter().find_map(|s| {
+            name.strip_suffix(s.as_str())
+                .filter(|b| !b.is_empty())
+                .map(str::to_string)
+        })
+    }
+
     fn new(domains: &[String]) -> Self {
         Self {
             suffixes: domains
@@ -92,20 +115,10 @@ impl VirtualHosts {
 
 impl s3s::host::S3Host for VirtualHosts {
     fn parse_host_header<'a>(&'a self, host: &'a str) -> S3Result<s3s::host::VirtualHost<'a>> {
-        // Drop a port (but not from an IPv6 literal).
-        let name = match host.rsplit_once(':') {
-            Some((h, port)) if !host.starts_with('[') && port.parse::<u16>().is_ok() => h,
-            _ => host,
-        };
-        let name = name.to_ascii_lowercase();
-        for suffix in &self.suffixes {
-            if let Some(bucket) = name.strip_suffix(suffix.as_str())
-                && !bucket.is_empty()
-            {
-                return Ok(s3s::host::VirtualHost::new(host).with_bucket(bucket.to_string()));
-            }
-        }
-        Ok(s3s::host::VirtualHost::new(host))
+        Ok(match self.bucket_of(host) {
+            Some(bucket) => s3s::host::VirtualHost::new(host).with_bucket(bucket),
+            None => s3s::host::VirtualHost::new(host),
+        })
     }
 }
 
@@ -159,6 +172,8 @@ pub async fn run(cfg: Config) -> anyhow::Result<()> {
     builder.set_route(Health);
     builder.set_host(VirtualHosts::new(&cfg.domain));
     let service = builder.build();
+    let hosts = std::sync::Arc::new(VirtualHosts::new(&cfg.domain));
+    let access_log = cfg.access_log;
 
     let listener = TcpListener::bind(&cfg.listen)
         .await
@@ -191,12 +206,40 @@ pub async fn run(cfg: Config) -> anyhow::Result<()> {
         let _ = tcp.set_nodelay(true);
         // The peer's address goes with each request (policies condition
         // on aws:SourceIp).
+        // Each request gets an id (x-amz-request-id, and the span of its
+        // log lines) and one log line when answered.
         let svc = service.clone();
+        let hosts = hosts.clone();
         let with_peer =
             hyper::service::service_fn(move |mut req: http::Request<hyper::body::Incoming>| {
                 req.extensions_mut().insert(authz::PeerAddr(peer));
                 let svc = svc.clone();
-                async move { hyper::service::Service::call(&svc, req).await }
+                let hosts = hosts.clone();
+                async move {
+                    let id = format!("{:016x}", rand_id());
+                    let seen = Seen::of(&req, &hosts);
+                    let t = std::time::Instant::now();
+                    let span = tracing::info_span!("request", request_id = %id);
+                    let mut r = tracing::Instrument::instrument(
+                        hyper::service::Service::call(&svc, req),
+                        span,
+                    )
+                    .await;
+                    if let Ok(resp) = &mut r {
+                        if let Ok(v) = http::HeaderValue::from_str(&id) {
+                            resp.headers_mut().insert("x-amz-request-id", v);
+                        }
+                        log_request(
+                            &seen,
+                            resp.status(),
+                            resp.headers(),
+                            t.elapsed(),
+                            &id,
+                            access_log,
+                        );
+                    }
+                    r
+                }
             });
         let conn = graceful.watch(
             http.serve_connection(TokioIo::new(tcp), with_peer)
@@ -225,6 +268,90 @@ pub async fn run(cfg: Config) -> anyhow::Result<()> {
     }
     tracing::info!(gateway = %id, "stopped");
     Ok(())
+}
+
+/// A random request id.
+fn rand_id() -> u64 {
+    uuid::Uuid::new_v4().as_u64_pair().0
+}
+
+/// What the log says of a request, taken before it is served.
+struct Seen {
+    method: http::Method,
+    bucket: String,
+    key: String,
+    bytes_in: u64,
+}
+
+impl Seen {
+    fn of<B>(req: &http::Request<B>, hosts: &VirtualHosts) -> Self {
+        let path = req.uri().path().trim_start_matches('/');
+        let host_bucket = req
+            .headers()
+            .get(http::header::HOST)
+            .and_then(|h| h.to_str().ok())
+            .and_then(|h| hosts.bucket_of(h));
+        let (bucket, key) = match host_bucket {
+            Some(b) => (b, path.to_string()),
+            None => {
+                let (b, k) = path.split_once('/').unwrap_or((path, ""));
+                (b.to_string(), k.to_string())
+            }
+        };
+        let bytes_in = req
+            .headers()
+            .get("x-amz-decoded-content-length")
+            .or_else(|| req.headers().get(http::header::CONTENT_LENGTH))
+            .and_then(|v| v.to_str().ok()?.parse().ok())
+            .unwrap_or(0);
+        Self {
+            method: req.method().clone(),
+            bucket,
+            key,
+            bytes_in,
+        }
+    }
+}
+
+/// One line per request: server errors at ERROR (their cause is logged
+/// beside with the same request id), everything else at DEBUG, or at INFO
+/// with `--access-log`.
+fn log_request(
+    s: &Seen,
+    status: http::StatusCode,
+    headers: &http::HeaderMap,
+    took: std::time::Duration,
+    id: &str,
+    access_log: bool,
+) {
+    let bytes_out: u64 = headers
+        .get(http::header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok()?.parse().ok())
+        .unwrap_or(0);
+    let ms = took.as_secs_f64() * 1000.0;
+    macro_rules! line {
+        ($lvl:ident) => {
+            tracing::$lvl!(
+                target: "objectio_gateway::access",
+                method = %s.method,
+                bucket = %s.bucket,
+                key = %s.key,
+                status = status.as_u16(),
+                bytes_in = s.bytes_in,
+                bytes_out,
+                ms = format!("{ms:.1}"),
+                request_id = %id,
+                "request"
+            )
+        };
+    }
+    if status.is_server_error() && status != http::StatusCode::NOT_IMPLEMENTED {
+        line!(error);
+    } else if access_log {
+        line!(info);
+    } else {
+        line!(debug);
+    }
 }
 
 /// Keeps the gateway's lease-bound liveness key, re-registering after loss,

@@ -4,7 +4,7 @@ async fn main() -> std::process::ExitCode {
 }
 
 async fn run() -> anyhow::Result<()> {
-    objectio_cluster::args::init_tracing();
+    objectio_cluster::args::init_tracing_with(objectio_gateway::DEFAULT_LOG_FILTER);
     let cfg: objectio_gateway::Config = objectio_cluster::args::parse();
     if cfg.check_config {
         cfg.check()?;

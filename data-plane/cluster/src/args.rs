@@ -79,9 +79,16 @@ pub fn exit_code<E: std::fmt::Display>(r: Result<(), E>) -> std::process::ExitCo
 /// Logs to stdout, filtered by `RUST_LOG` (default `info`), with colours
 /// only on a terminal.
 pub fn init_tracing() {
+    init_tracing_with("info")
+}
+
+/// As [`init_tracing`], with `default` as the filter when `RUST_LOG` is
+/// not set.
+pub fn init_tracing_with(default: &str) {
     tracing_subscriber::fmt()
         .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| default.into()),
         )
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stdout()))
         .init();

@@ -224,9 +224,10 @@ impl Cluster {
         ))
     }
 
-    /// Starts one more gateway on a port of its own and waits until it
-    /// serves; its S3 endpoint.
-    pub async fn start_extra_gateway(&mut self) -> anyhow::Result<String> {
+    /// Starts one more gateway (`gw2`, `gw3`, ...; its log is `gwN.log`)
+    /// on a port of its own, with `args` besides the usual ones, and waits
+    /// until it serves; its S3 endpoint.
+    pub async fn start_extra_gateway(&mut self, args: &[&str]) -> anyhow::Result<String> {
         let port = free_port();
         let id = format!("gw{}", self.extra_gateways.len() + 2);
         let child = self.spawn(
@@ -236,6 +237,7 @@ impl Cluster {
                 .arg("--listen")
                 .arg(format!("127.0.0.1:{port}"))
                 .args(["--map-refresh-ms", "200", "--shard-timeout", "10"])
+                .args(args)
                 .env("OBJECTIO_CLUSTER_SECRET", &self.secret),
         )?;
         self.extra_gateways.push((port, child));
@@ -254,13 +256,14 @@ impl Cluster {
 
     fn spawn(&self, name: &str, cmd: &mut Command) -> anyhow::Result<Child> {
         let (o, e) = self.log(name)?;
+        // Each daemon's own default filter unless the test run sets one.
+        match std::env::var("RUST_LOG") {
+            Ok(v) => cmd.env("RUST_LOG", v),
+            Err(_) => cmd.env_remove("RUST_LOG"),
+        };
         cmd.stdout(o)
             .stderr(e)
             .stdin(Stdio::null())
-            .env(
-                "RUST_LOG",
-                std::env::var("RUST_LOG").unwrap_or_else(|_| "info".into()),
-            )
             .spawn()
             .with_context(|| format!("spawning {name}"))
     }

@@ -117,6 +117,101 @@ async fn test_cli_reports_cluster_osds_and_buckets() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn test_cli_output_is_for_people_in_tables_and_json_everywhere() {
+    let c = Cluster::start().await.unwrap();
+    let cwd = tempfile::tempdir().unwrap();
+    let cli = |args: &[&str]| {
+        let out = std::process::Command::new(objectio_testkit::bin_dir().join("objectio-cli"))
+            .args(args)
+            .current_dir(cwd.path())
+            .env("OBJECTIO_ENDPOINT", c.admin_url(""))
+            .env("OBJECTIO_TOKEN", &c.token)
+            .env("TZ", "UTC")
+            .output()
+            .unwrap();
+        (
+            out.status.success(),
+            String::from_utf8_lossy(&out.stdout).to_string(),
+            String::from_utf8_lossy(&out.stderr).to_string(),
+        )
+    };
+    let json = |args: &[&str]| -> serde_json::Value {
+        let (ok, out, err) = cli(args);
+        assert!(ok, "{args:?}: {err}");
+        serde_json::from_str(&out)
+            .unwrap_or_else(|e| panic!("{args:?} printed no JSON ({e}): {out}"))
+    };
+    // Users and keys, as JSON and as tables.
+    let u = json(&["user", "create", "carol", "--format", "json"]);
+    assert_eq!(u["arn"], "arn:objectio:iam:::user/carol");
+    let k = json(&["key", "create", "--user", "carol", "-o", "json"]);
+    let id = k["access_key_id"].as_str().unwrap().to_string();
+    assert_eq!(k["secret_access_key"].as_str().unwrap().len(), 40);
+    let l = json(&["key", "list", "--user", "carol", "-o", "json"]);
+    assert_eq!(l["keys"].as_array().unwrap().len(), 1);
+    assert!(
+        l["keys"][0].get("secret_access_key").is_none(),
+        "shown once only"
+    );
+    let (ok, table, _) = cli(&["key", "list"]);
+    assert!(ok);
+    let row = table.lines().find(|l| l.starts_with(&id)).unwrap();
+    // A date people read (local YYYY-MM-DD HH:MM), not Unix seconds.
+    let date = row.split_whitespace().rev().take(2).collect::<Vec<_>>();
+    assert!(
+        date[1].len() == 10 && date[1].as_bytes()[4] == b'-',
+        "{row}"
+    );
+    assert!(date[0].len() == 5 && date[0].as_bytes()[2] == b':', "{row}");
+    let s3c = s3_with(&c, &id, k["secret_access_key"].as_str().unwrap(), None);
+    s3c.create_bucket().bucket("carols").send().await.unwrap();
+    let (_, buckets, _) = cli(&["bucket", "list"]);
+    let row = buckets.lines().find(|l| l.starts_with("carols")).unwrap();
+    assert!(
+        row.contains("carol") && row.contains(&date[1].to_string()),
+        "{row}"
+    );
+    let b = json(&["bucket", "list", "-o", "json"]);
+    let created = b["buckets"][0]["created"].as_str().unwrap();
+    assert!(
+        created.ends_with('Z') && created.contains('T'),
+        "RFC 3339: {created}"
+    );
+    // Sizes in IEC units, as the flags take them (the data region of the
+    // harness's 1 GiB disks).
+    let (_, osds, _) = cli(&["osd", "list"]);
+    assert!(
+        osds.contains("944.0 MiB") && !osds.contains(" MB"),
+        "{osds}"
+    );
+    // Refused user deletion: non-zero, with the reason.
+    let (ok, _, err) = cli(&["user", "delete", "carol"]);
+    assert!(!ok && err.contains("owns buckets"), "{err}");
+    // Deletes print JSON too.
+    let d = json(&["key", "delete", &id, "--format", "json"]);
+    assert_eq!(
+        (d["kind"].as_str(), d["id"].as_str()),
+        (Some("key"), Some(id.as_str()))
+    );
+    // A format that does not exist is refused, never taken as a file name.
+    let (ok, _, err) = cli(&["osd", "list", "--format", "yaml"]);
+    assert!(!ok && err.contains("yaml"), "{err}");
+    let disk = c.osds[0].disk.to_str().unwrap().to_string();
+    let v = json(&["disk", "scan", &disk, "-o", "json"]);
+    assert!(v["shards"].is_array());
+    assert!(
+        !cwd.path().join("json").exists(),
+        "-o json wrote a file named json"
+    );
+    // The guide's spelling writes the file it names.
+    let (ok, out, err) = cli(&["disk", "scan", &disk, "--output", "objects.json"]);
+    assert!(ok && out.is_empty(), "{err}");
+    let f: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(cwd.path().join("objects.json")).unwrap()).unwrap();
+    assert!(f["shards"].is_array());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn test_meta_leader_compacts_etcd_history() {
     let c = Cluster::start().await.unwrap();
     let store = objectio_cluster::Store::connect(&[c.etcd_endpoint()], "it")

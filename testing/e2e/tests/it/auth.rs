@@ -227,3 +227,77 @@ async fn test_virtual_hosted_style_under_the_configured_domain() {
     .unwrap();
     assert_eq!(r.text().await.unwrap(), "virtual");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn test_client_errors_are_not_logged_as_errors_and_the_access_log_is_one_flag_away() {
+    use objectio_testkit::sigv4::{Creds, request};
+    let mut c = Cluster::start().await.unwrap();
+    let second = c.start_extra_gateway(&["--access-log"]).await.unwrap();
+    let s3c = s3(&c);
+    s3c.create_bucket().bucket("logs").send().await.unwrap();
+    put(&s3c, "logs", "there", b"x".to_vec()).await;
+    let http = reqwest::Client::new();
+    // Through each gateway: a 200, a 404, a 403 (anonymous) and a 501.
+    let mut ids = Vec::new();
+    for endpoint in [c.s3_endpoint(), second.clone()] {
+        let creds = Creds {
+            endpoint: endpoint.clone(),
+            access_key: c.access_key.clone(),
+            secret_key: c.secret_key.clone(),
+        };
+        for (path, want) in [
+            ("/logs/there", 200),
+            ("/logs/missing", 404),
+            ("/logs/there?tagging", 501),
+        ] {
+            let r = request(
+                &http,
+                &creds,
+                reqwest::Method::GET,
+                path,
+                "UNSIGNED-PAYLOAD",
+            )
+            .send()
+            .await
+            .unwrap();
+            assert_eq!(r.status().as_u16(), want, "{path}");
+            let id = r.headers()["x-amz-request-id"]
+                .to_str()
+                .unwrap()
+                .to_string();
+            ids.push((endpoint.clone(), want, id));
+        }
+        let r = http
+            .get(format!("{endpoint}/logs/there"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status().as_u16(), 403);
+        ids.push((
+            endpoint.clone(),
+            403,
+            r.headers()["x-amz-request-id"].to_str().unwrap().into(),
+        ));
+    }
+    // The access log has a line per request, with its status and id.
+    for (endpoint, status, id) in ids.iter().filter(|(e, _, _)| *e == second) {
+        let line = c
+            .wait_log("gw2", &format!("request_id={id}"), Duration::from_secs(5))
+            .await
+            .unwrap_or_else(|e| panic!("{endpoint}: {e}"));
+        assert!(line.contains(&format!("status={status}")), "{line}");
+        assert!(
+            line.contains("bucket=logs") && line.contains(" INFO "),
+            "{line}"
+        );
+    }
+    // No gateway logged a client error (or a 501) as an error, and the
+    // default gateway wrote no access lines.
+    for log in ["gateway", "gw2"] {
+        let text = std::fs::read_to_string(c.dir.path().join(format!("{log}.log"))).unwrap();
+        let errors: Vec<&str> = text.lines().filter(|l| l.contains("ERROR")).collect();
+        assert!(errors.is_empty(), "{log}: {errors:#?}");
+    }
+    let text = std::fs::read_to_string(c.dir.path().join("gateway.log")).unwrap();
+    assert!(!text.contains("objectio_gateway::access"), "{text}");
+}

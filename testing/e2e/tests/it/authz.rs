@@ -475,7 +475,7 @@ async fn test_hostile_policies_are_malformed_and_store_nothing() {
 async fn test_deleted_keys_and_users_are_refused_at_once_by_every_gateway() {
     use reqwest::Method as M;
     let mut c = Cluster::start().await.unwrap();
-    let second = c.start_extra_gateway().await.unwrap();
+    let second = c.start_extra_gateway(&[]).await.unwrap();
     let p = Principals::new(&c).await;
     let at = |creds: &Creds, endpoint: &str| Creds {
         endpoint: endpoint.to_string(),
