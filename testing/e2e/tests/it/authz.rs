@@ -216,6 +216,15 @@ async fn test_each_principal_gets_what_aws_answers_with_and_without_policies() {
     }
     println!("{}", table.join("\n"));
 
+    // Nobody but the owner sets or removes the policy.
+    for who in [Who::Other, Who::Anon] {
+        let (s, b) = p.send(who, M::PUT, "/shr?policy", GRANT_SHARED).await;
+        assert_eq!(s, 403, "PutBucketPolicy as {who:?}: {b}");
+        assert_eq!(p.send(who, M::DELETE, "/shr?policy", "").await.0, 403);
+    }
+    let (_, kept) = p.send(Who::Owner, M::GET, "/shr?policy", "").await;
+    assert_eq!(kept, GRANT_AND_DENY, "the policy is the owner's last one");
+
     // The owner manages the policy even under a Deny of everything.
     let deny_all = r#"{"Statement":[{"Effect":"Deny","Principal":"*","Action":"s3:*","Resource":["arn:aws:s3:::shr","arn:aws:s3:::shr/*"]}]}"#;
     assert_eq!(
@@ -292,6 +301,24 @@ async fn test_canned_acls_grant_anonymous_reads_and_answer_what_is_in_force() {
     let c = Cluster::start().await.unwrap();
     let p = Principals::new(&c).await;
     assert_eq!(p.send(Who::Owner, M::PUT, "/pub", "").await.0, 200);
+    // A bucket created public-read lists for anyone from the start.
+    let r = p
+        .req(Who::Owner, M::PUT, "/pubfromthestart")
+        .header("x-amz-acl", "public-read")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 200);
+    assert_eq!(
+        p.send(Who::Anon, M::GET, "/pubfromthestart?list-type=2", "")
+            .await
+            .0,
+        200
+    );
+    assert_eq!(
+        p.send(Who::Anon, M::PUT, "/pubfromthestart/x", "x").await.0,
+        403
+    );
     // An object uploaded public-read can be fetched by anyone; a private
     // one beside it cannot; the bucket itself is not listable.
     let r = p
