@@ -71,6 +71,11 @@ enum AdminCmd {
         #[command(subcommand)]
         cmd: BucketCmd,
     },
+    /// The repair controller (rebuilds lost shards by itself).
+    Repair {
+        #[command(subcommand)]
+        cmd: RepairCmd,
+    },
     /// Users: own access keys and buckets.
     User {
         #[command(subcommand)]
@@ -81,6 +86,12 @@ enum AdminCmd {
         #[command(subcommand)]
         cmd: KeyCmd,
     },
+}
+
+#[derive(Subcommand)]
+enum RepairCmd {
+    /// Progress of the pass under way and the last one.
+    Status,
 }
 
 #[derive(Subcommand)]
@@ -130,6 +141,11 @@ enum OsdCmd {
     List,
     /// Used and free bytes and shard count of every disk.
     DiskUsage,
+    /// Marks an OSD's disks out: no new shards, and repair rebuilds their
+    /// shards on other disks.
+    Out { id: String },
+    /// Marks an OSD's disks in again.
+    In { id: String },
 }
 
 #[derive(Subcommand)]
@@ -486,6 +502,18 @@ async fn admin(
                 )
             });
         }
+        AdminCmd::Osd {
+            cmd: OsdCmd::Out { id },
+        } => osd_state(&api, o, &id, "out").await?,
+        AdminCmd::Osd {
+            cmd: OsdCmd::In { id },
+        } => osd_state(&api, o, &id, "in").await?,
+        AdminCmd::Repair {
+            cmd: RepairCmd::Status,
+        } => {
+            let r: RepairStatusOut = api.get("/api/v1/repair").await?;
+            print(o, &r, repair_text);
+        }
         AdminCmd::User { cmd } => user(&api, o, cmd).await?,
         AdminCmd::Key { cmd } => key(&api, o, cmd).await?,
     }
@@ -506,6 +534,67 @@ fn deleted(d: &DeletedOut) -> String {
             "not confirmed in time: {} (they stop trusting their copy within seconds)\n",
             d.unconfirmed.join(", ")
         );
+    }
+    out
+}
+
+async fn osd_state(api: &Api, o: Output, id: &str, state: &str) -> anyhow::Result<()> {
+    let r: OsdStateChangeOut = api
+        .send(
+            api.http
+                .post(api.url(&format!("/api/v1/osds/{id}/{state}"))),
+        )
+        .await?
+        .context("empty response")?;
+    print(o, &r, |r| {
+        format!(
+            "{} is {}: {} disk(s) changed\n",
+            r.osd,
+            r.state,
+            r.disks_changed.len()
+        )
+    });
+    Ok(())
+}
+
+fn repair_text(r: &RepairStatusOut) -> String {
+    let mut out = if r.running {
+        format!(
+            "Repair: pass {} running since {}: {} objects scanned, {} repaired ({} shards, {}), {} skipped\n",
+            r.passes + 1,
+            r.pass_started
+                .as_deref()
+                .map(local_date)
+                .unwrap_or_default(),
+            thousands(r.scanned),
+            thousands(r.repaired_objects),
+            thousands(r.repaired_shards),
+            human(r.bytes_rebuilt),
+            thousands(r.skipped_count)
+        )
+    } else {
+        "Repair: idle\n".to_string()
+    };
+    if let Some(p) = &r.last {
+        out += &format!(
+            "Last pass: {} to {}: {} objects scanned, {} repaired ({} shards, {}), {} skipped\n",
+            local_date(&p.started),
+            local_date(&p.finished),
+            thousands(p.scanned),
+            thousands(p.repaired_objects),
+            thousands(p.repaired_shards),
+            human(p.bytes_rebuilt),
+            thousands(p.skipped_count)
+        );
+    }
+    out += &format!(
+        "Since it began: {} objects repaired ({} shards, {} rebuilt)\n",
+        thousands(r.total_repaired_objects),
+        thousands(r.total_repaired_shards),
+        human(r.total_bytes_rebuilt)
+    );
+    for s in &r.skipped {
+        out += &format!("  skipped {}/{}: {}\n", s.bucket, s.key, s.reason);
     }
     out
 }

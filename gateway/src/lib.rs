@@ -1,15 +1,19 @@
 //! `objectio-gateway`: the stateless S3 endpoint.
 //!
-//! Owns the S3 surface ([`s3`]), the object layer that erasure-codes
-//! bodies and streams shards to OSDs ([`object`]), and the gateway's view
-//! of the cluster map ([`map`]). All state lives in etcd and on OSDs; a
-//! gateway can be killed at any moment (an unfinished PUT leaves an intent
-//! for GC, never a visible object).
+//! Owns the S3 surface ([`s3`]) and its authorization stage ([`authz`]);
+//! the object layer that erasure-codes bodies and streams shards to OSDs
+//! is the `objectio-object` crate, shared with the meta's controllers.
+//! All state lives in etcd and on OSDs; a gateway can be killed at any
+//! moment (an unfinished PUT leaves an intent for GC, never a visible
+//! object).
 
 pub mod authz;
-pub mod map;
-pub mod object;
 pub mod s3;
+
+/// The object layer (its own crate, shared with the meta's controllers).
+pub use objectio_object as object;
+/// The cluster map the object layer places shards on.
+pub use objectio_object::map;
 
 use std::time::Duration;
 
@@ -163,7 +167,10 @@ pub async fn run(cfg: Config) -> anyhow::Result<()> {
 
     let dir = authz::Directory::start(&store, &secret);
     let keys = dir.keys().clone();
-    let mut builder = S3ServiceBuilder::new(s3::Gateway { objects });
+    let mut builder = S3ServiceBuilder::new(s3::Gateway {
+        objects,
+        buckets: dir.buckets().clone(),
+    });
     builder.set_auth(dir.clone());
     builder.set_access(authz::Authorizer {
         dir,

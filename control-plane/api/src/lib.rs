@@ -263,3 +263,62 @@ pub struct ErrorOut {
     /// Human-readable message.
     pub message: String,
 }
+
+/// An object repair could not make whole.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct SkippedObjectOut {
+    pub bucket: String,
+    pub key: String,
+    pub reason: String,
+}
+
+/// A completed repair pass.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct RepairPassOut {
+    /// RFC 3339.
+    pub started: String,
+    /// RFC 3339.
+    pub finished: String,
+    pub scanned: u64,
+    pub repaired_objects: u64,
+    pub repaired_shards: u64,
+    pub bytes_rebuilt: u64,
+    pub skipped_count: u64,
+}
+
+/// `GET /api/v1/repair`: the repair controller's job.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct RepairStatusOut {
+    /// A pass over the object index is under way.
+    pub running: bool,
+    /// Passes completed.
+    pub passes: u64,
+    /// When the current pass started (RFC 3339), if one runs.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pass_started: Option<String>,
+    /// Counters of the current pass.
+    pub scanned: u64,
+    pub repaired_objects: u64,
+    pub repaired_shards: u64,
+    pub bytes_rebuilt: u64,
+    pub skipped_count: u64,
+    /// Objects the current pass could not repair (the first 100).
+    pub skipped: Vec<SkippedObjectOut>,
+    /// The last completed pass.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last: Option<RepairPassOut>,
+    /// Since the job began: objects and shards repaired, bytes rebuilt.
+    pub total_repaired_objects: u64,
+    pub total_repaired_shards: u64,
+    pub total_bytes_rebuilt: u64,
+}
+
+/// `POST /api/v1/osds/{id}/out` and `/in`: what changed.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct OsdStateChangeOut {
+    pub osd: String,
+    /// `in` or `out`.
+    pub state: String,
+    /// Disks whose state changed.
+    pub disks_changed: Vec<String>,
+}

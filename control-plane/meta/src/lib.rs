@@ -7,7 +7,7 @@
 
 pub mod auth;
 pub mod compact;
-pub mod gc;
+pub mod controllers;
 pub mod topology;
 pub mod v1;
 
@@ -75,6 +75,17 @@ pub struct Config {
     /// one period of history for watchers to resume from).
     #[arg(long, env = "OBJECTIO_COMPACT_INTERVAL_SECS", default_value_t = 300)]
     pub compact_interval_secs: u64,
+    /// How long an OSD may be down before its disks are marked out and
+    /// repair rebuilds their shards elsewhere, in seconds.
+    #[arg(long, env = "OBJECTIO_DOWN_OUT_INTERVAL_SECS", default_value_t = 600)]
+    pub down_out_interval_secs: u64,
+    /// How often a repair pass over the object index starts (while passes
+    /// find nothing to do), in milliseconds.
+    #[arg(long, env = "OBJECTIO_REPAIR_INTERVAL_MS", default_value_t = 10000)]
+    pub repair_interval_ms: u64,
+    /// Rebuilt data repair writes per second at most, in MiB (0: no limit).
+    #[arg(long, env = "OBJECTIO_REPAIR_MAX_MIBS", default_value_t = 100)]
+    pub repair_max_mibs: u64,
     /// Print the OpenAPI spec and exit.
     #[arg(long)]
     pub print_openapi: bool,
@@ -146,9 +157,12 @@ pub struct AppState {
         v1::keys::create,
         v1::keys::list,
         v1::keys::delete,
+        v1::osds::mark_out,
+        v1::osds::mark_in,
+        v1::repair::status,
     ),
     modifiers(&SecurityAddon),
-    tags((name = "cluster"), (name = "osds"), (name = "buckets"), (name = "users"), (name = "keys"))
+    tags((name = "cluster"), (name = "osds"), (name = "repair"), (name = "buckets"), (name = "users"), (name = "keys"))
 )]
 pub struct ApiDoc;
 
@@ -180,6 +194,7 @@ pub fn router(state: AppState) -> Router {
         .merge(v1::osds::router())
         .merge(v1::buckets::router())
         .merge(v1::users::router())
+        .merge(v1::repair::router())
         .merge(v1::keys::router())
         .fallback(|| async { v1::ApiError::not_found("no such route") })
         .with_state(state)
@@ -210,6 +225,7 @@ async fn init_cluster(store: &Store, cfg: &Config) -> anyhow::Result<ClusterConf
 async fn membership(
     store: Store,
     id: String,
+    incarnation: uuid::Uuid,
     leader: Arc<std::sync::atomic::AtomicBool>,
     mut stop: tokio::sync::watch::Receiver<bool>,
 ) {
@@ -227,7 +243,7 @@ async fn membership(
             store
                 .put_with_lease(
                     store.keys().alive("metas", &id),
-                    &serde_json::json!({ "id": id, "started": now_secs() }),
+                    &serde_json::json!({ "id": id, "started": now_secs(), "incarnation": incarnation }),
                     lease.id(),
                 )
                 .await?;
@@ -281,20 +297,46 @@ pub async fn run(cfg: Config) -> anyhow::Result<()> {
         );
     }
     let leader = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let client = objectio_shard::ShardClient::new(&secret, Duration::from_secs(30));
+    // The controllers' object layer: its repair intents name this meta.
+    let map =
+        objectio_object::map::ClusterMap::start(store.clone(), Duration::from_secs(1)).await?;
+    let objects = objectio_object::Objects::for_controller(
+        store.clone(),
+        cc.clone(),
+        map,
+        client.clone(),
+        cfg.id.clone(),
+    );
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let member = tokio::spawn(membership(
         store.clone(),
         cfg.id.clone(),
+        objects.incarnation(),
         leader.clone(),
         stop_rx,
+    ));
+    let lead = controllers::Leader(leader.clone());
+    tokio::spawn(controllers::health::run(
+        store.clone(),
+        lead.clone(),
+        Duration::from_secs(cfg.down_out_interval_secs),
+    ));
+    tokio::spawn(controllers::repair::run(
+        store.clone(),
+        objects,
+        lead,
+        controllers::repair::Throttle {
+            interval: Duration::from_millis(cfg.repair_interval_ms.max(100)),
+            max_bytes_per_sec: cfg.repair_max_mibs << 20,
+        },
     ));
     tokio::spawn(compact::run(
         store.clone(),
         leader.clone(),
         Duration::from_secs(cfg.compact_interval_secs.max(1)),
     ));
-    let client = objectio_shard::ShardClient::new(&secret, Duration::from_secs(30));
-    tokio::spawn(gc::run(
+    tokio::spawn(controllers::gc::run(
         store.clone(),
         client,
         leader,

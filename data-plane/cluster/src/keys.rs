@@ -123,6 +123,10 @@ impl Keys {
     pub fn intent(&self, version_id: &Uuid) -> String {
         self.k(&format!("intents/{version_id}"))
     }
+    /// A background job's record (`repair`), with its cursor.
+    pub fn job(&self, name: &str) -> String {
+        self.k(&format!("jobs/{name}"))
+    }
     pub fn gc_prefix(&self) -> String {
         self.k("gc/")
     }

@@ -83,6 +83,23 @@ impl Mirror {
         s.synced.then_some(s.revision)
     }
 
+    /// Waits until the copy is current to `revision` (a change just made
+    /// is in it), or is not trusted (readers then go to etcd), or `timeout`
+    /// passes; whether it caught up or stopped being trusted in time.
+    pub async fn wait_revision(&self, revision: i64, timeout: Duration) -> bool {
+        let mut changes = self.changes.clone();
+        let caught_up = |m: &Self| m.revision().is_none_or(|r| r >= revision);
+        tokio::time::timeout(timeout, async {
+            while !caught_up(self) {
+                if changes.changed().await.is_err() {
+                    return;
+                }
+            }
+        })
+        .await
+        .is_ok()
+    }
+
     /// Whether the copy is current.
     pub fn is_synced(&self) -> bool {
         self.state.read().expect("mirror lock").synced

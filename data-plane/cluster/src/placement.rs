@@ -66,6 +66,56 @@ pub fn place_at_least(
     Ok(out)
 }
 
+/// Chooses `n` more disks for `key` (repair: replacements for lost shards)
+/// among `candidates`, none of them a disk in `kept` (the disks holding the
+/// shards that stay, with their failure domains), and keeping the
+/// per-failure-domain cap of a full placement of `total` shards counted
+/// over the kept shards too. Fails when `n` cannot be had.
+pub fn place_more(
+    key: &[u8],
+    candidates: &[Candidate],
+    kept: &[(Uuid, String)],
+    total: usize,
+    n: usize,
+) -> Result<Vec<Candidate>> {
+    let free: Vec<&Candidate> = candidates
+        .iter()
+        .filter(|c| !kept.iter().any(|(d, _)| *d == c.disk))
+        .collect();
+    let mut domains: std::collections::HashSet<&str> =
+        free.iter().map(|c| c.domain.as_str()).collect();
+    domains.extend(kept.iter().map(|(_, d)| d.as_str()));
+    let cap = domain_cap(total, domains.len());
+    let mut per_domain: HashMap<&str, usize> = HashMap::new();
+    for (_, d) in kept {
+        *per_domain.entry(d.as_str()).or_default() += 1;
+    }
+    let mut ranked: Vec<(f64, &Candidate)> = free
+        .iter()
+        .map(|c| (score(key, &c.disk, c.weight), *c))
+        .collect();
+    ranked.sort_by(|a, b| b.0.total_cmp(&a.0).then_with(|| a.1.disk.cmp(&b.1.disk)));
+    let mut out = Vec::with_capacity(n);
+    for (_, c) in ranked {
+        if out.len() == n {
+            break;
+        }
+        let used = per_domain.entry(c.domain.as_str()).or_default();
+        if *used < cap {
+            *used += 1;
+            out.push(c.clone());
+        }
+    }
+    if out.len() < n {
+        return Err(Error::NotEnoughDisks {
+            needed: n,
+            available: out.len(),
+            domains: domains.len(),
+        });
+    }
+    Ok(out)
+}
+
 fn not_enough(candidates: &[Candidate], needed: usize) -> Error {
     let domains: std::collections::HashSet<&str> =
         candidates.iter().map(|c| c.domain.as_str()).collect();
@@ -205,6 +255,43 @@ mod tests {
             place_at_least(b"k", &c, 6, 5),
             Err(Error::NotEnoughDisks { needed: 5, .. })
         ));
+    }
+
+    #[test]
+    fn replacements_avoid_kept_disks_and_keep_the_domain_cap() {
+        let all = disks(3, 3); // 9 disks on 3 domains: cap 2 for 6 shards
+        let placed = place(b"v", &all, 6).unwrap();
+        // Shard 0's disk is lost; the other five stay.
+        let kept: Vec<(Uuid, String)> = placed[1..]
+            .iter()
+            .map(|c| (c.disk, c.domain.clone()))
+            .collect();
+        let lost_domain = placed[0].domain.clone();
+        let alive: Vec<Candidate> = all
+            .iter()
+            .filter(|c| c.disk != placed[0].disk)
+            .cloned()
+            .collect();
+        let more = place_more(b"v", &alive, &kept, 6, 1).unwrap();
+        assert_eq!(more.len(), 1);
+        assert!(!kept.iter().any(|(d, _)| *d == more[0].disk));
+        // Only the lost shard's domain has room under the cap.
+        assert_eq!(more[0].domain, lost_domain);
+        // Deterministic.
+        assert_eq!(place_more(b"v", &alive, &kept, 6, 1).unwrap(), more);
+        // No room at all: five kept on a two-domain map of five disks.
+        let two = disks(3, 2);
+        let placed = place(b"w", &two, 6).unwrap();
+        let kept: Vec<(Uuid, String)> = placed[1..]
+            .iter()
+            .map(|c| (c.disk, c.domain.clone()))
+            .collect();
+        let left: Vec<Candidate> = two
+            .iter()
+            .filter(|c| c.disk != placed[0].disk)
+            .cloned()
+            .collect();
+        assert!(place_more(b"w", &left, &kept, 6, 1).is_err());
     }
 
     #[test]

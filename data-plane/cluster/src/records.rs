@@ -16,6 +16,10 @@ fn schema() -> u32 {
     SCHEMA_VERSION
 }
 
+fn is_gateway(w: &Writer) -> bool {
+    *w == Writer::Gateway
+}
+
 /// Records that carry a schema version.
 pub trait Versioned {
     fn schema_version(&self) -> u32;
@@ -181,6 +185,11 @@ pub struct DiskRecord {
     pub weight: f64,
     #[serde(default)]
     pub state: DiskState,
+    /// Marked out by the health controller (its OSD was down longer than
+    /// `down_out_interval`), not by an operator: marked in again when the
+    /// OSD is back.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub auto_out: bool,
 }
 
 /// A bucket.
@@ -369,16 +378,51 @@ impl PartRecord {
     }
 }
 
-/// A PUT in progress: names the shards it may have written so that GC can
-/// reclaim them if the gateway dies before committing.
+/// Which kind of process wrote an intent: its liveness key is under
+/// `alive/gateways/` or `alive/metas/`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum Writer {
+    #[default]
+    Gateway,
+    Meta,
+}
+
+impl Writer {
+    /// The liveness kind of the writer (`gateways`, `metas`).
+    pub fn alive_kind(&self) -> &'static str {
+        match self {
+            Writer::Gateway => "gateways",
+            Writer::Meta => "metas",
+        }
+    }
+}
+
+/// What GC reads of any member's liveness value: when it started and its
+/// incarnation (random per process).
+#[derive(Clone, Debug, Serialize, Deserialize, Default)]
+pub struct AliveStamp {
+    #[serde(default)]
+    pub started: u64,
+    #[serde(default)]
+    pub incarnation: Option<Uuid>,
+}
+
+/// A write in progress (a PUT, a part, or a repair): names the shards it
+/// may have written so that GC can reclaim them if the writer dies before
+/// committing.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct IntentRecord {
     #[serde(default = "schema")]
     pub version: u32,
+    /// The id of the writer (a gateway's, or a meta's for a repair).
     pub gateway: String,
-    /// The incarnation of the gateway process that wrote it.
+    /// The incarnation of the process that wrote it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub incarnation: Option<Uuid>,
+    /// Which kind of process the writer is.
+    #[serde(default, skip_serializing_if = "is_gateway")]
+    pub writer: Writer,
     pub bucket: String,
     pub key: String,
     /// The data being written (part 0 for a PUT, the part number for an
@@ -403,6 +447,63 @@ pub struct GcRecord {
     pub was_live: bool,
 }
 
+/// An object repair could not make whole, and why.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+pub struct SkippedObject {
+    pub bucket: String,
+    pub key: String,
+    pub reason: String,
+}
+
+/// The repair controller's job, at `jobs/repair`: passes over the object
+/// index, each resumable from its cursor after a leader change.
+#[derive(Clone, Debug, Serialize, Deserialize, Default)]
+pub struct RepairJob {
+    #[serde(default = "schema")]
+    pub version: u32,
+    /// A pass is under way (from `cursor`).
+    pub running: bool,
+    /// Passes completed.
+    pub passes: u64,
+    /// The last object key (after `objects/`) done in this pass.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cursor: Option<String>,
+    /// Seconds since the epoch when this pass started.
+    pub pass_started: u64,
+    /// Counters of this pass.
+    pub scanned: u64,
+    pub repaired_objects: u64,
+    pub repaired_shards: u64,
+    pub bytes_rebuilt: u64,
+    /// Objects that could not be repaired in this pass (at most 100 kept).
+    #[serde(default)]
+    pub skipped: Vec<SkippedObject>,
+    #[serde(default)]
+    pub skipped_count: u64,
+    /// The last completed pass.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last: Option<RepairPass>,
+    /// Since the job began: objects and shards repaired, bytes rebuilt.
+    #[serde(default)]
+    pub total_repaired_objects: u64,
+    #[serde(default)]
+    pub total_repaired_shards: u64,
+    #[serde(default)]
+    pub total_bytes_rebuilt: u64,
+}
+
+/// Summary of a completed repair pass.
+#[derive(Clone, Debug, Serialize, Deserialize, Default, PartialEq)]
+pub struct RepairPass {
+    pub started: u64,
+    pub finished: u64,
+    pub scanned: u64,
+    pub repaired_objects: u64,
+    pub repaired_shards: u64,
+    pub bytes_rebuilt: u64,
+    pub skipped_count: u64,
+}
+
 impl Versioned for AccessKeyRecord {
     fn schema_version(&self) -> u32 {
         self.version
@@ -413,6 +514,7 @@ impl Versioned for AccessKeyRecord {
 }
 
 versioned!(
+    RepairJob,
     ClusterConfig,
     OsdRecord,
     DiskRecord,

@@ -288,25 +288,46 @@ async fn publish_disks(
             continue;
         }
         let key = store.keys().disk(id);
-        let state = store
-            .get::<DiskRecord>(key.clone())
-            .await?
-            .map(|(r, _)| r.state)
-            .unwrap_or(DiskState::In);
-        let rec = DiskRecord {
-            version: objectio_cluster::SCHEMA_VERSION,
-            id: *id,
-            osd: osd.to_string(),
-            path: paths.get(id).cloned().unwrap_or_default(),
-            capacity_bytes: u.capacity,
-            used_bytes: u.used,
-            free_bytes: u.free,
-            shards: u.shards,
-            backend: d.backend().to_string(),
-            weight: (u.capacity as f64 / (1u64 << 30) as f64).max(0.001),
-            state,
-        };
-        store.put(key, &rec).await?;
+        // Compare-and-swap on the record, so an in/out change made
+        // meanwhile (by the meta's health controller or an operator) is
+        // never overwritten with the state read before it.
+        loop {
+            let prev = store.get::<DiskRecord>(key.clone()).await?;
+            let (state, auto_out) = prev
+                .as_ref()
+                .map(|(r, _)| (r.state, r.auto_out))
+                .unwrap_or((DiskState::In, false));
+            let rec = DiskRecord {
+                version: objectio_cluster::SCHEMA_VERSION,
+                id: *id,
+                osd: osd.to_string(),
+                path: paths.get(id).cloned().unwrap_or_default(),
+                capacity_bytes: u.capacity,
+                used_bytes: u.used,
+                free_bytes: u.free,
+                shards: u.shards,
+                backend: d.backend().to_string(),
+                weight: (u.capacity as f64 / (1u64 << 30) as f64).max(0.001),
+                state,
+                auto_out,
+            };
+            let rev = prev.map(|(_, r)| r).unwrap_or(0);
+            let cmp = if rev == 0 {
+                etcd_client::Compare::version(key.clone(), etcd_client::CompareOp::Equal, 0)
+            } else {
+                etcd_client::Compare::mod_revision(key.clone(), etcd_client::CompareOp::Equal, rev)
+            };
+            let txn = etcd_client::Txn::new()
+                .when([cmp])
+                .and_then([etcd_client::TxnOp::put(
+                    key.clone(),
+                    objectio_cluster::store::encode(&rec),
+                    None,
+                )]);
+            if store.kv().txn(txn).await?.succeeded() {
+                break;
+            }
+        }
         published.insert(*id, (u, std::time::Instant::now()));
     }
     Ok(())

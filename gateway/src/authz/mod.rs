@@ -81,6 +81,11 @@ impl Directory {
         &self.keys
     }
 
+    /// The live copy of the buckets.
+    pub fn buckets(&self) -> &Mirror {
+        &self.buckets
+    }
+
     async fn read<T: serde::de::DeserializeOwned + objectio_cluster::Versioned>(
         &self,
         mirror: &Mirror,

@@ -33,10 +33,12 @@ pub(super) async fn put_bucket_policy(
     // never kept.
     Policy::parse(&i.policy, &i.bucket).map_err(malformed)?;
     let text = i.policy;
-    g.objects
+    let (_, rev) = g
+        .objects
         .update_bucket(&i.bucket, |b| b.policy = Some(text.clone()))
         .await
         .map_err(s3_err)?;
+    g.seen(rev).await;
     let mut resp = S3Response::new(PutBucketPolicyOutput::default());
     resp.status = Some(http::StatusCode::NO_CONTENT);
     Ok(resp)
@@ -46,10 +48,12 @@ pub(super) async fn delete_bucket_policy(
     g: &Gateway,
     req: S3Request<DeleteBucketPolicyInput>,
 ) -> S3Result<S3Response<DeleteBucketPolicyOutput>> {
-    g.objects
+    let (_, rev) = g
+        .objects
         .update_bucket(&req.input.bucket, |b| b.policy = None)
         .await
         .map_err(s3_err)?;
+    g.seen(rev).await;
     let mut resp = S3Response::new(DeleteBucketPolicyOutput::default());
     resp.status = Some(http::StatusCode::NO_CONTENT);
     Ok(resp)
@@ -183,10 +187,12 @@ pub(super) async fn put_bucket_acl(
         req.input.access_control_policy.as_ref(),
         &b.owner,
     )?;
-    g.objects
+    let (_, rev) = g
+        .objects
         .update_bucket(&b.name, |b| b.acl = acl)
         .await
         .map_err(s3_err)?;
+    g.seen(rev).await;
     Ok(S3Response::new(PutBucketAclOutput::default()))
 }
 

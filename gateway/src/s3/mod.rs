@@ -24,6 +24,24 @@ use crate::object::{self, Objects};
 #[derive(Clone)]
 pub struct Gateway {
     pub objects: Objects,
+    /// The authorization stage's copy of the buckets: a bucket's policy or
+    /// ACL change answers once it is in it, so this gateway's next request
+    /// is decided by the new one.
+    pub buckets: objectio_cluster::mirror::Mirror,
+}
+
+impl Gateway {
+    /// Waits (briefly) until this gateway's copy of the buckets holds the
+    /// change made at `revision`.
+    async fn seen(&self, revision: i64) {
+        if !self
+            .buckets
+            .wait_revision(revision, std::time::Duration::from_secs(2))
+            .await
+        {
+            tracing::warn!(revision, "bucket change not yet in this gateway's copy");
+        }
+    }
 }
 
 /// Every operation served, each by its family's handler.

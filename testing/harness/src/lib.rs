@@ -84,6 +84,8 @@ pub struct Options {
     pub etcd_members: usize,
     /// How long GC keeps the shards of overwritten or deleted versions.
     pub gc_grace_secs: u32,
+    /// How long an OSD may be down before its disks are marked out.
+    pub down_out_secs: u32,
 }
 
 /// One etcd member of the cluster.
@@ -103,6 +105,7 @@ impl Default for Options {
             lease_ttl: 2,
             etcd_members: 1,
             gc_grace_secs: 1,
+            down_out_secs: 600,
         }
     }
 }
@@ -398,6 +401,11 @@ impl Cluster {
                 .arg(format!("127.0.0.1:{}", self.meta_port))
                 .args(["--gc-interval-ms", "300", "--compact-interval-secs", "1"])
                 .args(["--gc-grace-secs", &self.opts.gc_grace_secs.to_string()])
+                .args(["--repair-interval-ms", "300"])
+                .args([
+                    "--down-out-interval-secs",
+                    &self.opts.down_out_secs.to_string(),
+                ])
                 .env("OBJECTIO_ADMIN_TOKEN", &self.token)
                 .env("OBJECTIO_CLUSTER_SECRET", &self.secret),
         )?;

@@ -4,6 +4,7 @@ pub mod buckets;
 pub mod cluster;
 pub mod keys;
 pub mod osds;
+pub mod repair;
 pub mod users;
 
 use axum::Json;

@@ -1,7 +1,7 @@
 //! OSDs.
 
-use axum::extract::State;
-use axum::routing::get;
+use axum::extract::{Path, State};
+use axum::routing::{get, post};
 use axum::{Json, Router};
 use objectio_api::*;
 use objectio_cluster::{DiskRecord, DiskState, OsdRecord};
@@ -12,7 +12,78 @@ use crate::v1::ApiError;
 use crate::v1::cluster::alive;
 
 pub fn router() -> Router<AppState> {
-    Router::new().route("/api/v1/osds", get(list))
+    Router::new()
+        .route("/api/v1/osds", get(list))
+        .route("/api/v1/osds/{id}/out", post(mark_out))
+        .route("/api/v1/osds/{id}/in", post(mark_in))
+}
+
+async fn set_state(
+    st: &AppState,
+    id: &str,
+    state: DiskState,
+) -> Result<Json<OsdStateChangeOut>, ApiError> {
+    let store = &st.store;
+    if id.contains('/')
+        || store
+            .get::<OsdRecord>(store.keys().osd(id))
+            .await?
+            .is_none()
+    {
+        return Err(ApiError::not_found(&format!("no such OSD {id:?}")));
+    }
+    let mut changed = Vec::new();
+    for (_, d) in store
+        .list::<DiskRecord>(store.keys().disks_prefix())
+        .await?
+    {
+        if d.osd == id
+            && crate::controllers::health::set_disk_state(store, &d.id, state, false).await?
+        {
+            changed.push(d.id.to_string());
+        }
+    }
+    tracing::info!(
+        osd = id,
+        ?state,
+        disks = changed.len(),
+        "OSD marked by an operator"
+    );
+    Ok(Json(OsdStateChangeOut {
+        osd: id.to_string(),
+        state: match state {
+            DiskState::In => "in".into(),
+            DiskState::Out => "out".into(),
+        },
+        disks_changed: changed,
+    }))
+}
+
+/// Marks every disk of an OSD `out`: no new shards go to it, and repair
+/// rebuilds its shards on other disks (it stays out until marked in).
+#[utoipa::path(post, path = "/api/v1/osds/{id}/out", operation_id = "osd.out", tag = "osds",
+    security(("bearer" = [])),
+    params(("id" = String, Path, description = "The OSD id")),
+    responses((status = 200, body = OsdStateChangeOut), (status = 404, body = ErrorOut), (status = 401, body = ErrorOut)))]
+pub async fn mark_out(
+    _: Admin,
+    State(st): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<Json<OsdStateChangeOut>, ApiError> {
+    set_state(&st, &id, DiskState::Out).await
+}
+
+/// Marks every disk of an OSD `in` again: it takes new shards.
+#[utoipa::path(post, path = "/api/v1/osds/{id}/in", operation_id = "osd.in", tag = "osds",
+    security(("bearer" = [])),
+    params(("id" = String, Path, description = "The OSD id")),
+    responses((status = 200, body = OsdStateChangeOut), (status = 404, body = ErrorOut), (status = 401, body = ErrorOut)))]
+pub async fn mark_in(
+    _: Admin,
+    State(st): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<Json<OsdStateChangeOut>, ApiError> {
+    set_state(&st, &id, DiskState::In).await
 }
 
 /// Lists every registered OSD with its liveness and disks.

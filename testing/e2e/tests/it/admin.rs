@@ -113,7 +113,8 @@ async fn test_cli_reports_cluster_osds_and_buckets() {
     // Commands that are not built do not exist.
     let out = cli(&["--help"], Some(&c.token));
     let help = String::from_utf8_lossy(&out.stdout);
-    assert!(!help.contains("repair"), "{help}");
+    assert!(!help.contains("drain"), "{help}");
+    assert!(help.contains("repair"), "{help}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]

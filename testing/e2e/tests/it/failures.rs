@@ -50,7 +50,7 @@ async fn shard_data_offset(disk: &std::path::Path, version: uuid::Uuid, index: u
         .expect("shard found by the scan")
 }
 
-fn osd_index(c: &Cluster, id: &str) -> usize {
+pub(crate) fn osd_index(c: &Cluster, id: &str) -> usize {
     c.osds.iter().position(|o| o.id == id).unwrap()
 }
 
@@ -769,17 +769,53 @@ async fn test_puts_avoid_a_dead_osd_and_write_at_quorum() {
         // at the write quorum: five shards, the sixth recorded as missing.
         assert_eq!(rec.shards.iter().flatten().count(), 5);
     }
-    // The OSD comes back: writes are whole again; the degraded ones stay
-    // counted as degraded (until repair rewrites their missing shard).
+    // While the OSD is down, repair has nowhere to put the sixth shards
+    // (five disks, each holding one): the objects stay degraded.
+    let st = c.admin_json("/api/v1/cluster/status").await.unwrap();
+    assert_eq!(st["objects"]["degraded"], 10, "{st}");
+    // The OSD comes back: new writes are whole again, and repair rewrites
+    // the missing shard of each degraded write without anyone asking.
     c.start_osd(0).unwrap();
     c.wait_osds_up(6).await.unwrap();
     put(&s3c, "avoid", "whole", data(1 << 20, 99)).await;
     let rec = record(&c, "avoid", "whole").await;
     assert_eq!(rec.shards.iter().flatten().count(), 6);
+    let t = Instant::now();
+    for i in 0..10 {
+        let key = format!("k{i}");
+        while record(&c, "avoid", &key)
+            .await
+            .shards
+            .iter()
+            .flatten()
+            .count()
+            != 6
+        {
+            assert!(
+                t.elapsed() < Duration::from_secs(30),
+                "{key} never repaired"
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        // The rebuilt shard is the one missing, on the OSD that came back
+        // (the only failure domain with room under the cap).
+        let rec = record(&c, "avoid", &key).await;
+        let domains: std::collections::HashSet<String> = rec
+            .shards
+            .iter()
+            .flatten()
+            .map(|s| c.osds[osd_index(&c, &s.osd)].domain.clone())
+            .collect();
+        assert_eq!(domains.len(), 3, "{:?}", rec.shards);
+    }
     let st = c.admin_json("/api/v1/cluster/status").await.unwrap();
-    assert_eq!(st["objects"]["degraded"], 10, "{st}");
-    assert_eq!(st["objects"]["at_risk"], 0, "{st}");
-    assert_eq!(st["state"], "DEGRADED", "{st}");
+    assert_eq!(st["objects"]["degraded"], 0, "{st}");
+    assert_eq!(st["state"], "HEALTHY", "{st}");
+    let r = c.admin_json("/api/v1/repair").await.unwrap();
+    assert!(r["total_repaired_objects"].as_u64().unwrap() >= 10, "{r}");
+    // Each rebuilt shard reads back: GETs decode nothing, bytes identical,
+    // even with another OSD down.
+    c.kill_osd(1);
     for i in 0..10 {
         let body = data((1 << 20) + i, i as u64);
         assert!(get(&s3c, "avoid", &format!("k{i}")).await == body);
@@ -1154,9 +1190,29 @@ async fn test_a_replaced_disk_takes_new_shards_and_the_old_one_none() {
         assert_eq!(rec.shards.iter().flatten().count(), 6, "{:?}", rec.shards);
     }
     // The object written before lost one shard with the disk: still whole,
-    // and counted as degraded (its shard's disk is no longer served).
+    // and repair rebuilds the lost shard on a disk in service.
+    assert!(get(&s3c, "swap", "before").await == before);
+    let t = Instant::now();
+    loop {
+        let rec = record(&c, "swap", "before").await;
+        if rec.shards.iter().flatten().count() == 6
+            && rec
+                .shards
+                .iter()
+                .flatten()
+                .all(|s| !old_disks.contains(&s.disk))
+        {
+            break;
+        }
+        assert!(
+            t.elapsed() < Duration::from_secs(30),
+            "never repaired: {:?}",
+            rec.shards
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
     assert!(get(&s3c, "swap", "before").await == before);
     let st = c.admin_json("/api/v1/cluster/status").await.unwrap();
-    assert_eq!(st["objects"]["degraded"], 1, "{st}");
-    assert_eq!(st["state"], "DEGRADED", "{st}");
+    assert_eq!(st["objects"]["degraded"], 0, "{st}");
+    assert_eq!(st["state"], "HEALTHY", "{st}");
 }

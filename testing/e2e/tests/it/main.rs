@@ -11,4 +11,5 @@ mod failures;
 mod hostile;
 mod list;
 mod multipart;
+mod repair;
 mod roundtrip;

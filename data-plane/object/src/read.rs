@@ -94,42 +94,51 @@ impl Objects {
         Ok(tokio_stream_from(rx))
     }
 
+    /// Reads chunk `i` of stripe `s` of a segment; `None` when its shard is
+    /// missing, its OSD down, or the chunk unreadable or corrupt (logged:
+    /// the shard needs repair).
+    async fn fetch_chunk(
+        &self,
+        snap: &crate::map::Snapshot,
+        seg: &Segment,
+        i: usize,
+        s: u64,
+        cl: usize,
+    ) -> Option<Vec<u8>> {
+        let loc = seg.shards.get(i).cloned().flatten()?;
+        let addr = snap.address(&loc.osd)?;
+        let (vid, part) = (seg.version_id, seg.part);
+        match self
+            .inner
+            .shards
+            .get(&addr, loc.disk, shard_id(vid, part, i), s as u32, 1)
+            .await
+        {
+            Ok(mut v) => match v.pop() {
+                Some(Chunk::Ok(b)) if b.len() == cl => Some(b),
+                Some(Chunk::Corrupt) => {
+                    tracing::warn!(%vid, part, shard = i, stripe = s, osd = %loc.osd, "corrupt chunk: decoding from parity; shard needs repair");
+                    None
+                }
+                other => {
+                    tracing::warn!(%vid, part, shard = i, stripe = s, osd = %loc.osd, ?other, "unreadable chunk");
+                    None
+                }
+            },
+            Err(e) => {
+                tracing::warn!(%vid, part, shard = i, stripe = s, error = %e, "shard read failed");
+                None
+            }
+        }
+    }
+
     /// Reads the `k` data chunks of stripe `s` of a segment, decoding from
     /// parity when a data chunk is missing, unreachable or corrupt.
     async fn read_stripe(&self, seg: &Segment, ec: EcProfile, s: u64) -> Result<Vec<Vec<u8>>> {
         let (k, m) = (ec.k as usize, ec.m as usize);
         let cl = geometry(ec, seg.size).chunk_len(s) as usize;
         let snap = self.inner.map.get();
-        let fetch = |i: usize| {
-            let snap = snap.clone();
-            let client = self.inner.shards.clone();
-            let loc = seg.shards.get(i).cloned().flatten();
-            let (vid, part) = (seg.version_id, seg.part);
-            async move {
-                let loc = loc?;
-                let addr = snap.address(&loc.osd)?;
-                match client
-                    .get(&addr, loc.disk, shard_id(vid, part, i), s as u32, 1)
-                    .await
-                {
-                    Ok(mut v) => match v.pop() {
-                        Some(Chunk::Ok(b)) if b.len() == cl => Some(b),
-                        Some(Chunk::Corrupt) => {
-                            tracing::warn!(%vid, part, shard = i, stripe = s, osd = %loc.osd, "corrupt chunk: decoding from parity; shard needs repair");
-                            None
-                        }
-                        other => {
-                            tracing::warn!(%vid, part, shard = i, stripe = s, osd = %loc.osd, ?other, "unreadable chunk");
-                            None
-                        }
-                    },
-                    Err(e) => {
-                        tracing::warn!(%vid, part, shard = i, stripe = s, error = %e, "shard read failed");
-                        None
-                    }
-                }
-            }
-        };
+        let fetch = |i: usize| self.fetch_chunk(&snap, seg, i, s, cl);
         let mut chunks: Vec<Option<Vec<u8>>> = join_all((0..k).map(fetch)).await;
         if chunks.iter().any(Option::is_none) {
             chunks.extend(join_all((k..k + m).map(fetch)).await);
@@ -137,5 +146,26 @@ impl Objects {
             chunks.resize(k + m, None);
         }
         decode_stripe(k, m, s, chunks).map_err(|e| Error::Unavailable(e.to_string()))
+    }
+
+    /// Reads every chunk of stripe `s` of a segment but those in `skip`,
+    /// in parallel: chunk `i` or `None` (missing, unreachable, corrupt).
+    pub(crate) async fn read_chunks(
+        &self,
+        snap: &crate::map::Snapshot,
+        seg: &Segment,
+        ec: EcProfile,
+        s: u64,
+        skip: &[usize],
+    ) -> Vec<Option<Vec<u8>>> {
+        let cl = geometry(ec, seg.size).chunk_len(s) as usize;
+        join_all((0..ec.total()).map(|i| async move {
+            if skip.contains(&i) {
+                None
+            } else {
+                self.fetch_chunk(snap, seg, i, s, cl).await
+            }
+        }))
+        .await
     }
 }

@@ -1,15 +1,22 @@
-//! The object layer: buckets, and objects written as erasure-coded shards
-//! streamed to OSDs with their records committed in etcd.
+//! `objectio-object`: the object layer, shared by the S3 gateway and the
+//! meta's controllers: buckets, and objects written as erasure-coded shards
+//! streamed to OSDs with their records committed in etcd, and the live
+//! cluster map they are placed on ([`map`]).
 //!
-//! Handlers of the S3 layer call this; it never sees HTTP. One file per
-//! operation family: [`write`] (streaming shards, the one "write shards"
-//! path), [`read`] (the one "read an object" path), [`list`], [`multipart`].
+//! It never sees HTTP or S3 and must never depend on the gateway, the
+//! admin API or the OSD engine. One file per operation family: `write`
+//! (streaming shards, the one "write shards" path), `read` (the one "read
+//! an object" path), `list`, `multipart`.
+
+pub mod map;
 
 mod list;
 mod multipart;
 mod read;
+mod repair;
 mod write;
 
+pub use repair::Outcome;
 pub use write::Written;
 
 use std::collections::BTreeMap;
@@ -57,6 +64,8 @@ pub enum Error {
     Codec(#[from] objectio_codec::Error),
     #[error("etcd: {0}")]
     Etcd(#[from] etcd_client::Error),
+    #[error("shard: {0}")]
+    Shard(#[from] objectio_shard::Error),
     #[error("upload {0} does not exist")]
     NoSuchUpload(String),
     #[error("{0}")]
@@ -173,6 +182,8 @@ struct Inner {
     gateway_id: String,
     /// Random per process (see [`Objects::incarnation`]).
     incarnation: Uuid,
+    /// The kind of process writing (named in intents).
+    writer: objectio_cluster::Writer,
     /// Buckets seen to exist recently: a PUT's early check only (its commit
     /// compares the bucket key, so a stale entry costs work, never
     /// correctness).
@@ -206,6 +217,7 @@ impl Objects {
                 shards,
                 gateway_id,
                 incarnation: Uuid::new_v4(),
+                writer: objectio_cluster::Writer::Gateway,
                 seen_buckets: Default::default(),
             }),
         }
@@ -249,12 +261,13 @@ impl Objects {
     }
 
     /// Changes a bucket's record (policy, ACL) with a compare-and-swap on
-    /// its revision, retried when it raced another change.
+    /// its revision, retried when it raced another change; the record and
+    /// the etcd revision of the change.
     pub async fn update_bucket(
         &self,
         name: &str,
         mut change: impl FnMut(&mut BucketRecord),
-    ) -> Result<BucketRecord> {
+    ) -> Result<(BucketRecord, i64)> {
         let k = self.store().keys().bucket(name);
         loop {
             let (mut rec, rev) = self
@@ -266,8 +279,9 @@ impl Objects {
             let txn = Txn::new()
                 .when([Compare::mod_revision(k.clone(), CompareOp::Equal, rev)])
                 .and_then([TxnOp::put(k.clone(), encode(&rec), None)]);
-            if self.store().kv().txn(txn).await?.succeeded() {
-                return Ok(rec);
+            let r = self.store().kv().txn(txn).await?;
+            if r.succeeded() {
+                return Ok((rec, r.header().map(|h| h.revision()).unwrap_or(0)));
             }
         }
     }
@@ -289,6 +303,20 @@ impl Objects {
                 return Ok(());
             }
         }
+    }
+
+    /// The object layer of a meta's controllers: its intents name the meta
+    /// `id` (whose liveness GC checks under `alive/metas/`).
+    pub fn for_controller(
+        store: Store,
+        config: ClusterConfig,
+        map: ClusterMap,
+        shards: ShardClient,
+        id: String,
+    ) -> Self {
+        let mut o = Self::new(store, config, map, shards, id);
+        Arc::get_mut(&mut o.inner).expect("not shared yet").writer = objectio_cluster::Writer::Meta;
+        o
     }
 
     /// This process's incarnation, named by its intents and published in
@@ -589,6 +617,7 @@ mod tests {
             version: SCHEMA_VERSION,
             gateway: "gw-test".into(),
             incarnation: None,
+            writer: Default::default(),
             bucket: "b".into(),
             key: key.into(),
             segment: segment.clone(),

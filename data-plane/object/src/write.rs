@@ -126,6 +126,7 @@ impl Objects {
             version: SCHEMA_VERSION,
             gateway: self.inner.gateway_id.clone(),
             incarnation: Some(self.inner.incarnation),
+            writer: self.inner.writer,
             bucket: bucket.to_string(),
             key: key.to_string(),
             segment: Segment {

@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use etcd_client::{Compare, CompareOp, Txn, TxnOp};
 use objectio_cluster::store::{decode, encode};
-use objectio_cluster::{GatewayAlive, GcRecord, IntentRecord, OsdRecord, Segment, Store};
+use objectio_cluster::{AliveStamp, GcRecord, IntentRecord, OsdRecord, Segment, Store};
 use objectio_shard::proto::ErrorCode;
 use objectio_shard::{ShardClient, ShardId};
 
@@ -140,7 +140,10 @@ pub async fn pass(
     // finds the intent gone and fails, so no live object ever loses its
     // shards; a commit that landed before removed the intent, and it is
     // left alone here.
-    let gateways = store.alive::<GatewayAlive>("gateways").await?;
+    let writers = [
+        store.alive::<AliveStamp>("gateways").await?,
+        store.alive::<AliveStamp>("metas").await?,
+    ];
     let intents = store.kv().get(k.intents_prefix(), page()).await?;
     for item in intents.kvs() {
         let rec: IntentRecord = decode(item.key(), item.value())?;
@@ -149,7 +152,9 @@ pub async fn pass(
         // No single PUT streams for a day.
         let stale = objectio_cluster::now_secs().saturating_sub(rec.created) > INTENT_MAX_AGE_SECS;
         let orphan = stale
-            || match gateways.get(&rec.gateway) {
+            || match writers[(rec.writer == objectio_cluster::Writer::Meta) as usize]
+                .get(&rec.gateway)
+            {
                 None => true,
                 // Another process under the same id: by incarnation
                 // (intents of older builds: by start time, in seconds).

@@ -1,0 +1,351 @@
+//! Repair of one object: the one implementation of "read every chunk of a
+//! stripe", "reconstruct chosen shards" and "swap shards in a record".
+//!
+//! A shard is *lost* when it was never written (a degraded write), when its
+//! disk is `out`, gone from the map, or no longer served by its OSD (the
+//! disk was replaced). Shards on a disk of an OSD that is merely down are
+//! not lost: they come back with the OSD, or are marked out by the health
+//! controller after `down_out_interval`. Replacements are placed by HRW
+//! over the disks that may take shards, never on a disk the object already
+//! uses, with the failure-domain cap of a full placement; they are written
+//! under an intent (so a crash mid-repair leaves nothing unreferenced), and
+//! swapped into the record by a transaction comparing the record's revision
+//! and the intent: a concurrent overwrite or delete wins, and the repair's
+//! shards go to GC.
+
+use bytes::Bytes;
+use etcd_client::{Compare, CompareOp, Txn, TxnOp};
+use objectio_cluster::store::encode;
+use objectio_cluster::{
+    IntentRecord, ObjectRecord, SCHEMA_VERSION, Segment, ShardLocation, now_millis, now_secs,
+};
+use objectio_codec::{Encoder, Geometry, decode_stripe};
+use objectio_shard::{SHARD_FORMAT, ShardHeader};
+use uuid::Uuid;
+
+use crate::map::Snapshot;
+use crate::{Error, Objects, Result, shard_id};
+
+/// What repairing one object came to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outcome {
+    /// Every shard present and on a disk in service.
+    Healthy,
+    /// `shards` shards rebuilt (`bytes` written) and swapped in.
+    Repaired { shards: usize, bytes: u64 },
+    /// The object changed (overwritten, deleted) while it was repaired:
+    /// the change wins and the rebuilt shards go to GC.
+    Raced,
+    /// Cannot be repaired now (fewer than `k` readable shards, no disk to
+    /// place a replacement on); the reason.
+    Skipped(String),
+}
+
+impl Snapshot {
+    /// Whether a shard location is lost for good (see the module docs).
+    pub fn is_lost(&self, loc: &ShardLocation) -> bool {
+        let Some(d) = self.disks.get(&loc.disk) else {
+            return true;
+        };
+        if d.state == objectio_cluster::DiskState::Out {
+            return true;
+        }
+        match self.osds.get(&loc.osd) {
+            None => true,
+            Some(o) => self.alive.contains(&o.id) && !o.disks.contains(&loc.disk),
+        }
+    }
+
+    /// The indices of a segment's shards that are lost (none for an empty
+    /// segment, which has no shards).
+    pub fn lost_shards(&self, seg: &Segment) -> Vec<usize> {
+        if seg.size == 0 {
+            return Vec::new();
+        }
+        seg.shards
+            .iter()
+            .enumerate()
+            .filter(|(_, l)| l.as_ref().is_none_or(|l| self.is_lost(l)))
+            .map(|(i, _)| i)
+            .collect()
+    }
+}
+
+impl Objects {
+    /// Rebuilds the lost shards of an object read at etcd revision `rev`
+    /// (its record's mod revision) and swaps them into its record.
+    pub async fn repair(&self, rec: &ObjectRecord, rev: i64) -> Result<Outcome> {
+        let snap = self.inner.map.get();
+        let segments = rec.segments();
+        let lost: Vec<Vec<usize>> = segments.iter().map(|s| snap.lost_shards(s)).collect();
+        if lost.iter().all(Vec::is_empty) {
+            return Ok(Outcome::Healthy);
+        }
+        let mut new = rec.clone();
+        let mut old = Vec::new();
+        let mut written = Vec::new();
+        let mut intents = Vec::new();
+        let (mut shards, mut bytes) = (0usize, 0u64);
+        let mut result: Result<Option<String>> = Ok(None);
+        for (si, seg) in segments.iter().enumerate() {
+            if lost[si].is_empty() {
+                continue;
+            }
+            let etag = if rec.parts.is_empty() {
+                rec.etag.clone()
+            } else {
+                rec.parts[si].etag.clone()
+            };
+            match self.rebuild(&snap, rec, seg, &lost[si], &etag).await {
+                Ok(Rebuilt::Done {
+                    replaced,
+                    intent,
+                    bytes: b,
+                }) => {
+                    let target = if rec.parts.is_empty() {
+                        &mut new.shards
+                    } else {
+                        &mut new.parts[si].shards
+                    };
+                    let mut gone = Segment {
+                        shards: vec![None; seg.shards.len()],
+                        ..seg.clone()
+                    };
+                    let mut fresh = gone.clone();
+                    for (i, loc) in replaced {
+                        gone.shards[i] = target[i].take();
+                        fresh.shards[i] = Some(loc.clone());
+                        target[i] = Some(loc);
+                        shards += 1;
+                    }
+                    bytes += b;
+                    old.push(gone);
+                    written.push(fresh);
+                    intents.push(intent);
+                }
+                Ok(Rebuilt::Skipped(why)) => {
+                    result = Ok(Some(why));
+                    break;
+                }
+                Err(e) => {
+                    result = Err(e);
+                    break;
+                }
+            }
+        }
+        let keys = self.store().keys();
+        let okey = keys.object(&rec.bucket, &rec.key);
+        let give_up = |this: &Objects, written: Vec<Segment>, intents: Vec<String>| {
+            let this = this.clone();
+            async move {
+                for (seg, ik) in written.into_iter().zip(intents) {
+                    this.abandon_intent(&ik, seg).await;
+                }
+            }
+        };
+        match result {
+            Err(e) => {
+                give_up(self, written, intents).await;
+                return Err(e);
+            }
+            Ok(Some(why)) => {
+                give_up(self, written, intents).await;
+                return Ok(Outcome::Skipped(why));
+            }
+            Ok(None) => {}
+        }
+        // One transaction: the record is still the one repaired and every
+        // intent still stands; the replaced shards are queued for GC.
+        let mut when = vec![Compare::mod_revision(okey.clone(), CompareOp::Equal, rev)];
+        when.extend(
+            intents
+                .iter()
+                .map(|ik| Compare::version(ik.as_str(), CompareOp::Greater, 0)),
+        );
+        let mut ops = vec![TxnOp::put(okey, encode(&new), None)];
+        ops.extend(intents.iter().map(|ik| TxnOp::delete(ik.as_str(), None)));
+        ops.extend(self.gc_op(old, false));
+        let ok = self
+            .store()
+            .kv()
+            .txn(Txn::new().when(when).and_then(ops))
+            .await?
+            .succeeded();
+        if !ok {
+            give_up(self, written, intents).await;
+            return Ok(Outcome::Raced);
+        }
+        tracing::info!(bucket = %rec.bucket, key = %rec.key, shards, bytes, "object repaired");
+        Ok(Outcome::Repaired { shards, bytes })
+    }
+
+    /// Reconstructs shards `lost` of one segment onto newly placed disks,
+    /// under an intent.
+    async fn rebuild(
+        &self,
+        snap: &Snapshot,
+        rec: &ObjectRecord,
+        seg: &Segment,
+        lost: &[usize],
+        etag: &str,
+    ) -> Result<Rebuilt> {
+        let ec = rec.ec;
+        let (k, m) = (ec.k as usize, ec.m as usize);
+        let g = Geometry::new(k, m, ec.chunk_size as u64, seg.size);
+        let kept: Vec<(Uuid, String)> = seg
+            .shards
+            .iter()
+            .enumerate()
+            .filter(|(i, _)| !lost.contains(i))
+            .filter_map(|(_, l)| {
+                let l = l.as_ref()?;
+                let domain = snap.osds.get(&l.osd)?.failure_domain.clone();
+                Some((l.disk, domain))
+            })
+            .collect();
+        let targets = match objectio_cluster::placement::place_more(
+            seg.version_id.as_bytes(),
+            &snap.candidates(),
+            &kept,
+            k + m,
+            lost.len(),
+        ) {
+            Ok(t) => t,
+            Err(e) => return Ok(Rebuilt::Skipped(format!("no disk for a replacement: {e}"))),
+        };
+        let replaced: Vec<(usize, ShardLocation)> = lost
+            .iter()
+            .zip(&targets)
+            .map(|(i, c)| {
+                (
+                    *i,
+                    ShardLocation {
+                        osd: c.osd.clone(),
+                        disk: c.disk,
+                    },
+                )
+            })
+            .collect();
+        // The intent first: from here on every shard written is named.
+        let mut named = Segment {
+            shards: vec![None; seg.shards.len()],
+            ..seg.clone()
+        };
+        for (i, l) in &replaced {
+            named.shards[*i] = Some(l.clone());
+        }
+        let ik = self.store().keys().intent(&Uuid::new_v4());
+        let intent = IntentRecord {
+            version: SCHEMA_VERSION,
+            gateway: self.inner.gateway_id.clone(),
+            incarnation: Some(self.inner.incarnation),
+            writer: self.inner.writer,
+            bucket: rec.bucket.clone(),
+            key: rec.key.clone(),
+            segment: named.clone(),
+            created: now_secs(),
+        };
+        self.store().put(ik.clone(), &intent).await?;
+        match self
+            .stream_rebuilt(snap, rec, seg, &g, &replaced, etag)
+            .await
+        {
+            Ok(Some(why)) => {
+                self.abandon_intent(&ik, named).await;
+                Ok(Rebuilt::Skipped(why))
+            }
+            Ok(None) => Ok(Rebuilt::Done {
+                bytes: g.shard_size() * replaced.len() as u64,
+                replaced,
+                intent: ik,
+            }),
+            Err(e) => {
+                self.abandon_intent(&ik, named).await;
+                Err(e)
+            }
+        }
+    }
+
+    /// Streams every stripe's reconstructed chunks to the new shards and
+    /// seals them; `Some(reason)` when a stripe has fewer than `k` chunks.
+    async fn stream_rebuilt(
+        &self,
+        snap: &Snapshot,
+        rec: &ObjectRecord,
+        seg: &Segment,
+        g: &Geometry,
+        replaced: &[(usize, ShardLocation)],
+        etag: &str,
+    ) -> Result<Option<String>> {
+        let (k, m) = (g.k, g.m);
+        let mut puts = Vec::with_capacity(replaced.len());
+        for (i, loc) in replaced {
+            let addr = snap
+                .address(&loc.osd)
+                .ok_or_else(|| Error::Unavailable(format!("OSD {} is not up", loc.osd)))?;
+            let header = ShardHeader {
+                format: SHARD_FORMAT,
+                cluster_id: self.inner.config.cluster_id,
+                bucket: rec.bucket.clone(),
+                key: rec.key.clone(),
+                id: shard_id(seg.version_id, seg.part, *i),
+                k: k as u8,
+                m: m as u8,
+                chunk_size: g.chunk_size as u32,
+                object_size: seg.size,
+                created_ms: now_millis(),
+            };
+            puts.push((*i, self.inner.shards.put(&addr, loc.disk, header).await?));
+        }
+        let skip: Vec<usize> = replaced.iter().map(|(i, _)| *i).collect();
+        let mut encoder = Encoder::new(k, m);
+        for s in 0..g.stripes() {
+            let chunks = self.read_chunks(snap, seg, rec.ec, s, &skip).await;
+            let have = chunks.iter().filter(|c| c.is_some()).count();
+            let data = match decode_stripe(k, m, s, chunks) {
+                Ok(d) => d,
+                Err(_) => {
+                    return Ok(Some(format!(
+                        "stripe {s} of part {} has {have} readable chunks, fewer than k={k}",
+                        seg.part
+                    )));
+                }
+            };
+            let parity = if puts.iter().any(|(i, _)| *i >= k) {
+                let refs: Vec<&[u8]> = data.iter().map(Vec::as_slice).collect();
+                encoder.encode(&refs)?
+            } else {
+                Vec::new()
+            };
+            for (i, p) in puts.iter_mut() {
+                let chunk = if *i < k { &data[*i] } else { &parity[*i - k] };
+                p.send(&Bytes::copy_from_slice(chunk)).await?;
+            }
+        }
+        for (_, p) in puts {
+            p.finish(etag).await?;
+        }
+        Ok(None)
+    }
+
+    /// Turns an intent into a GC record of `seg` (only while it exists).
+    pub(crate) async fn abandon_intent(&self, ik: &str, seg: Segment) {
+        let mut ops = vec![TxnOp::delete(ik, None)];
+        ops.extend(self.gc_op(vec![seg], false));
+        let txn = Txn::new()
+            .when([Compare::version(ik, CompareOp::Greater, 0)])
+            .and_then(ops);
+        if let Err(e) = self.store().kv().txn(txn).await {
+            tracing::error!(intent = %ik, error = %e, "could not queue abandoned shards for GC; the intent stays for it");
+        }
+    }
+}
+
+enum Rebuilt {
+    Done {
+        replaced: Vec<(usize, ShardLocation)>,
+        intent: String,
+        bytes: u64,
+    },
+    Skipped(String),
+}

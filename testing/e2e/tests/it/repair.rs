@@ -1,0 +1,234 @@
+//! Self-healing: lost shards are rebuilt without anyone asking.
+
+use std::time::{Duration, Instant};
+
+use objectio_cluster::{ObjectRecord, Store};
+use objectio_testkit::{Cluster, Options};
+
+use crate::common::*;
+use crate::failures::osd_index;
+
+async fn records(c: &Cluster, bucket: &str) -> Vec<ObjectRecord> {
+    let store = Store::connect(&[c.etcd_endpoint()], "it").await.unwrap();
+    store
+        .list::<ObjectRecord>(store.keys().objects_prefix(bucket))
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|(_, r)| r)
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn test_a_dead_osds_objects_regain_full_redundancy_after_down_out_interval() {
+    // Seven OSDs on three hosts, so a 4+2 object has somewhere to go when
+    // one dies for good.
+    let mut c = Cluster::start_with(Options {
+        osds: 7,
+        down_out_secs: 2,
+        ..Default::default()
+    })
+    .await
+    .unwrap();
+    let s3c = s3(&c);
+    s3c.create_bucket().bucket("heal").send().await.unwrap();
+    let mut objs = Vec::new();
+    for (i, n) in [1usize, 1000, (1 << 20) + 1, (5 << 20) + 3]
+        .into_iter()
+        .enumerate()
+    {
+        let key = format!("o{i}");
+        let body = data(n, 300 + i as u64);
+        put(&s3c, "heal", &key, body.clone()).await;
+        objs.push((key, body));
+    }
+    // A multipart object too: its parts are repaired one by one.
+    let up = s3c
+        .create_multipart_upload()
+        .bucket("heal")
+        .key("mp")
+        .send()
+        .await
+        .unwrap();
+    let id = up.upload_id().unwrap().to_string();
+    let mut parts = Vec::new();
+    let mut whole = Vec::new();
+    for n in 1..=2 {
+        let body = data((5 << 20) + n as usize, 400 + n as u64);
+        whole.extend_from_slice(&body);
+        let p = s3c
+            .upload_part()
+            .bucket("heal")
+            .key("mp")
+            .upload_id(&id)
+            .part_number(n)
+            .body(body.into())
+            .send()
+            .await
+            .unwrap();
+        parts.push(
+            aws_sdk_s3::types::CompletedPart::builder()
+                .part_number(n)
+                .e_tag(p.e_tag().unwrap())
+                .build(),
+        );
+    }
+    s3c.complete_multipart_upload()
+        .bucket("heal")
+        .key("mp")
+        .upload_id(&id)
+        .multipart_upload(
+            aws_sdk_s3::types::CompletedMultipartUpload::builder()
+                .set_parts(Some(parts))
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap();
+    objs.push(("mp".into(), whole));
+
+    // An OSD of host1 (the host with three OSDs: the only one where a lost
+    // shard has another disk to go to under the two-per-host cap) dies and
+    // stays dead.
+    let recs = records(&c, "heal").await;
+    let holds = |id: &str| {
+        recs.iter()
+            .flat_map(|r| r.segments())
+            .flat_map(|s| s.shards)
+            .flatten()
+            .filter(|l| l.osd == id)
+            .count()
+    };
+    let victim = [0usize, 3, 6]
+        .into_iter()
+        .max_by_key(|&i| holds(&c.osds[i].id))
+        .unwrap();
+    assert_eq!(c.osds[victim].domain, "host1");
+    let dead = c.osds[victim].id.clone();
+    assert!(holds(&dead) > 0);
+    c.kill_osd(victim);
+
+    // After down-out-interval its disk is out and repair rebuilds every
+    // shard it held on the other disks.
+    let t = Instant::now();
+    loop {
+        let recs = records(&c, "heal").await;
+        let whole = recs.iter().all(|r| {
+            r.segments().iter().filter(|s| s.size > 0).all(|s| {
+                s.shards.iter().flatten().count() == 6
+                    && s.shards.iter().flatten().all(|l| l.osd != dead)
+            })
+        });
+        if whole && recs.len() == objs.len() {
+            break;
+        }
+        if t.elapsed() > Duration::from_secs(60) {
+            let job = c.admin_json("/api/v1/repair").await.unwrap();
+            panic!(
+                "not back to full redundancy: {:?}\nrepair: {job}",
+                recs.iter().map(|r| r.segments()).collect::<Vec<_>>()
+            );
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    // The failure-domain cap still holds: at most two shards per host.
+    for r in records(&c, "heal").await {
+        for s in r.segments().iter().filter(|s| s.size > 0) {
+            let mut per = std::collections::HashMap::new();
+            for l in s.shards.iter().flatten() {
+                *per.entry(c.osds[osd_index(&c, &l.osd)].domain.clone())
+                    .or_insert(0) += 1;
+            }
+            assert!(per.values().all(|n| *n <= 2), "{}: {per:?}", r.key);
+        }
+    }
+    let v = c.admin_json("/api/v1/osds").await.unwrap();
+    let osd = v["osds"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|o| o["id"] == dead)
+        .unwrap();
+    assert_eq!(osd["disks"][0]["state"], "out", "{osd}");
+    let st = c.admin_json("/api/v1/cluster/status").await.unwrap();
+    assert_eq!(st["objects"]["degraded"], 0, "{st}");
+    // Every object reads back byte-identical, even with two more OSDs
+    // gone: each has its full six shards again.
+    let others: Vec<usize> = (0..7).filter(|&i| i != victim).take(2).collect();
+    for &i in &others {
+        c.kill_osd(i);
+    }
+    for (k, body) in &objs {
+        assert!(&get(&s3c, "heal", k).await == body, "{k}");
+    }
+    // And the repair job says what it did.
+    let r = c.admin_json("/api/v1/repair").await.unwrap();
+    assert!(r["total_repaired_objects"].as_u64().unwrap() >= 1, "{r}");
+    assert!(r["total_bytes_rebuilt"].as_u64().unwrap() > 0, "{r}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn test_an_osd_marked_out_by_hand_is_drained_by_repair_and_marked_in_again() {
+    let c = Cluster::start_with(Options {
+        osds: 7,
+        ..Default::default()
+    })
+    .await
+    .unwrap();
+    let s3c = s3(&c);
+    s3c.create_bucket().bucket("out").send().await.unwrap();
+    for i in 0..6u64 {
+        put(
+            &s3c,
+            "out",
+            &format!("k{i}"),
+            data((1 << 20) + i as usize, i),
+        )
+        .await;
+    }
+    let cli = |args: &[&str]| {
+        let out = std::process::Command::new(objectio_testkit::bin_dir().join("objectio-cli"))
+            .args(args)
+            .env("OBJECTIO_ENDPOINT", c.admin_url(""))
+            .env("OBJECTIO_TOKEN", &c.token)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).to_string()
+    };
+    let target = c.osds[0].id.clone();
+    let out: serde_json::Value =
+        serde_json::from_str(&cli(&["osd", "out", &target, "-o", "json"])).unwrap();
+    assert_eq!(out["state"], "out");
+    assert_eq!(out["disks_changed"].as_array().unwrap().len(), 1);
+    // While up, its shards are still readable; repair moves them anyway.
+    let t = Instant::now();
+    while records(&c, "out").await.iter().any(|r| {
+        r.shards.iter().flatten().any(|l| l.osd == target) || r.shards.iter().flatten().count() != 6
+    }) {
+        assert!(
+            t.elapsed() < Duration::from_secs(60),
+            "shards still on the out OSD"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    for i in 0..6u64 {
+        assert!(get(&s3c, "out", &format!("k{i}")).await == data((1 << 20) + i as usize, i));
+    }
+    // New writes avoid it; marked in, it takes shards again.
+    put(&s3c, "out", "new", data(10, 1)).await;
+    assert!(
+        records(&c, "out")
+            .await
+            .iter()
+            .all(|r| r.shards.iter().flatten().all(|l| l.osd != target))
+    );
+    let text = cli(&["osd", "in", &target]);
+    assert!(text.contains("is in"), "{text}");
+    let text = cli(&["repair", "status"]);
+    assert!(text.contains("Repair:"), "{text}");
+}
