@@ -86,6 +86,8 @@ pub struct Options {
     pub gc_grace_secs: u32,
     /// How long an OSD may be down before its disks are marked out.
     pub down_out_secs: u32,
+    /// More flags for the meta.
+    pub meta_args: Vec<&'static str>,
 }
 
 /// One etcd member of the cluster.
@@ -106,6 +108,7 @@ impl Default for Options {
             etcd_members: 1,
             gc_grace_secs: 1,
             down_out_secs: 600,
+            meta_args: Vec::new(),
         }
     }
 }

@@ -93,6 +93,9 @@ pub async fn step(store: &Store, objects: &Objects, t: Throttle) -> objectio_clu
                 j.total_repaired_shards += shards as u64;
                 j.total_bytes_rebuilt += bytes;
                 rebuilt += bytes;
+                // Saved after each repair: a new leader resumes after it.
+                j.cursor = Some(String::from_utf8_lossy(&kv.key()[root.len()..]).into_owned());
+                store.put(k.job("repair"), &j).await?;
             }
             Ok(Outcome::Skipped(reason)) => skip(&mut j, &rec, reason),
             Err(e) => skip(&mut j, &rec, e.to_string()),

@@ -232,3 +232,212 @@ async fn test_an_osd_marked_out_by_hand_is_drained_by_repair_and_marked_in_again
     let text = cli(&["repair", "status"]);
     assert!(text.contains("Repair:"), "{text}");
 }
+
+/// Marks a disk out straight in etcd (the meta may be down).
+async fn mark_out(c: &Cluster, disk: uuid::Uuid) {
+    let store = Store::connect(&[c.etcd_endpoint()], "it").await.unwrap();
+    let (mut d, _) = store
+        .get::<objectio_cluster::DiskRecord>(store.keys().disk(&disk))
+        .await
+        .unwrap()
+        .unwrap();
+    d.state = objectio_cluster::DiskState::Out;
+    store.put(store.keys().disk(&disk), &d).await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn test_repair_racing_an_overwrite_or_a_delete_loses_to_them() {
+    let mut c = Cluster::start_with(Options {
+        osds: 7,
+        ..Default::default()
+    })
+    .await
+    .unwrap();
+    let s3c = s3(&c);
+    s3c.create_bucket().bucket("race").send().await.unwrap();
+    put(&s3c, "race", "over", data((1 << 20) + 7, 1)).await;
+    put(&s3c, "race", "gone", data((1 << 20) + 9, 2)).await;
+    // Only this test's repairs run: the meta (and its controller) stops.
+    c.kill_meta();
+    let store = Store::connect(&[c.etcd_endpoint()], "it").await.unwrap();
+    let read = |key: &'static str| {
+        let store = store.clone();
+        async move {
+            store
+                .get::<ObjectRecord>(store.keys().object("race", key))
+                .await
+                .unwrap()
+                .unwrap()
+        }
+    };
+    let (over, over_rev) = read("over").await;
+    let (gone, gone_rev) = read("gone").await;
+    // A shard of each is lost: a disk of host1 (three OSDs: room for a
+    // replacement under the cap) holding a shard of both goes out.
+    let host1: Vec<String> = [0usize, 3, 6]
+        .iter()
+        .map(|&i| c.osds[i].id.clone())
+        .collect();
+    let shared = over
+        .shards
+        .iter()
+        .flatten()
+        .find(|l| host1.contains(&l.osd) && gone.shards.iter().flatten().any(|g| g.disk == l.disk))
+        .unwrap()
+        .disk;
+    mark_out(&c, shared).await;
+    // The controllers' object layer, as the meta builds it.
+    let cc = store.config().await.unwrap();
+    let map = objectio_object::map::ClusterMap::start(store.clone(), Duration::from_millis(200))
+        .await
+        .unwrap();
+    let objects = objectio_object::Objects::for_controller(
+        store.clone(),
+        cc,
+        map,
+        objectio_shard::ShardClient::new(c.secret.as_bytes(), Duration::from_secs(10)),
+        "meta-test".into(),
+    );
+    // Meanwhile a client overwrites one and deletes the other.
+    let newer = data(3000, 3);
+    put(&s3c, "race", "over", newer.clone()).await;
+    s3c.delete_object()
+        .bucket("race")
+        .key("gone")
+        .send()
+        .await
+        .unwrap();
+    let gc_before = store.count(store.keys().gc_prefix()).await.unwrap();
+    // Repairs of the versions read before lose.
+    assert_eq!(
+        objects.repair(&over, over_rev).await.unwrap(),
+        objectio_object::Outcome::Raced
+    );
+    assert_eq!(
+        objects.repair(&gone, gone_rev).await.unwrap(),
+        objectio_object::Outcome::Raced
+    );
+    // The overwrite stands, the delete stands, no intent is left, and the
+    // rebuilt shards are queued for GC (one record each).
+    assert_eq!(get(&s3c, "race", "over").await, newer);
+    let e = s3c
+        .head_object()
+        .bucket("race")
+        .key("gone")
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(e.raw_response().map(|r| r.status().as_u16()), Some(404));
+    assert_eq!(store.count(store.keys().intents_prefix()).await.unwrap(), 0);
+    assert_eq!(
+        store.count(store.keys().gc_prefix()).await.unwrap(),
+        gc_before + 2
+    );
+    // A repair of the current version goes through.
+    let (now, rev) = read("over").await;
+    let out = objects.repair(&now, rev).await.unwrap();
+    assert!(
+        matches!(
+            out,
+            objectio_object::Outcome::Healthy | objectio_object::Outcome::Repaired { .. }
+        ),
+        "{out:?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn test_repair_resumes_from_its_cursor_after_the_meta_is_killed_mid_pass() {
+    // Slow repair (1 MiB/s) so the meta can be killed in the middle.
+    let mut c = Cluster::start_with(Options {
+        meta_args: vec!["--repair-max-mibs", "1"],
+        ..Default::default()
+    })
+    .await
+    .unwrap();
+    let s3c = s3_no_retry(&c, &c.access_key.clone(), &c.secret_key.clone(), None);
+    s3c.create_bucket().bucket("resume").send().await.unwrap();
+    // Twenty degraded writes while an OSD is down (five shards each).
+    c.kill_osd(0);
+    c.wait_osds_up(5).await.unwrap();
+    const N: usize = 20;
+    for i in 0..N {
+        put(
+            &s3c,
+            "resume",
+            &format!("k{i:02}"),
+            data((1 << 20) + i, 50 + i as u64),
+        )
+        .await;
+    }
+    c.start_osd(0).unwrap();
+    c.wait_osds_up(6).await.unwrap();
+    // Kill the meta once a few are repaired, well before the pass ends.
+    let t = Instant::now();
+    let before = loop {
+        let j = c.admin_json("/api/v1/repair").await.unwrap();
+        if j["running"] == true && j["repaired_objects"].as_u64().unwrap() >= 3 {
+            break j;
+        }
+        assert!(
+            t.elapsed() < Duration::from_secs(30),
+            "repair never got going: {j}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    c.kill_meta();
+    let passes = before["passes"].as_u64().unwrap();
+    let pass_started = before["pass_started"].as_str().unwrap().to_string();
+    assert!(
+        before["repaired_objects"].as_u64().unwrap() < N as u64 - 3,
+        "{before}"
+    );
+    c.restart_meta().await.unwrap();
+    // The restarted meta finishes the same pass, from its cursor: the first
+    // pass it completes is the one begun before the kill.
+    let t = Instant::now();
+    let done = loop {
+        let j = c.admin_json("/api/v1/repair").await.unwrap();
+        if j["passes"].as_u64().unwrap() > passes {
+            break j;
+        }
+        assert!(
+            t.elapsed() < Duration::from_secs(60),
+            "repair never finished: {j}"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    };
+    assert_eq!(done["passes"].as_u64(), Some(passes + 1), "{done}");
+    let last = &done["last"];
+    assert_eq!(
+        last["started"].as_str(),
+        Some(pass_started.as_str()),
+        "{done}"
+    );
+    assert_eq!(last["scanned"].as_u64(), Some(N as u64), "{done}");
+    assert_eq!(last["skipped_count"].as_u64(), Some(0), "{done}");
+    // Every object repaired once. The count may miss the one whose repair
+    // committed just before the kill, ahead of the job's record of it (the
+    // resumed pass then found it whole); it never counts one twice.
+    let total = done["total_repaired_objects"].as_u64().unwrap();
+    assert!(total == N as u64 || total == N as u64 - 1, "{done}");
+    for i in 0..N {
+        let key = format!("k{i:02}");
+        let (rec, _) = {
+            let store = Store::connect(&[c.etcd_endpoint()], "it").await.unwrap();
+            store
+                .get::<ObjectRecord>(store.keys().object("resume", &key))
+                .await
+                .unwrap()
+                .unwrap()
+        };
+        assert_eq!(rec.shards.iter().flatten().count(), 6, "{key}");
+        assert!(get(&s3c, "resume", &key).await == data((1 << 20) + i, 50 + i as u64));
+    }
+    assert_eq!(
+        {
+            let store = Store::connect(&[c.etcd_endpoint()], "it").await.unwrap();
+            store.count(store.keys().intents_prefix()).await.unwrap()
+        },
+        0
+    );
+}
