@@ -71,6 +71,11 @@ enum AdminCmd {
         #[command(subcommand)]
         cmd: BucketCmd,
     },
+    /// Objects, one at a time.
+    Object {
+        #[command(subcommand)]
+        cmd: ObjectCmd,
+    },
     /// The repair controller (rebuilds lost shards by itself).
     Repair {
         #[command(subcommand)]
@@ -85,6 +90,17 @@ enum AdminCmd {
     Key {
         #[command(subcommand)]
         cmd: KeyCmd,
+    },
+}
+
+#[derive(Subcommand)]
+enum ObjectCmd {
+    /// Every shard of an object, read now: where it is, whether each chunk
+    /// checks out, redundancy left, and a verdict (exits 1 unless healthy
+    /// or degraded).
+    Health {
+        /// BUCKET/KEY
+        path: String,
     },
 }
 
@@ -508,6 +524,26 @@ async fn admin(
         AdminCmd::Osd {
             cmd: OsdCmd::In { id },
         } => osd_state(&api, o, &id, "in").await?,
+        AdminCmd::Object {
+            cmd: ObjectCmd::Health { path },
+        } => {
+            let (bucket, key) = path
+                .split_once('/')
+                .filter(|(b, k)| !b.is_empty() && !k.is_empty())
+                .context("give the object as BUCKET/KEY")?;
+            let h: ObjectHealthOut = api
+                .send(
+                    api.http
+                        .get(api.url("/api/v1/objects/health"))
+                        .query(&[("bucket", bucket), ("key", key)]),
+                )
+                .await?
+                .context("empty response")?;
+            print(o, &h, health_text);
+            if h.verdict == "at_risk" || h.verdict == "lost" {
+                bail!("{bucket}/{key} is {}", h.verdict.replace('_', " "));
+            }
+        }
         AdminCmd::Repair {
             cmd: RepairCmd::Status,
         } => {
@@ -555,6 +591,52 @@ async fn osd_state(api: &Api, o: Output, id: &str, state: &str) -> anyhow::Resul
         )
     });
     Ok(())
+}
+
+fn health_text(h: &ObjectHealthOut) -> String {
+    let mut out = format!(
+        "{}/{}  version {}  {}  {}+{}\nverdict: {} (can lose {} more shard(s))\n",
+        h.bucket,
+        h.key,
+        h.version_id,
+        human(h.size),
+        h.k,
+        h.m,
+        h.verdict.to_uppercase().replace('_', " "),
+        h.redundancy_left.max(0)
+    );
+    for s in &h.segments {
+        if h.segments.len() > 1 || s.part > 0 {
+            out += &format!("part {} ({})\n", s.part, human(s.size));
+        }
+        let rows = s
+            .shards
+            .iter()
+            .map(|sh| {
+                vec![
+                    sh.index.to_string(),
+                    sh.osd.clone().unwrap_or_else(|| "-".into()),
+                    sh.disk.clone().unwrap_or_else(|| "-".into()),
+                    sh.verdict.clone(),
+                    format!("{}/{}", sh.chunks_ok, sh.chunks),
+                    sh.detail.clone().unwrap_or_default(),
+                ]
+            })
+            .collect();
+        out += &table(
+            &["SHARD", "OSD", "DISK", "STATE", "CHUNKS OK", "DETAIL"],
+            rows,
+        );
+        if !s.lost_stripes.is_empty() {
+            out += &format!("lost stripes: {:?}\n", s.lost_stripes);
+        } else if !s.unreadable_stripes.is_empty() {
+            out += &format!(
+                "stripes unreadable until down OSDs return: {:?}\n",
+                s.unreadable_stripes
+            );
+        }
+    }
+    out
 }
 
 fn repair_text(r: &RepairStatusOut) -> String {

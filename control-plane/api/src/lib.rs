@@ -322,3 +322,61 @@ pub struct OsdStateChangeOut {
     /// Disks whose state changed.
     pub disks_changed: Vec<String>,
 }
+
+/// `GET /api/v1/objects/health` query.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema, utoipa::IntoParams)]
+pub struct ObjectHealthQuery {
+    pub bucket: String,
+    pub key: String,
+}
+
+/// One shard, read now.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct ShardHealthOut {
+    pub index: u32,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub osd: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub disk: Option<String>,
+    /// `ok`, `corrupt` (chunks failed their checksum), `unreadable`,
+    /// `unreachable` (its OSD is down), `lost` (never written, or its disk
+    /// is out, gone or replaced).
+    pub verdict: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub detail: Option<String>,
+    /// Chunks that read back whole, of `chunks`.
+    pub chunks_ok: u64,
+    pub chunks: u64,
+}
+
+/// The whole object, or one part.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct SegmentHealthOut {
+    /// 0 for a single-part object.
+    pub part: u32,
+    pub size: u64,
+    pub shards: Vec<ShardHealthOut>,
+    /// Stripes with fewer than k chunks readable now.
+    pub unreadable_stripes: Vec<u64>,
+    /// Stripes without k chunks anywhere, even with every down OSD back.
+    pub lost_stripes: Vec<u64>,
+}
+
+/// `GET /api/v1/objects/health`: every shard of an object, read now.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct ObjectHealthOut {
+    pub bucket: String,
+    pub key: String,
+    pub version_id: String,
+    pub size: u64,
+    pub etag: String,
+    pub k: u8,
+    pub m: u8,
+    /// `healthy`, `degraded` (readable, short of full redundancy),
+    /// `at_risk` (unreadable until down OSDs return), `lost`.
+    pub verdict: String,
+    /// How many more shards the weakest stripe can lose (negative when
+    /// unreadable).
+    pub redundancy_left: i64,
+    pub segments: Vec<SegmentHealthOut>,
+}

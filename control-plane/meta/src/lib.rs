@@ -139,6 +139,8 @@ pub struct AppState {
     pub tokens: Arc<Vec<String>>,
     /// Seals access-key secrets.
     pub secrets: objectio_cluster::secrets::SecretBox,
+    /// The object layer (object health reads shards with it).
+    pub objects: objectio_object::Objects,
 }
 
 /// The OpenAPI description of the admin API.
@@ -160,9 +162,10 @@ pub struct AppState {
         v1::osds::mark_out,
         v1::osds::mark_in,
         v1::repair::status,
+        v1::objects::health,
     ),
     modifiers(&SecurityAddon),
-    tags((name = "cluster"), (name = "osds"), (name = "repair"), (name = "buckets"), (name = "users"), (name = "keys"))
+    tags((name = "cluster"), (name = "osds"), (name = "repair"), (name = "objects"), (name = "buckets"), (name = "users"), (name = "keys"))
 )]
 pub struct ApiDoc;
 
@@ -195,6 +198,7 @@ pub fn router(state: AppState) -> Router {
         .merge(v1::buckets::router())
         .merge(v1::users::router())
         .merge(v1::repair::router())
+        .merge(v1::objects::router())
         .merge(v1::keys::router())
         .fallback(|| async { v1::ApiError::not_found("no such route") })
         .with_state(state)
@@ -324,7 +328,7 @@ pub async fn run(cfg: Config) -> anyhow::Result<()> {
     ));
     tokio::spawn(controllers::repair::run(
         store.clone(),
-        objects,
+        objects.clone(),
         lead,
         controllers::repair::Throttle {
             interval: Duration::from_millis(cfg.repair_interval_ms.max(100)),
@@ -347,6 +351,7 @@ pub async fn run(cfg: Config) -> anyhow::Result<()> {
         store,
         tokens: Arc::new(tokens),
         secrets,
+        objects,
     });
     let listener = tokio::net::TcpListener::bind(&cfg.listen)
         .await

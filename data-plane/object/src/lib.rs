@@ -10,6 +10,7 @@
 
 pub mod map;
 
+pub mod health;
 mod list;
 mod multipart;
 mod read;

@@ -40,7 +40,11 @@ async fn record(c: &Cluster, bucket: &str, key: &str) -> ObjectRecord {
 }
 
 /// Offset of the data of `shard` on a disk file, found by a raw scan.
-async fn shard_data_offset(disk: &std::path::Path, version: uuid::Uuid, index: u8) -> u64 {
+pub(crate) async fn shard_data_offset(
+    disk: &std::path::Path,
+    version: uuid::Uuid,
+    index: u8,
+) -> u64 {
     let dev = objectio_engine::device::sync::SyncDevice::open_read_only(disk).unwrap();
     let r = objectio_engine::scan::scan(&dev).await;
     r.shards

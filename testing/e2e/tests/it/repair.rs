@@ -441,3 +441,151 @@ async fn test_repair_resumes_from_its_cursor_after_the_meta_is_killed_mid_pass()
         0
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn test_object_health_reads_every_shard_and_says_what_is_left() {
+    use std::os::unix::fs::FileExt;
+    let mut c = Cluster::start().await.unwrap();
+    let s3c = s3(&c);
+    s3c.create_bucket().bucket("hlt").send().await.unwrap();
+    let body = data((9 << 20) + 17, 77); // three stripes
+    put(&s3c, "hlt", "dir/obj", body.clone()).await;
+    let store = Store::connect(&[c.etcd_endpoint()], "it").await.unwrap();
+    let (rec, _) = store
+        .get::<ObjectRecord>(store.keys().object("hlt", "dir/obj"))
+        .await
+        .unwrap()
+        .unwrap();
+    let (endpoint, token) = (c.admin_url(""), c.token.clone());
+    let cli = |args: &[&str]| {
+        let out = std::process::Command::new(objectio_testkit::bin_dir().join("objectio-cli"))
+            .args(args)
+            .env("OBJECTIO_ENDPOINT", &endpoint)
+            .env("OBJECTIO_TOKEN", &token)
+            .output()
+            .unwrap();
+        (
+            out.status.success(),
+            String::from_utf8_lossy(&out.stdout).to_string(),
+            String::from_utf8_lossy(&out.stderr).to_string(),
+        )
+    };
+    let admin = c.admin();
+    let url = c.admin_url("/api/v1/objects/health?bucket=hlt&key=dir%2Fobj");
+    let health = || async {
+        admin
+            .get(&url)
+            .send()
+            .await
+            .unwrap()
+            .json::<serde_json::Value>()
+            .await
+            .unwrap()
+    };
+    let h = health().await;
+    assert_eq!(h["verdict"], "healthy", "{h}");
+    assert_eq!(h["redundancy_left"], 2);
+    let shards = h["segments"][0]["shards"].as_array().unwrap().clone();
+    assert_eq!(shards.len(), 6);
+    for s in &shards {
+        assert_eq!(
+            (s["verdict"].as_str(), s["chunks_ok"].as_u64()),
+            (Some("ok"), Some(3)),
+            "{s}"
+        );
+    }
+    let (ok, text, _) = cli(&["object", "health", "hlt/dir/obj"]);
+    assert!(ok && text.contains("verdict: HEALTHY"), "{text}");
+    // Flip bytes of stripe 1 in shard `i` on its disk.
+    let disks: Vec<(String, std::path::PathBuf)> = c
+        .osds
+        .iter()
+        .map(|o| (o.id.clone(), o.disk.clone()))
+        .collect();
+    let corrupt = |i: usize| {
+        let loc = rec.shards[i].clone().unwrap();
+        let disk = disks
+            .iter()
+            .find(|(id, _)| *id == loc.osd)
+            .unwrap()
+            .1
+            .clone();
+        let version = rec.version_id;
+        async move {
+            let off = crate::failures::shard_data_offset(&disk, version, i as u8).await;
+            let f = std::fs::OpenOptions::new().write(true).open(&disk).unwrap();
+            f.write_all_at(&[0x5A; 64], off + (1 << 20) + 100).unwrap();
+            f.sync_all().unwrap();
+        }
+    };
+    corrupt(0).await;
+    let h = health().await;
+    assert_eq!(h["verdict"], "degraded", "{h}");
+    assert_eq!(h["redundancy_left"], 1, "{h}");
+    let s0 = &h["segments"][0]["shards"][0];
+    assert_eq!(
+        (s0["verdict"].as_str(), s0["chunks_ok"].as_u64()),
+        (Some("corrupt"), Some(2)),
+        "{s0}"
+    );
+    // An OSD down: its shard is unreachable, one less to lose.
+    let down = osd_index(&c, &rec.shards[3].as_ref().unwrap().osd);
+    c.kill_osd(down);
+    c.wait_osds_up(5).await.unwrap();
+    let h = health().await;
+    assert_eq!(h["verdict"], "degraded", "{h}");
+    assert_eq!(h["redundancy_left"], 0, "{h}");
+    assert_eq!(
+        h["segments"][0]["shards"][3]["verdict"], "unreachable",
+        "{h}"
+    );
+    // Stripe 1 below k now, but the down OSD would bring it back: at risk.
+    corrupt(1).await;
+    let h = health().await;
+    assert_eq!(h["verdict"], "at_risk", "{h}");
+    assert_eq!(
+        h["segments"][0]["unreadable_stripes"],
+        serde_json::json!([1]),
+        "{h}"
+    );
+    assert_eq!(
+        h["segments"][0]["lost_stripes"],
+        serde_json::json!([]),
+        "{h}"
+    );
+    let (ok, _, err) = cli(&["object", "health", "hlt/dir/obj"]);
+    assert!(!ok && err.contains("at risk"), "{err}");
+    // One more: even with the OSD back stripe 1 has three chunks. Lost,
+    // and said so; a GET fails rather than return wrong bytes.
+    corrupt(2).await;
+    let h = health().await;
+    assert_eq!(h["verdict"], "lost", "{h}");
+    assert_eq!(
+        h["segments"][0]["lost_stripes"],
+        serde_json::json!([1]),
+        "{h}"
+    );
+    let (ok, text, err) = cli(&["object", "health", "hlt/dir/obj"]);
+    assert!(
+        !ok && err.contains("is lost") && text.contains("lost stripes: [1]"),
+        "{text}{err}"
+    );
+    let e = s3_no_retry(&c, &c.access_key.clone(), &c.secret_key.clone(), None)
+        .get_object()
+        .bucket("hlt")
+        .key("dir/obj")
+        .send()
+        .await;
+    match e {
+        Err(e) => assert_eq!(e.raw_response().map(|r| r.status().as_u16()), Some(503)),
+        Ok(r) => {
+            // The first stripe reads; the body must break at stripe 1.
+            assert!(r.body.collect().await.is_err(), "a lost stripe was served");
+        }
+    }
+    // Unknown objects: 404 and a non-zero exit.
+    let (ok, _, err) = cli(&["object", "health", "hlt/missing"]);
+    assert!(!ok && err.contains("404"), "{err}");
+    let (ok, _, err) = cli(&["object", "health", "no-slash"]);
+    assert!(!ok && err.contains("BUCKET/KEY"), "{err}");
+}
