@@ -162,6 +162,9 @@ enum OsdCmd {
     Out { id: String },
     /// Marks an OSD's disks in again.
     In { id: String },
+    /// Starts a scrub pass of an OSD's disks now (`osd list` shows when it
+    /// finished and what it found).
+    Scrub { id: String },
 }
 
 #[derive(Subcommand)]
@@ -447,7 +450,15 @@ async fn admin(
             print(o, &l, |l| {
                 table(
                     &[
-                        "ID", "STATE", "ADDRESS", "DOMAIN", "DISKS", "USED", "CAPACITY",
+                        "ID",
+                        "STATE",
+                        "ADDRESS",
+                        "DOMAIN",
+                        "DISKS",
+                        "USED",
+                        "CAPACITY",
+                        "LAST SCRUB",
+                        "SCRUB ERRORS",
                     ],
                     l.osds
                         .iter()
@@ -463,6 +474,17 @@ async fn admin(
                                 x.disks.len().to_string(),
                                 human(x.disks.iter().map(|d| d.used_bytes).sum()),
                                 human(x.disks.iter().map(|d| d.capacity_bytes).sum()),
+                                x.disks
+                                    .iter()
+                                    .filter_map(|d| d.last_scrub.as_deref())
+                                    .min()
+                                    .map(local_date)
+                                    .unwrap_or_else(|| "never".into()),
+                                x.disks
+                                    .iter()
+                                    .map(|d| d.scrub_errors)
+                                    .sum::<u64>()
+                                    .to_string(),
                             ]
                         })
                         .collect(),
@@ -524,6 +546,21 @@ async fn admin(
         AdminCmd::Osd {
             cmd: OsdCmd::In { id },
         } => osd_state(&api, o, &id, "in").await?,
+        AdminCmd::Osd {
+            cmd: OsdCmd::Scrub { id },
+        } => {
+            let r: ScrubRequestOut = api
+                .send(api.http.post(api.url(&format!("/api/v1/osds/{id}/scrub"))))
+                .await?
+                .context("empty response")?;
+            print(o, &r, |r| {
+                format!(
+                    "scrub of {} asked for at {}\n",
+                    r.osd,
+                    local_date(&r.requested)
+                )
+            });
+        }
         AdminCmd::Object {
             cmd: ObjectCmd::Health { path },
         } => {

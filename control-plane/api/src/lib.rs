@@ -112,6 +112,11 @@ pub struct DiskOut {
     pub backend: String,
     /// `in` (takes new shards) or `out`.
     pub state: String,
+    /// When the last scrub pass of the disk finished (RFC 3339), if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_scrub: Option<String>,
+    /// Damaged shards the last scrub pass found.
+    pub scrub_errors: u64,
 }
 
 /// An OSD.
@@ -379,4 +384,13 @@ pub struct ObjectHealthOut {
     /// unreadable).
     pub redundancy_left: i64,
     pub segments: Vec<SegmentHealthOut>,
+}
+
+/// `POST /api/v1/osds/{id}/scrub`.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct ScrubRequestOut {
+    pub osd: String,
+    /// When the pass was asked for (RFC 3339); the OSD starts it within a
+    /// second, and `osd list` shows when it finished.
+    pub requested: String,
 }

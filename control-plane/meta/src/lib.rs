@@ -161,6 +161,7 @@ pub struct AppState {
         v1::keys::delete,
         v1::osds::mark_out,
         v1::osds::mark_in,
+        v1::osds::scrub,
         v1::repair::status,
         v1::objects::health,
     ),

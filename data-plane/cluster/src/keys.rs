@@ -123,6 +123,18 @@ impl Keys {
     pub fn intent(&self, version_id: &Uuid) -> String {
         self.k(&format!("intents/{version_id}"))
     }
+    pub fn damaged_prefix(&self) -> String {
+        self.k("damaged/")
+    }
+    /// A shard found damaged (by scrub or a read) on a disk, for repair to
+    /// rebuild: `damaged/<data id>/<part>/<index>/<disk>`.
+    pub fn damaged(&self, version_id: &Uuid, part: u32, index: usize, disk: &Uuid) -> String {
+        self.k(&format!("damaged/{version_id}/{part}/{index}/{disk}"))
+    }
+    /// An operator's request that an OSD scrub now.
+    pub fn scrub_request(&self, osd: &str) -> String {
+        self.k(&format!("scrub/{osd}"))
+    }
     /// A background job's record (`repair`), with its cursor.
     pub fn job(&self, name: &str) -> String {
         self.k(&format!("jobs/{name}"))

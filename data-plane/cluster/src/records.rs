@@ -190,6 +190,12 @@ pub struct DiskRecord {
     /// OSD is back.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub auto_out: bool,
+    /// When the last scrub pass of the disk finished (seconds since the
+    /// epoch; 0: never), and the damaged shards it found.
+    #[serde(default)]
+    pub last_scrub: u64,
+    #[serde(default)]
+    pub scrub_errors: u64,
 }
 
 /// A bucket.
@@ -447,6 +453,27 @@ pub struct GcRecord {
     pub was_live: bool,
 }
 
+/// A shard found damaged: chunks failing their checksum, or unreadable.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct DamagedShard {
+    #[serde(default = "schema")]
+    pub version: u32,
+    pub osd: String,
+    pub disk: Uuid,
+    /// `scrub` or `read`.
+    pub found_by: String,
+    pub reason: String,
+    pub reported_ms: u64,
+}
+
+/// An operator's request that an OSD scrub its disks now.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct ScrubRequest {
+    #[serde(default = "schema")]
+    pub version: u32,
+    pub requested_ms: u64,
+}
+
 /// An object repair could not make whole, and why.
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
 pub struct SkippedObject {
@@ -514,6 +541,8 @@ impl Versioned for AccessKeyRecord {
 }
 
 versioned!(
+    DamagedShard,
+    ScrubRequest,
     RepairJob,
     ClusterConfig,
     OsdRecord,

@@ -118,6 +118,7 @@ impl Objects {
                 Some(Chunk::Ok(b)) if b.len() == cl => Some(b),
                 Some(Chunk::Corrupt) => {
                     tracing::warn!(%vid, part, shard = i, stripe = s, osd = %loc.osd, "corrupt chunk: decoding from parity; shard needs repair");
+                    self.report_damaged(seg, i, &loc, format!("chunk {s} fails its checksum"));
                     None
                 }
                 other => {

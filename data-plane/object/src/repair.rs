@@ -13,11 +13,14 @@
 //! and the intent: a concurrent overwrite or delete wins, and the repair's
 //! shards go to GC.
 
+use std::collections::HashSet;
+
 use bytes::Bytes;
 use etcd_client::{Compare, CompareOp, Txn, TxnOp};
 use objectio_cluster::store::encode;
 use objectio_cluster::{
-    IntentRecord, ObjectRecord, SCHEMA_VERSION, Segment, ShardLocation, now_millis, now_secs,
+    DamagedShard, IntentRecord, ObjectRecord, SCHEMA_VERSION, Segment, ShardLocation, now_millis,
+    now_secs,
 };
 use objectio_codec::{Encoder, Geometry, decode_stripe};
 use objectio_shard::{SHARD_FORMAT, ShardHeader};
@@ -56,28 +59,87 @@ impl Snapshot {
         }
     }
 
-    /// The indices of a segment's shards that are lost (none for an empty
-    /// segment, which has no shards).
-    pub fn lost_shards(&self, seg: &Segment) -> Vec<usize> {
+    /// The indices of a segment's shards that are lost, or reported
+    /// damaged (none for an empty segment, which has no shards).
+    pub fn lost_shards(&self, seg: &Segment, damaged: &Damaged) -> Vec<usize> {
         if seg.size == 0 {
             return Vec::new();
         }
         seg.shards
             .iter()
             .enumerate()
-            .filter(|(_, l)| l.as_ref().is_none_or(|l| self.is_lost(l)))
+            .filter(|(i, l)| {
+                l.as_ref().is_none_or(|l| {
+                    self.is_lost(l) || damaged.contains(&(seg.version_id, seg.part, *i, l.disk))
+                })
+            })
             .map(|(i, _)| i)
             .collect()
     }
 }
 
+/// Shards reported damaged (`damaged/`): data id, part, index, disk.
+pub type Damaged = HashSet<(Uuid, u32, usize, Uuid)>;
+
+/// Reads the shards reported damaged.
+pub async fn damaged(store: &objectio_cluster::Store) -> objectio_cluster::Result<Damaged> {
+    let prefix = store.keys().damaged_prefix();
+    Ok(store
+        .list::<DamagedShard>(prefix.clone())
+        .await?
+        .into_iter()
+        .filter_map(|(k, _)| {
+            let rest = std::str::from_utf8(&k).ok()?.strip_prefix(&prefix)?;
+            let mut it = rest.split('/');
+            Some((
+                it.next()?.parse().ok()?,
+                it.next()?.parse().ok()?,
+                it.next()?.parse().ok()?,
+                it.next()?.parse().ok()?,
+            ))
+        })
+        .collect())
+}
+
 impl Objects {
-    /// Rebuilds the lost shards of an object read at etcd revision `rev`
-    /// (its record's mod revision) and swaps them into its record.
-    pub async fn repair(&self, rec: &ObjectRecord, rev: i64) -> Result<Outcome> {
+    /// Reports a shard found damaged on read, for repair (in the background:
+    /// the read goes on, decoding around it).
+    pub(crate) fn report_damaged(
+        &self,
+        seg: &Segment,
+        i: usize,
+        loc: &ShardLocation,
+        reason: String,
+    ) {
+        let store = self.store().clone();
+        let key = store
+            .keys()
+            .damaged(&seg.version_id, seg.part, i, &loc.disk);
+        let rec = DamagedShard {
+            version: SCHEMA_VERSION,
+            osd: loc.osd.clone(),
+            disk: loc.disk,
+            found_by: "read".into(),
+            reason,
+            reported_ms: now_millis(),
+        };
+        tokio::spawn(async move {
+            if let Err(e) = store.put(key, &rec).await {
+                tracing::warn!(error = %e, "could not report a damaged shard");
+            }
+        });
+    }
+
+    /// Rebuilds the lost (and reported damaged) shards of an object read at
+    /// etcd revision `rev` (its record's mod revision) and swaps them into
+    /// its record; the damage reports of the shards replaced go with it.
+    pub async fn repair(&self, rec: &ObjectRecord, rev: i64, damaged: &Damaged) -> Result<Outcome> {
         let snap = self.inner.map.get();
         let segments = rec.segments();
-        let lost: Vec<Vec<usize>> = segments.iter().map(|s| snap.lost_shards(s)).collect();
+        let lost: Vec<Vec<usize>> = segments
+            .iter()
+            .map(|s| snap.lost_shards(s, damaged))
+            .collect();
         if lost.iter().all(Vec::is_empty) {
             return Ok(Outcome::Healthy);
         }
@@ -164,6 +226,18 @@ impl Objects {
         );
         let mut ops = vec![TxnOp::put(okey, encode(&new), None)];
         ops.extend(intents.iter().map(|ik| TxnOp::delete(ik.as_str(), None)));
+        for (seg, idx) in segments.iter().zip(&lost) {
+            for i in idx {
+                if let Some(l) = &seg.shards[*i]
+                    && damaged.contains(&(seg.version_id, seg.part, *i, l.disk))
+                {
+                    ops.push(TxnOp::delete(
+                        keys.damaged(&seg.version_id, seg.part, *i, &l.disk),
+                        None,
+                    ));
+                }
+            }
+        }
         ops.extend(self.gc_op(old, false));
         let ok = self
             .store()
@@ -203,9 +277,16 @@ impl Objects {
                 Some((l.disk, domain))
             })
             .collect();
+        // Never a disk the segment uses now, lost or damaged ones included
+        // (a disk holds one shard of an id).
+        let candidates: Vec<_> = snap
+            .candidates()
+            .into_iter()
+            .filter(|c| !seg.shards.iter().flatten().any(|l| l.disk == c.disk))
+            .collect();
         let targets = match objectio_cluster::placement::place_more(
             seg.version_id.as_bytes(),
-            &snap.candidates(),
+            &candidates,
             &kept,
             k + m,
             lost.len(),

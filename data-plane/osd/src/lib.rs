@@ -5,6 +5,7 @@
 //! on-device layout is `objectio-engine`'s. It never talks S3 and never
 //! reads object records.
 
+pub mod scrub;
 pub mod server;
 
 use std::collections::HashMap;
@@ -73,6 +74,13 @@ pub struct Config {
     /// are placed on it).
     #[arg(long, env = "OBJECTIO_SHUTDOWN_GRACE_SECS", default_value_t = 30)]
     pub shutdown_grace_secs: u64,
+    /// How long after a scrub pass (or the start) the next one begins, in
+    /// seconds; `objectio-cli osd scrub ID` starts one at once.
+    #[arg(long, env = "OBJECTIO_SCRUB_INTERVAL_SECS", default_value_t = 604800)]
+    pub scrub_interval_secs: u64,
+    /// Bytes a scrub pass reads per second at most, in MiB (0: no limit).
+    #[arg(long, env = "OBJECTIO_SCRUB_MAX_MIBS", default_value_t = 32)]
+    pub scrub_max_mibs: u64,
     /// Check the configuration and exit.
     #[arg(long)]
     pub check_config: bool,
@@ -194,8 +202,19 @@ pub async fn run(cfg: Config) -> anyhow::Result<()> {
         registered: now_secs(),
     };
     store.put(store.keys().osd(&cfg.id), &rec).await?;
+    let scrubbed: scrub::Stats = Default::default();
     let mut published = HashMap::new();
-    publish_disks(&store, &cfg.id, &disks, &paths, &mut published).await?;
+    publish_disks(&store, &cfg.id, &disks, &paths, &scrubbed, &mut published).await?;
+    let scrubber = tokio::spawn(scrub::run(
+        store.clone(),
+        cfg.id.clone(),
+        disks.clone(),
+        scrubbed.clone(),
+        scrub::Settings {
+            every: Duration::from_secs(cfg.scrub_interval_secs.max(1)),
+            max_bytes_per_sec: cfg.scrub_max_mibs << 20,
+        },
+    ));
     let state = Arc::new(server::ServerState {
         secret,
         disks: disks.clone(),
@@ -224,7 +243,7 @@ pub async fn run(cfg: Config) -> anyhow::Result<()> {
             }
         }
         if last_publish.elapsed() >= Duration::from_millis(cfg.publish_ms) {
-            match publish_disks(&store, &cfg.id, &disks, &paths, &mut published).await {
+            match publish_disks(&store, &cfg.id, &disks, &paths, &scrubbed, &mut published).await {
                 Ok(()) => last_publish = tokio::time::Instant::now(),
                 Err(e) => tracing::warn!(error = %e, "could not publish disk usage"),
             }
@@ -243,7 +262,16 @@ pub async fn run(cfg: Config) -> anyhow::Result<()> {
         Ok(_) => tracing::info!("requests in flight finished"),
         Err(_) => tracing::warn!("grace period over; dropping the remaining connections"),
     }
-    let _ = publish_disks(&store, &cfg.id, &disks, &paths, &mut HashMap::new()).await;
+    scrubber.abort();
+    let _ = publish_disks(
+        &store,
+        &cfg.id,
+        &disks,
+        &paths,
+        &scrubbed,
+        &mut HashMap::new(),
+    )
+    .await;
     // A checkpoint now leaves nothing to replay at the next start.
     for (id, d) in &disks {
         if let Err(e) = d.checkpoint_now().await {
@@ -277,14 +305,23 @@ async fn publish_disks(
     osd: &str,
     disks: &HashMap<uuid::Uuid, Arc<objectio_engine::Engine>>,
     paths: &HashMap<uuid::Uuid, String>,
-    published: &mut HashMap<uuid::Uuid, (objectio_engine::Usage, std::time::Instant)>,
+    scrubbed: &scrub::Stats,
+    published: &mut HashMap<
+        uuid::Uuid,
+        (objectio_engine::Usage, scrub::DiskScrub, std::time::Instant),
+    >,
 ) -> objectio_cluster::Result<()> {
     for (id, d) in disks {
         let u = d.usage();
-        if published
+        let sc = scrubbed
+            .lock()
+            .expect("scrub stats")
             .get(id)
-            .is_some_and(|(last, at)| *last == u && at.elapsed() < REPUBLISH_EVERY)
-        {
+            .copied()
+            .unwrap_or_default();
+        if published.get(id).is_some_and(|(last, lsc, at)| {
+            *last == u && *lsc == sc && at.elapsed() < REPUBLISH_EVERY
+        }) {
             continue;
         }
         let key = store.keys().disk(id);
@@ -293,10 +330,16 @@ async fn publish_disks(
         // never overwritten with the state read before it.
         loop {
             let prev = store.get::<DiskRecord>(key.clone()).await?;
-            let (state, auto_out) = prev
+            let (state, auto_out, last_scrub, scrub_errors) = prev
                 .as_ref()
-                .map(|(r, _)| (r.state, r.auto_out))
-                .unwrap_or((DiskState::In, false));
+                .map(|(r, _)| (r.state, r.auto_out, r.last_scrub, r.scrub_errors))
+                .unwrap_or((DiskState::In, false, 0, 0));
+            // This process's scrub result, else the last one recorded.
+            let (last_scrub, scrub_errors) = if sc.finished > 0 {
+                (sc.finished, sc.errors)
+            } else {
+                (last_scrub, scrub_errors)
+            };
             let rec = DiskRecord {
                 version: objectio_cluster::SCHEMA_VERSION,
                 id: *id,
@@ -310,6 +353,8 @@ async fn publish_disks(
                 weight: (u.capacity as f64 / (1u64 << 30) as f64).max(0.001),
                 state,
                 auto_out,
+                last_scrub,
+                scrub_errors,
             };
             let rev = prev.map(|(_, r)| r).unwrap_or(0);
             let cmp = if rev == 0 {
@@ -328,7 +373,7 @@ async fn publish_disks(
                 break;
             }
         }
-        published.insert(*id, (u, std::time::Instant::now()));
+        published.insert(*id, (u, sc, std::time::Instant::now()));
     }
     Ok(())
 }

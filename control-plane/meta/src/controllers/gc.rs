@@ -79,8 +79,20 @@ impl Ctx<'_> {
         p: &mut Pass,
     ) -> objectio_cluster::Result<()> {
         let mut left = Vec::new();
+        // Damage reports of the shards deleted go with them.
+        let mut reports = Vec::new();
         for seg in &rec.segments {
             let rest = delete_shards(self.client, &self.addrs, seg, p).await;
+            for (i, (was, now)) in seg.shards.iter().zip(&rest.shards).enumerate() {
+                if let (Some(l), None) = (was, now) {
+                    reports.push(TxnOp::delete(
+                        self.store
+                            .keys()
+                            .damaged(&seg.version_id, seg.part, i, &l.disk),
+                        None,
+                    ));
+                }
+            }
             if rest.shards.iter().any(Option::is_some) {
                 left.push(rest);
             }
@@ -96,9 +108,11 @@ impl Ctx<'_> {
             };
             TxnOp::put(key, encode(&rec), None)
         };
+        let mut ops = vec![op];
+        ops.extend(reports);
         let txn = Txn::new()
             .when([Compare::mod_revision(key, CompareOp::Equal, rev)])
-            .and_then([op]);
+            .and_then(ops);
         self.store.kv().txn(txn).await?;
         Ok(())
     }

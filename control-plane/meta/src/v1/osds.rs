@@ -16,6 +16,43 @@ pub fn router() -> Router<AppState> {
         .route("/api/v1/osds", get(list))
         .route("/api/v1/osds/{id}/out", post(mark_out))
         .route("/api/v1/osds/{id}/in", post(mark_in))
+        .route("/api/v1/osds/{id}/scrub", post(scrub))
+}
+
+/// Asks an OSD to scrub its disks now: every chunk re-read and checked;
+/// damaged shards are reported and rebuilt by repair.
+#[utoipa::path(post, path = "/api/v1/osds/{id}/scrub", operation_id = "osd.scrub", tag = "osds",
+    security(("bearer" = [])),
+    params(("id" = String, Path, description = "The OSD id")),
+    responses((status = 200, body = ScrubRequestOut), (status = 404, body = ErrorOut), (status = 401, body = ErrorOut)))]
+pub async fn scrub(
+    _: Admin,
+    State(st): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<Json<ScrubRequestOut>, ApiError> {
+    let store = &st.store;
+    if id.contains('/')
+        || store
+            .get::<OsdRecord>(store.keys().osd(&id))
+            .await?
+            .is_none()
+    {
+        return Err(ApiError::not_found(&format!("no such OSD {id:?}")));
+    }
+    let now = objectio_cluster::now_millis();
+    store
+        .put(
+            store.keys().scrub_request(&id),
+            &objectio_cluster::ScrubRequest {
+                version: objectio_cluster::SCHEMA_VERSION,
+                requested_ms: now,
+            },
+        )
+        .await?;
+    Ok(Json(ScrubRequestOut {
+        osd: id,
+        requested: rfc3339(now / 1000),
+    }))
 }
 
 async fn set_state(
@@ -124,6 +161,8 @@ pub async fn list(_: Admin, State(st): State<AppState>) -> Result<Json<ListOsdsO
                         DiskState::In => "in".into(),
                         DiskState::Out => "out".into(),
                     },
+                    last_scrub: (d.last_scrub > 0).then(|| rfc3339(d.last_scrub)),
+                    scrub_errors: d.scrub_errors,
                 })
                 .collect(),
             id: o.id,

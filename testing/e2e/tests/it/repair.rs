@@ -310,11 +310,17 @@ async fn test_repair_racing_an_overwrite_or_a_delete_loses_to_them() {
     let gc_before = store.count(store.keys().gc_prefix()).await.unwrap();
     // Repairs of the versions read before lose.
     assert_eq!(
-        objects.repair(&over, over_rev).await.unwrap(),
+        objects
+            .repair(&over, over_rev, &Default::default())
+            .await
+            .unwrap(),
         objectio_object::Outcome::Raced
     );
     assert_eq!(
-        objects.repair(&gone, gone_rev).await.unwrap(),
+        objects
+            .repair(&gone, gone_rev, &Default::default())
+            .await
+            .unwrap(),
         objectio_object::Outcome::Raced
     );
     // The overwrite stands, the delete stands, no intent is left, and the
@@ -335,7 +341,10 @@ async fn test_repair_racing_an_overwrite_or_a_delete_loses_to_them() {
     );
     // A repair of the current version goes through.
     let (now, rev) = read("over").await;
-    let out = objects.repair(&now, rev).await.unwrap();
+    let out = objects
+        .repair(&now, rev, &Default::default())
+        .await
+        .unwrap();
     assert!(
         matches!(
             out,
@@ -588,4 +597,150 @@ async fn test_object_health_reads_every_shard_and_says_what_is_left() {
     assert!(!ok && err.contains("404"), "{err}");
     let (ok, _, err) = cli(&["object", "health", "no-slash"]);
     assert!(!ok && err.contains("BUCKET/KEY"), "{err}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn test_scrub_finds_a_flipped_byte_and_repair_fixes_it_without_any_get() {
+    use std::os::unix::fs::FileExt;
+    let c = Cluster::start_with(Options {
+        osds: 7,
+        ..Default::default()
+    })
+    .await
+    .unwrap();
+    let s3c = s3(&c);
+    s3c.create_bucket().bucket("scrub").send().await.unwrap();
+    let a = data((3 << 20) + 5, 91);
+    put(&s3c, "scrub", "a", a.clone()).await;
+    let store = Store::connect(&[c.etcd_endpoint()], "it").await.unwrap();
+    let rec = |key: &'static str| {
+        let store = store.clone();
+        async move {
+            store
+                .get::<ObjectRecord>(store.keys().object("scrub", key))
+                .await
+                .unwrap()
+                .unwrap()
+                .0
+        }
+    };
+    // A shard of each on host1 (room for a replacement under the cap).
+    let host1: Vec<String> = [0usize, 3, 6]
+        .iter()
+        .map(|&i| c.osds[i].id.clone())
+        .collect();
+    // A shard on host1 (of the first `upto` shards: 4 for a data shard,
+    // which GETs read).
+    let on_host1 = |r: &ObjectRecord, upto: usize| {
+        r.shards
+            .iter()
+            .enumerate()
+            .take(upto)
+            .find_map(|(i, l)| l.clone().filter(|l| host1.contains(&l.osd)).map(|l| (i, l)))
+    };
+    // Flips bytes of shard `i` on its disk.
+    let flip = |r: ObjectRecord, (i, loc): (usize, objectio_cluster::ShardLocation)| {
+        let disk = c.osds[osd_index(&c, &loc.osd)].disk.clone();
+        async move {
+            let off = crate::failures::shard_data_offset(&disk, r.version_id, i as u8).await;
+            let f = std::fs::OpenOptions::new().write(true).open(&disk).unwrap();
+            f.write_all_at(&[0xEE; 16], off + 10).unwrap();
+            f.sync_all().unwrap();
+            (i, loc)
+        }
+    };
+    let ra = rec("a").await;
+    let at = on_host1(&ra, 6).expect("two of six shards are on host1");
+    let (ia, la) = flip(ra, at).await;
+    // Scrub the OSD holding it: no client reads the object.
+    let out = std::process::Command::new(objectio_testkit::bin_dir().join("objectio-cli"))
+        .args(["osd", "scrub", &la.osd])
+        .env("OBJECTIO_ENDPOINT", c.admin_url(""))
+        .env("OBJECTIO_TOKEN", &c.token)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let t = Instant::now();
+    while rec("a").await.shards[ia].as_ref().unwrap().disk == la.disk {
+        assert!(
+            t.elapsed() < Duration::from_secs(30),
+            "scrub + repair never rebuilt shard {ia}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let line = c
+        .wait_log(
+            &la.osd,
+            "scrub found a damaged shard",
+            Duration::from_secs(5),
+        )
+        .await
+        .unwrap();
+    assert!(line.contains("fails its checksum"), "{line}");
+    // The report is gone with the repair, and osd list says what scrub found.
+    assert_eq!(store.count(store.keys().damaged_prefix()).await.unwrap(), 0);
+    let t = Instant::now();
+    loop {
+        let v = c.admin_json("/api/v1/osds").await.unwrap();
+        let osd = v["osds"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|o| o["id"] == la.osd.as_str())
+            .unwrap()
+            .clone();
+        if osd["disks"][0]["scrub_errors"] == 1 {
+            assert!(osd["disks"][0]["last_scrub"].is_string(), "{osd}");
+            break;
+        }
+        assert!(t.elapsed() < Duration::from_secs(10), "{osd}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(get(&s3c, "scrub", "a").await == a);
+
+    // A GET that meets a corrupt chunk decodes around it and reports it;
+    // repair rebuilds that shard too.
+    // (An object with a data shard on host1: put until one has.)
+    let mut n = 0;
+    let (rb, bt, b) = loop {
+        let key = format!("b{n}");
+        let body = data((2 << 20) + 9 + n, 92 + n as u64);
+        put(&s3c, "scrub", &key, body.clone()).await;
+        let r = store
+            .get::<ObjectRecord>(store.keys().object("scrub", &key))
+            .await
+            .unwrap()
+            .unwrap()
+            .0;
+        if let Some(t) = on_host1(&r, 4) {
+            break (r, t, body);
+        }
+        n += 1;
+        assert!(n < 20, "no object with a data shard on host1");
+    };
+    let bkey = rb.key.clone();
+    let (ib, lb) = flip(rb, bt).await;
+    assert!(get(&s3c, "scrub", &bkey).await == b);
+    let t = Instant::now();
+    loop {
+        let r = store
+            .get::<ObjectRecord>(store.keys().object("scrub", &bkey))
+            .await
+            .unwrap()
+            .unwrap()
+            .0;
+        if r.shards[ib].as_ref().unwrap().disk != lb.disk {
+            break;
+        }
+        assert!(
+            t.elapsed() < Duration::from_secs(30),
+            "a damaged shard found by a read was never rebuilt"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(get(&s3c, "scrub", &bkey).await == b);
 }
