@@ -90,22 +90,7 @@ pub fn place_more(
     for (_, d) in kept {
         *per_domain.entry(d.as_str()).or_default() += 1;
     }
-    let mut ranked: Vec<(f64, &Candidate)> = free
-        .iter()
-        .map(|c| (score(key, &c.disk, c.weight), *c))
-        .collect();
-    ranked.sort_by(|a, b| b.0.total_cmp(&a.0).then_with(|| a.1.disk.cmp(&b.1.disk)));
-    let mut out = Vec::with_capacity(n);
-    for (_, c) in ranked {
-        if out.len() == n {
-            break;
-        }
-        let used = per_domain.entry(c.domain.as_str()).or_default();
-        if *used < cap {
-            *used += 1;
-            out.push(c.clone());
-        }
-    }
+    let out = take_ranked(key, free, n, cap, per_domain);
     if out.len() < n {
         return Err(Error::NotEnoughDisks {
             needed: n,
@@ -138,12 +123,23 @@ fn rank(key: &[u8], candidates: &[Candidate], n: usize) -> Vec<Candidate> {
     let domains: std::collections::HashSet<&str> =
         candidates.iter().map(|c| c.domain.as_str()).collect();
     let cap = domain_cap(n, domains.len());
+    take_ranked(key, candidates.iter().collect(), n, cap, HashMap::new())
+}
+
+/// Up to `n` of `candidates` in rendezvous-score order, skipping a disk
+/// whose domain already holds `cap` (counting `per_domain` already used).
+fn take_ranked<'a>(
+    key: &[u8],
+    candidates: Vec<&'a Candidate>,
+    n: usize,
+    cap: usize,
+    mut per_domain: HashMap<&'a str, usize>,
+) -> Vec<Candidate> {
     let mut ranked: Vec<(f64, &Candidate)> = candidates
-        .iter()
+        .into_iter()
         .map(|c| (score(key, &c.disk, c.weight), c))
         .collect();
     ranked.sort_by(|a, b| b.0.total_cmp(&a.0).then_with(|| a.1.disk.cmp(&b.1.disk)));
-    let mut per_domain: HashMap<&str, usize> = HashMap::new();
     let mut out = Vec::with_capacity(n);
     for (_, c) in ranked {
         if out.len() == n {

@@ -17,7 +17,7 @@ mod read;
 mod repair;
 mod write;
 
-pub use repair::{Damaged, Outcome, damaged};
+pub use repair::{Known, Outcome, ShardSet, known};
 pub use write::Written;
 
 use std::collections::BTreeMap;

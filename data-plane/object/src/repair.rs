@@ -61,7 +61,7 @@ impl Snapshot {
 
     /// The indices of a segment's shards that are lost, or reported
     /// damaged (none for an empty segment, which has no shards).
-    pub fn lost_shards(&self, seg: &Segment, damaged: &Damaged) -> Vec<usize> {
+    pub fn lost_shards(&self, seg: &Segment, damaged: &ShardSet) -> Vec<usize> {
         if seg.size == 0 {
             return Vec::new();
         }
@@ -78,18 +78,37 @@ impl Snapshot {
     }
 }
 
-/// Shards reported damaged (`damaged/`): data id, part, index, disk.
-pub type Damaged = HashSet<(Uuid, u32, usize, Uuid)>;
+/// Shards by data id, part, index and disk.
+pub type ShardSet = HashSet<(Uuid, u32, usize, Uuid)>;
 
-/// Reads the shards reported damaged.
-pub async fn damaged(store: &objectio_cluster::Store) -> objectio_cluster::Result<Damaged> {
-    let prefix = store.keys().damaged_prefix();
-    Ok(store
+/// What repair must know besides the map: shards reported damaged, and
+/// shards some intent or GC record names (a disk that may still hold, or
+/// will have deleted, a shard of that id must not be given a new one: GC
+/// deletes by id and disk).
+#[derive(Default, Debug, Clone)]
+pub struct Known {
+    pub damaged: ShardSet,
+    pub named: ShardSet,
+}
+
+fn add_segment(set: &mut ShardSet, seg: &Segment) {
+    for (i, l) in seg.shards.iter().enumerate() {
+        if let Some(l) = l {
+            set.insert((seg.version_id, seg.part, i, l.disk));
+        }
+    }
+}
+
+/// Reads the damage reports, intents and GC records.
+pub async fn known(store: &objectio_cluster::Store) -> objectio_cluster::Result<Known> {
+    let k = store.keys();
+    let prefix = k.damaged_prefix();
+    let damaged = store
         .list::<DamagedShard>(prefix.clone())
         .await?
         .into_iter()
-        .filter_map(|(k, _)| {
-            let rest = std::str::from_utf8(&k).ok()?.strip_prefix(&prefix)?;
+        .filter_map(|(key, _)| {
+            let rest = std::str::from_utf8(&key).ok()?.strip_prefix(&prefix)?;
             let mut it = rest.split('/');
             Some((
                 it.next()?.parse().ok()?,
@@ -98,7 +117,20 @@ pub async fn damaged(store: &objectio_cluster::Store) -> objectio_cluster::Resul
                 it.next()?.parse().ok()?,
             ))
         })
-        .collect())
+        .collect();
+    let mut named = ShardSet::new();
+    for (_, i) in store.list::<IntentRecord>(k.intents_prefix()).await? {
+        add_segment(&mut named, &i.segment);
+    }
+    for (_, g) in store
+        .list::<objectio_cluster::GcRecord>(k.gc_prefix())
+        .await?
+    {
+        for seg in &g.segments {
+            add_segment(&mut named, seg);
+        }
+    }
+    Ok(Known { damaged, named })
 }
 
 impl Objects {
@@ -133,7 +165,8 @@ impl Objects {
     /// Rebuilds the lost (and reported damaged) shards of an object read at
     /// etcd revision `rev` (its record's mod revision) and swaps them into
     /// its record; the damage reports of the shards replaced go with it.
-    pub async fn repair(&self, rec: &ObjectRecord, rev: i64, damaged: &Damaged) -> Result<Outcome> {
+    pub async fn repair(&self, rec: &ObjectRecord, rev: i64, known: &Known) -> Result<Outcome> {
+        let damaged = &known.damaged;
         let snap = self.inner.map.get();
         let segments = rec.segments();
         let lost: Vec<Vec<usize>> = segments
@@ -158,7 +191,10 @@ impl Objects {
             } else {
                 rec.parts[si].etag.clone()
             };
-            match self.rebuild(&snap, rec, seg, &lost[si], &etag).await {
+            match self
+                .rebuild(&snap, rec, seg, &lost[si], &etag, &known.named)
+                .await
+            {
                 Ok(Rebuilt::Done {
                     replaced,
                     intent,
@@ -262,6 +298,7 @@ impl Objects {
         seg: &Segment,
         lost: &[usize],
         etag: &str,
+        named: &ShardSet,
     ) -> Result<Rebuilt> {
         let ec = rec.ec;
         let (k, m) = (ec.k as usize, ec.m as usize);
@@ -278,77 +315,106 @@ impl Objects {
             })
             .collect();
         // Never a disk the segment uses now, lost or damaged ones included
-        // (a disk holds one shard of an id).
-        let candidates: Vec<_> = snap
-            .candidates()
-            .into_iter()
-            .filter(|c| !seg.shards.iter().flatten().any(|l| l.disk == c.disk))
-            .collect();
-        let targets = match objectio_cluster::placement::place_more(
-            seg.version_id.as_bytes(),
-            &candidates,
-            &kept,
-            k + m,
-            lost.len(),
-        ) {
-            Ok(t) => t,
-            Err(e) => return Ok(Rebuilt::Skipped(format!("no disk for a replacement: {e}"))),
-        };
-        let replaced: Vec<(usize, ShardLocation)> = lost
-            .iter()
-            .zip(&targets)
-            .map(|(i, c)| {
-                (
-                    *i,
-                    ShardLocation {
-                        osd: c.osd.clone(),
-                        disk: c.disk,
-                    },
-                )
-            })
-            .collect();
-        // The intent first: from here on every shard written is named.
-        let mut named = Segment {
-            shards: vec![None; seg.shards.len()],
-            ..seg.clone()
-        };
-        for (i, l) in &replaced {
-            named.shards[*i] = Some(l.clone());
-        }
-        let ik = self.store().keys().intent(&Uuid::new_v4());
-        let intent = IntentRecord {
-            version: SCHEMA_VERSION,
-            gateway: self.inner.gateway_id.clone(),
-            incarnation: Some(self.inner.incarnation),
-            writer: self.inner.writer,
-            bucket: rec.bucket.clone(),
-            key: rec.key.clone(),
-            segment: named.clone(),
-            created: now_secs(),
-        };
-        self.store().put(ik.clone(), &intent).await?;
-        match self
-            .stream_rebuilt(snap, rec, seg, &g, &replaced, etag)
-            .await
-        {
-            Ok(Some(why)) => {
-                self.abandon_intent(&ik, named).await;
-                Ok(Rebuilt::Skipped(why))
+        // (a disk holds one shard of an id); nor one found holding a stray
+        // shard of this id (a repair that died before its commit left it,
+        // until GC reclaims it).
+        let mut taken: Vec<Uuid> = Vec::new();
+        for _ in 0..3 {
+            let candidates: Vec<_> = snap
+                .candidates()
+                .into_iter()
+                .filter(|c| !seg.shards.iter().flatten().any(|l| l.disk == c.disk))
+                .filter(|c| !taken.contains(&c.disk))
+                .collect();
+            // Placement per lost shard: a disk some intent or GC record
+            // names for that very shard is left out.
+            let blocked = |c: &objectio_cluster::placement::Candidate| {
+                lost.iter()
+                    .any(|i| named.contains(&(seg.version_id, seg.part, *i, c.disk)))
+            };
+            let candidates: Vec<_> = candidates.into_iter().filter(|c| !blocked(c)).collect();
+            let targets = match objectio_cluster::placement::place_more(
+                seg.version_id.as_bytes(),
+                &candidates,
+                &kept,
+                k + m,
+                lost.len(),
+            ) {
+                Ok(t) => t,
+                Err(e) => return Ok(Rebuilt::Skipped(format!("no disk for a replacement: {e}"))),
+            };
+            let replaced: Vec<(usize, ShardLocation)> = lost
+                .iter()
+                .zip(&targets)
+                .map(|(i, c)| {
+                    (
+                        *i,
+                        ShardLocation {
+                            osd: c.osd.clone(),
+                            disk: c.disk,
+                        },
+                    )
+                })
+                .collect();
+            // The intent first: from here on every shard written is named.
+            let mut named = Segment {
+                shards: vec![None; seg.shards.len()],
+                ..seg.clone()
+            };
+            for (i, l) in &replaced {
+                named.shards[*i] = Some(l.clone());
             }
-            Ok(None) => Ok(Rebuilt::Done {
-                bytes: g.shard_size() * replaced.len() as u64,
-                replaced,
-                intent: ik,
-            }),
-            Err(e) => {
-                self.abandon_intent(&ik, named).await;
-                Err(e)
+            let ik = self.store().keys().intent(&Uuid::new_v4());
+            let intent = IntentRecord {
+                version: SCHEMA_VERSION,
+                gateway: self.inner.gateway_id.clone(),
+                incarnation: Some(self.inner.incarnation),
+                writer: self.inner.writer,
+                bucket: rec.bucket.clone(),
+                key: rec.key.clone(),
+                segment: named.clone(),
+                created: now_secs(),
+            };
+            self.store().put(ik.clone(), &intent).await?;
+            match self
+                .stream_rebuilt(snap, rec, seg, &g, &replaced, etag)
+                .await
+            {
+                Ok(Streamed::Done) => {
+                    return Ok(Rebuilt::Done {
+                        bytes: g.shard_size() * replaced.len() as u64,
+                        replaced,
+                        intent: ik,
+                    });
+                }
+                Ok(Streamed::Short(why)) => {
+                    self.abandon_intent(&ik, named).await;
+                    return Ok(Rebuilt::Skipped(why));
+                }
+                Ok(Streamed::Taken(disk)) => {
+                    // Only the shards this attempt wrote go to GC: not the
+                    // stray one on `disk`, which is not ours.
+                    for s in named.shards.iter_mut() {
+                        if s.as_ref().is_some_and(|l| l.disk == disk) {
+                            *s = None;
+                        }
+                    }
+                    self.abandon_intent(&ik, named).await;
+                    taken.push(disk);
+                }
+                Err(e) => {
+                    self.abandon_intent(&ik, named).await;
+                    return Err(e);
+                }
             }
         }
+        Ok(Rebuilt::Skipped(
+            "every disk tried holds a stray shard of this object; GC will reclaim them".into(),
+        ))
     }
 
     /// Streams every stripe's reconstructed chunks to the new shards and
-    /// seals them; `Some(reason)` when a stripe has fewer than `k` chunks.
+    /// seals them.
     async fn stream_rebuilt(
         &self,
         snap: &Snapshot,
@@ -357,7 +423,7 @@ impl Objects {
         g: &Geometry,
         replaced: &[(usize, ShardLocation)],
         etag: &str,
-    ) -> Result<Option<String>> {
+    ) -> Result<Streamed> {
         let (k, m) = (g.k, g.m);
         let mut puts = Vec::with_capacity(replaced.len());
         for (i, loc) in replaced {
@@ -376,7 +442,13 @@ impl Objects {
                 object_size: seg.size,
                 created_ms: now_millis(),
             };
-            puts.push((*i, self.inner.shards.put(&addr, loc.disk, header).await?));
+            match self.inner.shards.put(&addr, loc.disk, header).await {
+                Ok(p) => puts.push((*i, p)),
+                Err(e) if e.code() == Some(objectio_shard::proto::ErrorCode::Exists) => {
+                    return Ok(Streamed::Taken(loc.disk));
+                }
+                Err(e) => return Err(e.into()),
+            }
         }
         let skip: Vec<usize> = replaced.iter().map(|(i, _)| *i).collect();
         let mut encoder = Encoder::new(k, m);
@@ -386,7 +458,7 @@ impl Objects {
             let data = match decode_stripe(k, m, s, chunks) {
                 Ok(d) => d,
                 Err(_) => {
-                    return Ok(Some(format!(
+                    return Ok(Streamed::Short(format!(
                         "stripe {s} of part {} has {have} readable chunks, fewer than k={k}",
                         seg.part
                     )));
@@ -406,7 +478,7 @@ impl Objects {
         for (_, p) in puts {
             p.finish(etag).await?;
         }
-        Ok(None)
+        Ok(Streamed::Done)
     }
 
     /// Turns an intent into a GC record of `seg` (only while it exists).
@@ -420,6 +492,14 @@ impl Objects {
             tracing::error!(intent = %ik, error = %e, "could not queue abandoned shards for GC; the intent stays for it");
         }
     }
+}
+
+enum Streamed {
+    Done,
+    /// A stripe has fewer than `k` readable chunks: why.
+    Short(String),
+    /// The disk already holds a shard of this id.
+    Taken(Uuid),
 }
 
 enum Rebuilt {

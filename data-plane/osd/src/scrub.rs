@@ -42,22 +42,11 @@ pub async fn run(
     s: Settings,
 ) {
     let mut last = Instant::now();
-    let mut served_request = store
-        .get::<ScrubRequest>(store.keys().scrub_request(&osd))
-        .await
-        .ok()
-        .flatten()
-        .map(|(r, _)| r.requested_ms)
-        .unwrap_or(0);
+    // A request made before this process started was for its predecessor.
+    let mut served_request = requested(&store, &osd).await;
     loop {
         tokio::time::sleep(Duration::from_millis(500)).await;
-        let asked = store
-            .get::<ScrubRequest>(store.keys().scrub_request(&osd))
-            .await
-            .ok()
-            .flatten()
-            .map(|(r, _)| r.requested_ms)
-            .unwrap_or(0);
+        let asked = requested(&store, &osd).await;
         if asked <= served_request && last.elapsed() < s.every {
             continue;
         }
@@ -76,6 +65,18 @@ pub async fn run(
         }
         last = Instant::now();
     }
+}
+
+/// When an operator last asked this OSD to scrub (ms; 0: never, or etcd
+/// did not answer).
+async fn requested(store: &Store, osd: &str) -> u64 {
+    store
+        .get::<ScrubRequest>(store.keys().scrub_request(osd))
+        .await
+        .ok()
+        .flatten()
+        .map(|(r, _)| r.requested_ms)
+        .unwrap_or(0)
 }
 
 /// One pass over one disk; the number of damaged shards found.

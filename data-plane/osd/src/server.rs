@@ -19,7 +19,8 @@ fn err_reply(e: &EngineError) -> Reply {
     let code = match e {
         EngineError::NotFound(_) => ErrorCode::NotFound,
         EngineError::Full { .. } => ErrorCode::DiskFull,
-        EngineError::BadRequest(_) | EngineError::Exists(_) => ErrorCode::BadRequest,
+        EngineError::BadRequest(_) => ErrorCode::BadRequest,
+        EngineError::Exists(_) => ErrorCode::Exists,
         _ => ErrorCode::Io,
     };
     Reply::Err {

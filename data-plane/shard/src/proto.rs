@@ -59,6 +59,8 @@ pub enum ErrorCode {
     DiskFull,
     BadRequest,
     Io,
+    /// A shard of that id is already on the disk.
+    Exists,
 }
 
 /// Status of one chunk in a `Get` answer.

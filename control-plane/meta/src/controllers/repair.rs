@@ -78,13 +78,13 @@ pub async fn step(store: &Store, objects: &Objects, t: Throttle) -> objectio_clu
             Some(GetOptions::new().with_range(end).with_limit(PAGE)),
         )
         .await?;
-    let damaged = objectio_object::damaged(store).await?;
+    let known = objectio_object::known(store).await?;
     let began = Instant::now();
     let mut rebuilt = 0u64;
     for kv in resp.kvs() {
         let rec: ObjectRecord = decode(kv.key(), kv.value())?;
         j.scanned += 1;
-        match objects.repair(&rec, kv.mod_revision(), &damaged).await {
+        match objects.repair(&rec, kv.mod_revision(), &known).await {
             Ok(Outcome::Healthy) | Ok(Outcome::Raced) => {}
             Ok(Outcome::Repaired { shards, bytes }) => {
                 j.repaired_objects += 1;

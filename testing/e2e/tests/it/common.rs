@@ -217,3 +217,38 @@ pub async fn wait_write_started(c: &Cluster, used_before: u64) -> u64 {
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
 }
+
+/// The object record of `bucket/key` (it must exist).
+pub async fn record(c: &Cluster, bucket: &str, key: &str) -> objectio_cluster::ObjectRecord {
+    let store = objectio_cluster::Store::connect(&[c.etcd_endpoint()], "it")
+        .await
+        .unwrap();
+    store
+        .get::<objectio_cluster::ObjectRecord>(store.keys().object(bucket, key))
+        .await
+        .unwrap()
+        .unwrap()
+        .0
+}
+
+/// Runs `objectio-cli` against the cluster's admin API with its token:
+/// success, stdout, stderr.
+pub fn cli(c: &Cluster, args: &[&str]) -> (bool, String, String) {
+    cli_at(&c.admin_url(""), &c.token, args)
+}
+
+/// As [`cli`], given the endpoint and token (for a test that also holds
+/// the cluster mutably).
+pub fn cli_at(endpoint: &str, token: &str, args: &[&str]) -> (bool, String, String) {
+    let out = std::process::Command::new(objectio_testkit::bin_dir().join("objectio-cli"))
+        .args(args)
+        .env("OBJECTIO_ENDPOINT", endpoint)
+        .env("OBJECTIO_TOKEN", token)
+        .output()
+        .unwrap();
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).to_string(),
+        String::from_utf8_lossy(&out.stderr).to_string(),
+    )
+}

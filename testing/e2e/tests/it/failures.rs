@@ -1,7 +1,7 @@
 use std::os::unix::fs::FileExt;
 use std::time::{Duration, Instant};
 
-use objectio_cluster::{ObjectRecord, Store};
+use objectio_cluster::Store;
 use objectio_testkit::Cluster;
 
 use crate::common::*;
@@ -27,16 +27,6 @@ async fn check_all(c: &Cluster, bucket: &str, objs: &[(String, Vec<u8>)]) {
         let back = get(&s3, bucket, k).await;
         assert!(&back == body, "object {k} differs");
     }
-}
-
-async fn record(c: &Cluster, bucket: &str, key: &str) -> ObjectRecord {
-    let store = Store::connect(&[c.etcd_endpoint()], "it").await.unwrap();
-    store
-        .get::<ObjectRecord>(store.keys().object(bucket, key))
-        .await
-        .unwrap()
-        .unwrap()
-        .0
 }
 
 /// Offset of the data of `shard` on a disk file, found by a raw scan.

@@ -187,18 +187,9 @@ async fn test_an_osd_marked_out_by_hand_is_drained_by_repair_and_marked_in_again
         .await;
     }
     let cli = |args: &[&str]| {
-        let out = std::process::Command::new(objectio_testkit::bin_dir().join("objectio-cli"))
-            .args(args)
-            .env("OBJECTIO_ENDPOINT", c.admin_url(""))
-            .env("OBJECTIO_TOKEN", &c.token)
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        String::from_utf8_lossy(&out.stdout).to_string()
+        let (ok, out, err) = cli(&c, args);
+        assert!(ok, "{err}");
+        out
     };
     let target = c.osds[0].id.clone();
     let out: serde_json::Value =
@@ -423,7 +414,53 @@ async fn test_repair_resumes_from_its_cursor_after_the_meta_is_killed_mid_pass()
         "{done}"
     );
     assert_eq!(last["scanned"].as_u64(), Some(N as u64), "{done}");
-    assert_eq!(last["skipped_count"].as_u64(), Some(0), "{done}");
+    // At most the object whose repair the kill interrupted is skipped: the
+    // one disk it can go to holds the dead meta's stray shard of that id,
+    // named by its intent, until GC reclaims it; the next pass repairs it.
+    assert!(last["skipped_count"].as_u64().unwrap() <= 1, "{done}");
+    for s in done["skipped"].as_array().unwrap() {
+        assert!(
+            s["reason"]
+                .as_str()
+                .unwrap()
+                .starts_with("no disk for a replacement"),
+            "{done}"
+        );
+    }
+    let t = Instant::now();
+    loop {
+        let mut whole = true;
+        for i in 0..N {
+            whole &= record(&c, "resume", &format!("k{i:02}"))
+                .await
+                .shards
+                .iter()
+                .flatten()
+                .count()
+                == 6;
+        }
+        if whole {
+            break;
+        }
+        assert!(t.elapsed() < Duration::from_secs(30), "not all repaired");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    // Counters are written after each commit: read them once a pass has
+    // completed since.
+    let seen = c.admin_json("/api/v1/repair").await.unwrap()["passes"]
+        .as_u64()
+        .unwrap();
+    let done = loop {
+        let j = c.admin_json("/api/v1/repair").await.unwrap();
+        if j["passes"].as_u64().unwrap() > seen {
+            break j;
+        }
+        assert!(
+            t.elapsed() < Duration::from_secs(60),
+            "no pass completed: {j}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
     // Every object repaired once. The count may miss the one whose repair
     // committed just before the kill, ahead of the job's record of it (the
     // resumed pass then found it whole); it never counts one twice.
@@ -466,19 +503,7 @@ async fn test_object_health_reads_every_shard_and_says_what_is_left() {
         .unwrap()
         .unwrap();
     let (endpoint, token) = (c.admin_url(""), c.token.clone());
-    let cli = |args: &[&str]| {
-        let out = std::process::Command::new(objectio_testkit::bin_dir().join("objectio-cli"))
-            .args(args)
-            .env("OBJECTIO_ENDPOINT", &endpoint)
-            .env("OBJECTIO_TOKEN", &token)
-            .output()
-            .unwrap();
-        (
-            out.status.success(),
-            String::from_utf8_lossy(&out.stdout).to_string(),
-            String::from_utf8_lossy(&out.stderr).to_string(),
-        )
-    };
+    let cli = |args: &[&str]| cli_at(&endpoint, &token, args);
     let admin = c.admin();
     let url = c.admin_url("/api/v1/objects/health?bucket=hlt&key=dir%2Fobj");
     let health = || async {
