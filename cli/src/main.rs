@@ -250,6 +250,18 @@ fn thousands(n: u64) -> String {
     out
 }
 
+/// A duration as the guide writes it: `2h 15m`, `4m 10s`, `12s`.
+fn duration(secs: u64) -> String {
+    let (h, m, s) = (secs / 3600, secs % 3600 / 60, secs % 60);
+    if h > 0 {
+        format!("{h}h {m}m")
+    } else if m > 0 {
+        format!("{m}m {s}s")
+    } else {
+        format!("{s}s")
+    }
+}
+
 /// A size in IEC units, as the flags take them (`2 GiB` is `2.0 GiB`).
 fn human(b: u64) -> String {
     let units = ["B", "KiB", "MiB", "GiB", "TiB", "PiB", "EiB"];
@@ -330,6 +342,12 @@ fn status_box(s: &ClusterStatusOut) -> String {
         objects += &format!(" ({} degraded)", thousands(s.objects.degraded));
     }
     lines.push(format!("Objects:   {objects}"));
+    if let Some(r) = &s.repair {
+        lines.push(match r.eta_secs {
+            Some(eta) => format!("Repair:    In progress (ETA: {})", duration(eta)),
+            None => "Repair:    In progress".into(),
+        });
+    }
     lines.push(format!(
         "Capacity:  {} used ({} / {})",
         percent(s.capacity.used_bytes, s.capacity.total_bytes),
@@ -902,7 +920,22 @@ mod tests {
                 m: 2,
                 chunk_size: 1 << 20,
             },
+            repair: None,
         }
+    }
+
+    #[test]
+    fn the_degraded_panel_shows_repair_and_its_eta() {
+        let mut s = sample();
+        s.repair = Some(RepairProgress {
+            scanned: 100,
+            objects: 1000,
+            eta_secs: Some(2 * 3600 + 15 * 60),
+        });
+        let b = status_box(&s);
+        assert!(b.contains("│ Repair:    In progress (ETA: 2h 15m)"), "{b}");
+        assert_eq!(duration(250), "4m 10s");
+        assert_eq!(duration(12), "12s");
     }
 
     #[test]

@@ -87,6 +87,20 @@ pub struct ClusterStatusOut {
     pub objects: ObjectSummary,
     pub capacity: Capacity,
     pub ec: EcProfileOut,
+    /// The repair controller, while a pass runs over degraded objects.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub repair: Option<RepairProgress>,
+}
+
+/// A repair pass under way, as the status panel shows it.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct RepairProgress {
+    /// Objects the pass has looked at, of `objects`.
+    pub scanned: u64,
+    pub objects: u64,
+    /// Seconds left at the pass's pace so far (absent until it can tell).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub eta_secs: Option<u64>,
 }
 
 /// Whether an OSD holds a live lease.

@@ -101,7 +101,18 @@ pub async fn status(
     } else {
         ClusterState::Healthy
     };
+    let job = crate::controllers::repair::job(store).await?;
+    let repair = (job.running && degraded + at_risk > 0).then(|| {
+        let elapsed = objectio_cluster::now_secs().saturating_sub(job.pass_started);
+        RepairProgress {
+            scanned: job.scanned,
+            objects: total,
+            eta_secs: (job.scanned > 0 && elapsed > 0)
+                .then(|| elapsed * total.saturating_sub(job.scanned) / job.scanned),
+        }
+    });
     Ok(Json(ClusterStatusOut {
+        repair,
         name: cc.name,
         cluster_id: cc.cluster_id.to_string(),
         state,

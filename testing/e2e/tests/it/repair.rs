@@ -384,6 +384,13 @@ async fn test_repair_resumes_from_its_cursor_after_the_meta_is_killed_mid_pass()
         );
         tokio::time::sleep(Duration::from_millis(50)).await;
     };
+    // The status panel shows the repair under way.
+    let st = c.admin_json("/api/v1/cluster/status").await.unwrap();
+    assert_eq!(st["state"], "DEGRADED", "{st}");
+    assert_eq!(st["repair"]["objects"].as_u64(), Some(N as u64), "{st}");
+    assert!(st["repair"]["scanned"].as_u64().unwrap() >= 3, "{st}");
+    let (ok, text, _) = cli(&c, &["cluster", "status"]);
+    assert!(ok && text.contains("Repair:    In progress"), "{text}");
     c.kill_meta();
     let passes = before["passes"].as_u64().unwrap();
     let pass_started = before["pass_started"].as_str().unwrap().to_string();
