@@ -108,6 +108,14 @@ enum ObjectCmd {
 enum RepairCmd {
     /// Progress of the pass under way and the last one.
     Status,
+    /// Starts a pass now (and resumes a stopped controller).
+    Start {
+        /// Only objects with a shard on this OSD.
+        #[arg(long)]
+        osd: Option<String>,
+    },
+    /// Pauses repair after the object under way (start resumes).
+    Stop,
 }
 
 #[derive(Subcommand)]
@@ -605,6 +613,28 @@ async fn admin(
             let r: RepairStatusOut = api.get("/api/v1/repair").await?;
             print(o, &r, repair_text);
         }
+        AdminCmd::Repair {
+            cmd: RepairCmd::Start { osd },
+        } => {
+            let r: RepairStatusOut = api
+                .send(
+                    api.http
+                        .post(api.url("/api/v1/repair/start"))
+                        .json(&RepairStartIn { osd }),
+                )
+                .await?
+                .context("empty response")?;
+            print(o, &r, repair_text);
+        }
+        AdminCmd::Repair {
+            cmd: RepairCmd::Stop,
+        } => {
+            let r: RepairStatusOut = api
+                .send(api.http.post(api.url("/api/v1/repair/stop")))
+                .await?
+                .context("empty response")?;
+            print(o, &r, repair_text);
+        }
         AdminCmd::User { cmd } => user(&api, o, cmd).await?,
         AdminCmd::Key { cmd } => key(&api, o, cmd).await?,
     }
@@ -695,7 +725,9 @@ fn health_text(h: &ObjectHealthOut) -> String {
 }
 
 fn repair_text(r: &RepairStatusOut) -> String {
-    let mut out = if r.running {
+    let mut out = if r.stopped {
+        "Repair: stopped (objectio-cli repair start resumes it)\n".to_string()
+    } else if r.running {
         format!(
             "Repair: pass {} running since {}: {} objects scanned, {} repaired ({} shards, {}), {} skipped\n",
             r.passes + 1,

@@ -303,6 +303,9 @@ pub struct RepairPassOut {
     pub repaired_shards: u64,
     pub bytes_rebuilt: u64,
     pub skipped_count: u64,
+    /// The OSD the pass was limited to, if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub osd: Option<String>,
 }
 
 /// `GET /api/v1/repair`: the repair controller's job.
@@ -330,6 +333,19 @@ pub struct RepairStatusOut {
     pub total_repaired_objects: u64,
     pub total_repaired_shards: u64,
     pub total_bytes_rebuilt: u64,
+    /// Paused by an operator (`repair start` resumes).
+    pub stopped: bool,
+    /// The pass under way covers only objects with a shard on this OSD.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub osd: Option<String>,
+}
+
+/// `POST /api/v1/repair/start`.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
+pub struct RepairStartIn {
+    /// Only objects with a shard on this OSD (default: every object).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub osd: Option<String>,
 }
 
 /// `POST /api/v1/osds/{id}/out` and `/in`: what changed.

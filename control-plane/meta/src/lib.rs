@@ -163,6 +163,8 @@ pub struct AppState {
         v1::osds::mark_in,
         v1::osds::scrub,
         v1::repair::status,
+        v1::repair::start,
+        v1::repair::stop,
         v1::objects::health,
     ),
     modifiers(&SecurityAddon),

@@ -517,6 +517,29 @@ pub struct RepairJob {
     pub total_repaired_shards: u64,
     #[serde(default)]
     pub total_bytes_rebuilt: u64,
+    /// The last operator request served (ms).
+    #[serde(default)]
+    pub handled_request_ms: u64,
+    /// This pass covers only objects with a shard on this OSD.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub osd: Option<String>,
+}
+
+/// An operator's control of the repair controller, at
+/// `jobs/repair-control` (the controller only reads it).
+#[derive(Clone, Debug, Serialize, Deserialize, Default)]
+pub struct RepairControl {
+    #[serde(default = "schema")]
+    pub version: u32,
+    /// Paused: no pass works until started again (the cursor is kept).
+    #[serde(default)]
+    pub stopped: bool,
+    /// A pass was asked for at this time (ms): it starts at once.
+    #[serde(default)]
+    pub requested_ms: u64,
+    /// The asked-for pass covers only objects with a shard on this OSD.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub osd: Option<String>,
 }
 
 /// Summary of a completed repair pass.
@@ -529,6 +552,9 @@ pub struct RepairPass {
     pub repaired_shards: u64,
     pub bytes_rebuilt: u64,
     pub skipped_count: u64,
+    /// The OSD the pass was limited to, if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub osd: Option<String>,
 }
 
 impl Versioned for AccessKeyRecord {
@@ -541,6 +567,7 @@ impl Versioned for AccessKeyRecord {
 }
 
 versioned!(
+    RepairControl,
     DamagedShard,
     ScrubRequest,
     RepairJob,

@@ -15,7 +15,9 @@ use std::time::{Duration, Instant};
 use etcd_client::GetOptions;
 use objectio_cluster::keys::prefix_end;
 use objectio_cluster::store::decode;
-use objectio_cluster::{ObjectRecord, RepairJob, RepairPass, SkippedObject, Store, now_secs};
+use objectio_cluster::{
+    ObjectRecord, RepairControl, RepairJob, RepairPass, SkippedObject, Store, now_secs,
+};
 use objectio_object::{Objects, Outcome};
 
 use super::Leader;
@@ -34,6 +36,15 @@ pub async fn job(store: &Store) -> objectio_cluster::Result<RepairJob> {
         .unwrap_or_default())
 }
 
+/// Reads the operator's control record (default when none).
+pub async fn control(store: &Store) -> objectio_cluster::Result<RepairControl> {
+    Ok(store
+        .get::<RepairControl>(store.keys().job("repair-control"))
+        .await?
+        .map(|(c, _)| c)
+        .unwrap_or_default())
+}
+
 /// Settings of the controller.
 #[derive(Clone, Copy, Debug)]
 pub struct Throttle {
@@ -43,12 +54,27 @@ pub struct Throttle {
     pub max_bytes_per_sec: u64,
 }
 
-/// Works one page of the current pass (starting a pass when due); whether
-/// the pass goes on.
-pub async fn step(store: &Store, objects: &Objects, t: Throttle) -> objectio_cluster::Result<bool> {
+/// Works one page of the current pass, starting a pass when `due` (the
+/// interval since the last one has passed) or when an operator asked for
+/// one; `None` when idle (stopped, or nothing due), else whether the pass
+/// goes on.
+pub async fn step(
+    store: &Store,
+    objects: &Objects,
+    t: Throttle,
+    due: bool,
+) -> objectio_cluster::Result<Option<bool>> {
     let k = store.keys();
+    let ctl = control(store).await?;
+    if ctl.stopped {
+        return Ok(None);
+    }
     let mut j = job(store).await?;
     if !j.running {
+        let asked = ctl.requested_ms > j.handled_request_ms;
+        if !asked && !due {
+            return Ok(None);
+        }
         j = RepairJob {
             version: objectio_cluster::SCHEMA_VERSION,
             running: true,
@@ -58,6 +84,8 @@ pub async fn step(store: &Store, objects: &Objects, t: Throttle) -> objectio_clu
             total_repaired_objects: j.total_repaired_objects,
             total_repaired_shards: j.total_repaired_shards,
             total_bytes_rebuilt: j.total_bytes_rebuilt,
+            handled_request_ms: j.handled_request_ms.max(ctl.requested_ms),
+            osd: if asked { ctl.osd.clone() } else { None },
             ..Default::default()
         };
     }
@@ -84,7 +112,18 @@ pub async fn step(store: &Store, objects: &Objects, t: Throttle) -> objectio_clu
     for kv in resp.kvs() {
         let rec: ObjectRecord = decode(kv.key(), kv.value())?;
         j.scanned += 1;
-        match objects.repair(&rec, kv.mod_revision(), &known).await {
+        let on_osd = |osd: &String| {
+            rec.segments()
+                .iter()
+                .any(|s| s.shards.iter().flatten().any(|l| l.osd == *osd))
+        };
+        let wanted = j.osd.as_ref().is_none_or(on_osd);
+        let outcome = if wanted {
+            objects.repair(&rec, kv.mod_revision(), &known).await
+        } else {
+            Ok(Outcome::Healthy)
+        };
+        match outcome {
             Ok(Outcome::Healthy) | Ok(Outcome::Raced) => {}
             Ok(Outcome::Repaired { shards, bytes }) => {
                 j.repaired_objects += 1;
@@ -123,6 +162,7 @@ pub async fn step(store: &Store, objects: &Objects, t: Throttle) -> objectio_clu
             repaired_shards: j.repaired_shards,
             bytes_rebuilt: j.bytes_rebuilt,
             skipped_count: j.skipped_count,
+            osd: j.osd.clone(),
         });
         if j.repaired_objects > 0 || j.skipped_count > 0 {
             tracing::info!(
@@ -136,7 +176,7 @@ pub async fn step(store: &Store, objects: &Objects, t: Throttle) -> objectio_clu
         }
     }
     store.put(k.job("repair"), &j).await?;
-    Ok(more)
+    Ok(Some(more))
 }
 
 fn skip(j: &mut RepairJob, rec: &ObjectRecord, reason: String) {
@@ -156,16 +196,28 @@ fn skip(j: &mut RepairJob, rec: &ObjectRecord, reason: String) {
 /// Runs passes while this replica leads: the next page at once while a
 /// pass goes on, a new pass every `interval`.
 pub async fn run(store: Store, objects: Objects, leader: Leader, t: Throttle) {
+    // Due at once at the start (or on becoming leader).
+    let mut last_end: Option<Instant> = None;
     loop {
         let mut more = false;
         if leader.get() {
-            match step(&store, &objects, t).await {
-                Ok(m) => more = m,
+            let due = last_end.is_none_or(|e| e.elapsed() >= t.interval);
+            match step(&store, &objects, t, due).await {
+                Ok(Some(m)) => {
+                    more = m;
+                    if !m {
+                        last_end = Some(Instant::now());
+                    }
+                }
+                Ok(None) => {}
                 Err(e) => tracing::warn!(error = %e, "repair step failed; retrying"),
             }
+        } else {
+            last_end = None;
         }
         if !more {
-            tokio::time::sleep(t.interval).await;
+            // Short naps, so an operator's start is served at once.
+            tokio::time::sleep(t.interval.min(Duration::from_millis(250))).await;
         }
     }
 }

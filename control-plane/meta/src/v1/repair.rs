@@ -1,7 +1,7 @@
 //! The repair controller's job.
 
 use axum::extract::State;
-use axum::routing::get;
+use axum::routing::{get, post};
 use axum::{Json, Router};
 use objectio_api::*;
 
@@ -10,7 +10,60 @@ use crate::auth::Admin;
 use crate::v1::ApiError;
 
 pub fn router() -> Router<AppState> {
-    Router::new().route("/api/v1/repair", get(status))
+    Router::new()
+        .route("/api/v1/repair", get(status))
+        .route("/api/v1/repair/start", post(start))
+        .route("/api/v1/repair/stop", post(stop))
+}
+
+async fn status_out(st: &AppState) -> Result<RepairStatusOut, ApiError> {
+    let j = crate::controllers::repair::job(&st.store).await?;
+    let c = crate::controllers::repair::control(&st.store).await?;
+    Ok(to_out(j, c.stopped))
+}
+
+/// Starts a repair pass now (resuming a stopped controller), over every
+/// object or only those with a shard on one OSD.
+#[utoipa::path(post, path = "/api/v1/repair/start", operation_id = "repair.start", tag = "repair",
+    security(("bearer" = [])), request_body = RepairStartIn,
+    responses((status = 200, body = RepairStatusOut), (status = 404, body = ErrorOut), (status = 401, body = ErrorOut)))]
+pub async fn start(
+    _: Admin,
+    State(st): State<AppState>,
+    Json(input): Json<RepairStartIn>,
+) -> Result<Json<RepairStatusOut>, ApiError> {
+    let store = &st.store;
+    if let Some(osd) = &input.osd
+        && (osd.contains('/')
+            || store
+                .get::<objectio_cluster::OsdRecord>(store.keys().osd(osd))
+                .await?
+                .is_none())
+    {
+        return Err(ApiError::not_found(&format!("no such OSD {osd:?}")));
+    }
+    let ctl = objectio_cluster::RepairControl {
+        version: objectio_cluster::SCHEMA_VERSION,
+        stopped: false,
+        requested_ms: objectio_cluster::now_millis(),
+        osd: input.osd,
+    };
+    store.put(store.keys().job("repair-control"), &ctl).await?;
+    Ok(Json(status_out(&st).await?))
+}
+
+/// Pauses the repair controller after the object under way (the pass keeps
+/// its cursor; `repair start` resumes).
+#[utoipa::path(post, path = "/api/v1/repair/stop", operation_id = "repair.stop", tag = "repair",
+    security(("bearer" = [])),
+    responses((status = 200, body = RepairStatusOut), (status = 401, body = ErrorOut)))]
+pub async fn stop(_: Admin, State(st): State<AppState>) -> Result<Json<RepairStatusOut>, ApiError> {
+    let store = &st.store;
+    let mut ctl = crate::controllers::repair::control(store).await?;
+    ctl.version = objectio_cluster::SCHEMA_VERSION;
+    ctl.stopped = true;
+    store.put(store.keys().job("repair-control"), &ctl).await?;
+    Ok(Json(status_out(&st).await?))
 }
 
 /// The repair controller's progress: the pass under way and the last one.
@@ -21,8 +74,13 @@ pub async fn status(
     _: Admin,
     State(st): State<AppState>,
 ) -> Result<Json<RepairStatusOut>, ApiError> {
-    let j = crate::controllers::repair::job(&st.store).await?;
-    Ok(Json(RepairStatusOut {
+    Ok(Json(status_out(&st).await?))
+}
+
+fn to_out(j: objectio_cluster::RepairJob, stopped: bool) -> RepairStatusOut {
+    RepairStatusOut {
+        stopped,
+        osd: j.osd.clone(),
         running: j.running,
         passes: j.passes,
         pass_started: j.running.then(|| rfc3339(j.pass_started)),
@@ -51,6 +109,7 @@ pub async fn status(
             repaired_shards: p.repaired_shards,
             bytes_rebuilt: p.bytes_rebuilt,
             skipped_count: p.skipped_count,
+            osd: p.osd,
         }),
-    }))
+    }
 }

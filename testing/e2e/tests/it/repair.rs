@@ -776,3 +776,80 @@ async fn test_scrub_finds_a_flipped_byte_and_repair_fixes_it_without_any_get() {
     }
     assert!(get(&s3c, "scrub", &bkey).await == b);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn test_repair_stop_pauses_it_and_start_runs_a_pass_now_over_one_osd_or_all() {
+    let mut c = Cluster::start().await.unwrap();
+    let s3c = s3_no_retry(&c, &c.access_key.clone(), &c.secret_key.clone(), None);
+    s3c.create_bucket().bucket("ctl").send().await.unwrap();
+    let (ok, text, err) = cli(&c, &["repair", "stop"]);
+    assert!(ok && text.contains("stopped"), "{text}{err}");
+    // Degraded writes while osd1 is down: no shard on osd1, one missing.
+    c.kill_osd(0);
+    c.wait_osds_up(5).await.unwrap();
+    for i in 0..3u64 {
+        put(
+            &s3c,
+            "ctl",
+            &format!("k{i}"),
+            data((1 << 20) + i as usize, i),
+        )
+        .await;
+    }
+    c.start_osd(0).unwrap();
+    c.wait_osds_up(6).await.unwrap();
+    async fn whole(c: &Cluster) -> usize {
+        let mut n = 0;
+        for i in 0..3 {
+            n += (record(c, "ctl", &format!("k{i}"))
+                .await
+                .shards
+                .iter()
+                .flatten()
+                .count()
+                == 6) as usize;
+        }
+        n
+    }
+    // Stopped: ten pass intervals (300 ms here) go by and nothing moves.
+    let passes = c.admin_json("/api/v1/repair").await.unwrap()["passes"]
+        .as_u64()
+        .unwrap();
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let j = c.admin_json("/api/v1/repair").await.unwrap();
+    assert_eq!(
+        (j["stopped"].as_bool(), j["passes"].as_u64()),
+        (Some(true), Some(passes)),
+        "{j}"
+    );
+    assert_eq!(whole(&c).await, 0);
+    // A pass over osd1's objects only: none of these has a shard there.
+    let (ok, _, err) = cli(&c, &["repair", "start", "--osd", "osd1"]);
+    assert!(ok, "{err}");
+    let t = Instant::now();
+    let j = loop {
+        let j = c.admin_json("/api/v1/repair").await.unwrap();
+        if j["passes"].as_u64().unwrap() > passes {
+            break j;
+        }
+        assert!(t.elapsed() < Duration::from_secs(20), "{j}");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    };
+    assert_eq!(j["last"]["osd"], "osd1", "{j}");
+    assert_eq!(j["last"]["scanned"], 3, "{j}");
+    assert_eq!(j["last"]["repaired_objects"], 0, "{j}");
+    // Started again, the passes that follow cover everything.
+    let t = Instant::now();
+    while whole(&c).await != 3 {
+        assert!(
+            t.elapsed() < Duration::from_secs(30),
+            "never repaired after start"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let (ok, text, _) = cli(&c, &["repair", "status"]);
+    assert!(ok && !text.contains("stopped"), "{text}");
+    // An OSD that does not exist is refused.
+    let (ok, _, err) = cli(&c, &["repair", "start", "--osd", "osd99"]);
+    assert!(!ok && err.contains("404"), "{err}");
+}
