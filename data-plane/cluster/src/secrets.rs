@@ -91,16 +91,6 @@ impl SecretBox {
     }
 }
 
-/// The secret of an access key record, opened (version 2) or as stored
-/// in clear (version 1, before the migration).
-pub fn secret_of(b: &SecretBox, rec: &crate::AccessKeyRecord) -> Result<String, SecretError> {
-    match (&rec.sealed_secret, &rec.secret_access_key) {
-        (Some(s), _) => b.open(&rec.access_key_id, s),
-        (None, Some(clear)) => Ok(clear.clone()),
-        (None, None) => Err(SecretError::Format),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

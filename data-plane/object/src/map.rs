@@ -45,6 +45,16 @@ impl Snapshot {
             .collect()
     }
 
+    /// Whether a shard can be read now: its OSD is alive and still serves
+    /// its disk (a replaced disk's record outlives it).
+    pub fn is_reachable(&self, loc: &objectio_cluster::ShardLocation) -> bool {
+        self.alive.contains(&loc.osd)
+            && self
+                .osds
+                .get(&loc.osd)
+                .is_some_and(|o| o.disks.contains(&loc.disk))
+    }
+
     /// The shard-protocol address of an OSD believed alive.
     pub fn address(&self, osd: &str) -> Option<String> {
         if !self.alive.contains(osd) {

@@ -18,7 +18,7 @@ pub mod policy;
 use std::net::SocketAddr;
 
 use objectio_cluster::mirror::Mirror;
-use objectio_cluster::secrets::{SecretBox, secret_of};
+use objectio_cluster::secrets::SecretBox;
 use objectio_cluster::store::decode;
 use objectio_cluster::{AccessKeyRecord, BucketRecord, CannedAcl, ObjectRecord, Store};
 use s3s::access::{S3Access, S3AccessContext};
@@ -45,6 +45,9 @@ pub fn caller(ext: &http::Extensions) -> Option<&str> {
     ext.get::<Caller>().and_then(|c| c.user.as_deref())
 }
 
+/// Parsed bucket policies by bucket, with the text each came from.
+type PolicyCache = std::collections::HashMap<String, (String, std::sync::Arc<Policy>)>;
+
 /// Access keys and buckets as the gateway sees them: live copies of
 /// etcd (watches), read from etcd itself when a copy is not current or
 /// lacks the entry.
@@ -54,6 +57,9 @@ pub struct Directory {
     keys: Mirror,
     buckets: Mirror,
     secrets: SecretBox,
+    /// Parsed bucket policies, by bucket, with the text they came from
+    /// (parsed again only when the text changes).
+    policies: std::sync::Arc<std::sync::Mutex<PolicyCache>>,
 }
 
 fn unavailable(e: impl std::fmt::Display) -> S3Error {
@@ -72,7 +78,25 @@ impl Directory {
             buckets: Mirror::start(store, store.keys().buckets_prefix()),
             store: store.clone(),
             secrets: SecretBox::new(secret),
+            policies: Default::default(),
         }
+    }
+
+    /// The parsed policy of a bucket whose policy text is `text`.
+    fn policy(
+        &self,
+        bucket: &str,
+        text: &str,
+    ) -> Result<std::sync::Arc<Policy>, policy::Malformed> {
+        let mut cache = self.policies.lock().expect("policy cache");
+        if let Some((t, p)) = cache.get(bucket)
+            && t == text
+        {
+            return Ok(p.clone());
+        }
+        let p = std::sync::Arc::new(Policy::parse(text, bucket)?);
+        cache.insert(bucket.to_string(), (text.to_string(), p.clone()));
+        Ok(p)
     }
 
     /// The live copy of the access keys (its revision is published for
@@ -133,7 +157,10 @@ fn no_such_key() -> S3Error {
 impl S3Auth for Directory {
     async fn get_secret_key(&self, access_key: &str) -> S3Result<SecretKey> {
         let rec = self.key(access_key).await?.ok_or_else(no_such_key)?;
-        match secret_of(&self.secrets, &rec) {
+        // Records under keys/ are version 2, sealed (the meta migrates
+        // version 1 before serving).
+        let sealed = rec.sealed_secret.as_deref().unwrap_or_default();
+        match self.secrets.open(&rec.access_key_id, sealed) {
             Ok(s) => Ok(SecretKey::from(s)),
             Err(e) => {
                 tracing::error!(access_key, error = %e, "cannot open an access key's secret");
@@ -314,7 +341,7 @@ impl Authorizer {
         };
         let verdict = match rec.policy.as_deref() {
             None => Verdict::NotApplicable,
-            Some(text) => match Policy::parse(text, bucket) {
+            Some(text) => match self.dir.policy(bucket, text) {
                 Ok(p) => {
                     let prefix = query_param(uri, "prefix");
                     let delimiter = query_param(uri, "delimiter");

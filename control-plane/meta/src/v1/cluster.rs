@@ -61,13 +61,16 @@ pub async fn status(
         .collect();
     down.sort();
 
-    // Per-object redundancy: shards on down OSDs, on disks their OSD no
-    // longer serves (replaced), or never written.
-    let served: std::collections::HashSet<uuid::Uuid> = osds
-        .iter()
-        .filter(|(_, o)| up.contains(&o.id))
-        .flat_map(|(_, o)| o.disks.iter().copied())
-        .collect();
+    // Per-object redundancy: shards reachable now, as the object layer
+    // counts them (on up OSDs that still serve their disk).
+    let snap = objectio_object::map::Snapshot {
+        osds: osds
+            .iter()
+            .map(|(_, o)| (o.id.clone(), o.clone()))
+            .collect(),
+        alive: up.clone(),
+        disks: disks.iter().map(|(_, d)| (d.id, d.clone())).collect(),
+    };
     let mut total = 0u64;
     let (mut degraded, mut at_risk) = (0u64, 0u64);
     for (_, o) in store
@@ -84,7 +87,7 @@ pub async fn status(
                 s.shards
                     .iter()
                     .flatten()
-                    .filter(|l| up.contains(&l.osd) && served.contains(&l.disk))
+                    .filter(|l| snap.is_reachable(l))
                     .count()
             })
             .min();

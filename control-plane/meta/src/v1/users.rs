@@ -46,29 +46,53 @@ pub fn valid_user_name(name: &str) -> bool {
         })
 }
 
-async fn user_out(store: &Store, u: UserRecord) -> Result<UserOut, ApiError> {
-    let keys = store
-        .list::<AccessKeyRecord>(store.keys().access_keys_prefix())
-        .await?
-        .into_iter()
-        .filter(|(_, k)| k.user == u.name)
-        .map(|(_, k)| k.access_key_id)
-        .collect();
-    let buckets = store
-        .list::<BucketRecord>(store.keys().buckets_prefix())
-        .await?
-        .into_iter()
-        .filter(|(_, b)| b.owner == u.name)
-        .map(|(_, b)| b.name)
-        .collect();
-    Ok(UserOut {
+/// A user as the API shows it, given every key and bucket.
+fn to_out(
+    u: UserRecord,
+    keys: &[(Vec<u8>, AccessKeyRecord)],
+    buckets: &[(Vec<u8>, BucketRecord)],
+) -> UserOut {
+    UserOut {
         arn: user_arn(&u.name),
-        name: u.name,
+        keys: keys
+            .iter()
+            .filter(|(_, k)| k.user == u.name)
+            .map(|(_, k)| k.access_key_id.clone())
+            .collect(),
+        buckets: buckets
+            .iter()
+            .filter(|(_, b)| b.owner == u.name)
+            .map(|(_, b)| b.name.clone())
+            .collect(),
         created: rfc3339(u.created),
         migrated: u.migrated,
-        keys,
-        buckets,
-    })
+        name: u.name,
+    }
+}
+
+/// Every key and bucket record.
+async fn keys_and_buckets(
+    store: &Store,
+) -> Result<
+    (
+        Vec<(Vec<u8>, AccessKeyRecord)>,
+        Vec<(Vec<u8>, BucketRecord)>,
+    ),
+    ApiError,
+> {
+    Ok((
+        store
+            .list::<AccessKeyRecord>(store.keys().access_keys_prefix())
+            .await?,
+        store
+            .list::<BucketRecord>(store.keys().buckets_prefix())
+            .await?,
+    ))
+}
+
+async fn user_out(store: &Store, u: UserRecord) -> Result<UserOut, ApiError> {
+    let (keys, buckets) = keys_and_buckets(store).await?;
+    Ok(to_out(u, &keys, &buckets))
 }
 
 /// Creates a user.
@@ -111,32 +135,12 @@ pub async fn create(
     responses((status = 200, body = ListUsersOut), (status = 401, body = ErrorOut)))]
 pub async fn list(_: Admin, State(st): State<AppState>) -> Result<Json<ListUsersOut>, ApiError> {
     let store = &st.store;
-    let keys = store
-        .list::<AccessKeyRecord>(store.keys().access_keys_prefix())
-        .await?;
-    let buckets = store
-        .list::<BucketRecord>(store.keys().buckets_prefix())
-        .await?;
+    let (keys, buckets) = keys_and_buckets(store).await?;
     let users = store
         .list::<UserRecord>(store.keys().users_prefix())
         .await?
         .into_iter()
-        .map(|(_, u)| UserOut {
-            arn: user_arn(&u.name),
-            keys: keys
-                .iter()
-                .filter(|(_, k)| k.user == u.name)
-                .map(|(_, k)| k.access_key_id.clone())
-                .collect(),
-            buckets: buckets
-                .iter()
-                .filter(|(_, b)| b.owner == u.name)
-                .map(|(_, b)| b.name.clone())
-                .collect(),
-            created: rfc3339(u.created),
-            migrated: u.migrated,
-            name: u.name,
-        })
+        .map(|(_, u)| to_out(u, &keys, &buckets))
         .collect();
     Ok(Json(ListUsersOut { users }))
 }
