@@ -62,6 +62,7 @@ fn header(id: ShardId, shard_size: u64) -> ShardHeader {
         chunk_size: shard_size.div_ceil(4096) as u32 * 4096,
         object_size: shard_size * 4,
         created_ms: 0,
+        meta: None,
     }
 }
 

@@ -102,6 +102,16 @@ enum ObjectCmd {
         /// BUCKET/KEY
         path: String,
     },
+    /// Repairs an object now and says what it did; with `--force`, searches
+    /// every disk of every OSD that is up for its shards and reads every
+    /// chunk (exits 1 when the object cannot be recovered, naming the lost
+    /// stripes; nothing wrong is ever written).
+    Repair {
+        /// BUCKET/KEY
+        path: String,
+        #[arg(long)]
+        force: bool,
+    },
 }
 
 #[derive(Subcommand)]
@@ -157,6 +167,13 @@ enum DiskCmd {
 enum ClusterCmd {
     /// Overall state: HEALTHY, DEGRADED or CRITICAL, with members and objects.
     Status,
+    /// Forgets a gateway or meta that has left for good, so that `cluster
+    /// status` stops counting it (refused while it is alive).
+    Forget {
+        #[arg(value_parser = ["gateway", "meta"])]
+        kind: String,
+        id: String,
+    },
 }
 
 #[derive(Subcommand)]
@@ -471,6 +488,26 @@ async fn admin(
             let s: ClusterStatusOut = api.get("/api/v1/cluster/status").await?;
             print(o, &s, status_box);
         }
+        AdminCmd::Cluster {
+            cmd: ClusterCmd::Forget { kind, id },
+        } => {
+            let m: MemberOut = api
+                .send(
+                    api.http
+                        .delete(api.url(&format!("/api/v1/cluster/members/{kind}/{id}"))),
+                )
+                .await?
+                .context("empty response")?;
+            print(o, &m, |m| {
+                format!(
+                    "forgot {} {} ({}, joined {})\n",
+                    m.kind,
+                    m.id,
+                    m.address,
+                    local_date(&m.joined)
+                )
+            });
+        }
         AdminCmd::Osd { cmd: OsdCmd::List } => {
             let l: ListOsdsOut = api.get("/api/v1/osds").await?;
             print(o, &l, |l| {
@@ -590,10 +627,7 @@ async fn admin(
         AdminCmd::Object {
             cmd: ObjectCmd::Health { path },
         } => {
-            let (bucket, key) = path
-                .split_once('/')
-                .filter(|(b, k)| !b.is_empty() && !k.is_empty())
-                .context("give the object as BUCKET/KEY")?;
+            let (bucket, key) = object_path(&path)?;
             let h: ObjectHealthOut = api
                 .send(
                     api.http
@@ -605,6 +639,29 @@ async fn admin(
             print(o, &h, health_text);
             if h.verdict == "at_risk" || h.verdict == "lost" {
                 bail!("{bucket}/{key} is {}", h.verdict.replace('_', " "));
+            }
+        }
+        AdminCmd::Object {
+            cmd: ObjectCmd::Repair { path, force },
+        } => {
+            let (bucket, key) = object_path(&path)?;
+            let r: ObjectRepairOut = api
+                .send(
+                    api.http
+                        .post(api.url("/api/v1/objects/repair"))
+                        .json(&ObjectRepairIn {
+                            bucket: bucket.into(),
+                            key: key.into(),
+                            force,
+                        }),
+                )
+                .await?
+                .context("empty response")?;
+            print(o, &r, object_repair_text);
+            match r.outcome.as_str() {
+                "lost" => bail!("{bucket}/{key} cannot be recovered"),
+                "skipped" => bail!("{bucket}/{key} cannot be repaired now"),
+                _ => {}
             }
         }
         AdminCmd::Repair {
@@ -639,6 +696,48 @@ async fn admin(
         AdminCmd::Key { cmd } => key(&api, o, cmd).await?,
     }
     Ok(())
+}
+
+/// `BUCKET/KEY`, split.
+fn object_path(path: &str) -> anyhow::Result<(&str, &str)> {
+    path.split_once('/')
+        .filter(|(b, k)| !b.is_empty() && !k.is_empty())
+        .context("give the object as BUCKET/KEY")
+}
+
+fn object_repair_text(r: &ObjectRepairOut) -> String {
+    let mut out = match r.outcome.as_str() {
+        "healthy" => format!(
+            "{}/{}: nothing to rebuild, no shard is lost (--force also searches every disk and reads every chunk)\n",
+            r.bucket, r.key
+        ),
+        "repaired" => format!(
+            "{}/{}: repaired, {} shard(s) rebuilt ({})\n",
+            r.bucket,
+            r.key,
+            r.shards_rebuilt,
+            human(r.bytes_rebuilt)
+        ),
+        "raced" => format!(
+            "{}/{}: changed while it was repaired (overwritten or deleted); the change stands\n",
+            r.bucket, r.key
+        ),
+        "lost" => format!("{}/{}: LOST, nothing was written\n", r.bucket, r.key),
+        _ => format!("{}/{}: cannot be repaired now\n", r.bucket, r.key),
+    };
+    if r.found_elsewhere > 0 {
+        out += &format!(
+            "used {} shard(s) found on disks the record did not name\n",
+            r.found_elsewhere
+        );
+    }
+    for s in &r.lost_stripes {
+        out += &format!("lost: part {} stripe {}\n", s.part, s.stripe);
+    }
+    if let Some(why) = &r.reason {
+        out += &format!("reason: {why}\n");
+    }
+    out
 }
 
 fn deleted(d: &DeletedOut) -> String {
@@ -927,11 +1026,13 @@ mod tests {
             gateways: Members {
                 healthy: 2,
                 total: 2,
+                missing: vec![],
             },
             meta: MetaMembers {
                 healthy: 3,
                 total: 3,
                 leader: Some("meta2".into()),
+                missing: vec![],
             },
             osds: OsdSummary {
                 up: 6,
@@ -942,6 +1043,8 @@ mod tests {
                 total: 1234567,
                 degraded: 5432,
                 at_risk: 0,
+                at_risk_osds: vec![],
+                counted_at: None,
             },
             capacity: Capacity {
                 used_bytes: 45,

@@ -34,7 +34,9 @@ pub struct Config {
     /// Address the S3 endpoint listens on.
     #[arg(long, env = "OBJECTIO_GATEWAY_LISTEN", default_value = "0.0.0.0:9000")]
     pub listen: String,
-    /// Gateway id (defaults to a random one per process).
+    /// Gateway id, kept across restarts: `cluster status` counts the
+    /// gateways that have joined against those alive (defaults to
+    /// `gw-<host name>-<port>`).
     #[arg(long, env = "OBJECTIO_GATEWAY_ID")]
     pub id: Option<String>,
     #[command(flatten)]
@@ -158,10 +160,7 @@ pub async fn run(cfg: Config) -> anyhow::Result<()> {
     let map =
         map::ClusterMap::start(store.clone(), Duration::from_millis(cfg.map_refresh_ms)).await?;
     let shards = ShardClient::new(&secret, Duration::from_secs(cfg.shard_timeout));
-    let id = cfg
-        .id
-        .clone()
-        .unwrap_or_else(|| format!("gw-{}", &uuid::Uuid::new_v4().simple().to_string()[..8]));
+    let id = cfg.id.clone().unwrap_or_else(|| default_id(&cfg.listen));
     let objects = object::Objects::new(store.clone(), cc, map, shards, id.clone());
     let incarnation = objects.incarnation();
 
@@ -192,6 +191,10 @@ pub async fn run(cfg: Config) -> anyhow::Result<()> {
         keys_revision: 0,
         incarnation: Some(incarnation),
     };
+    store
+        .join("gateways", &id, &cfg.listen)
+        .await
+        .context("recording the gateway as a member")?;
     let liveness = tokio::spawn(keep_alive(store.clone(), id.clone(), alive, keys));
     tracing::info!(gateway = %id, address = %local, "S3 gateway serving");
 
@@ -275,6 +278,12 @@ pub async fn run(cfg: Config) -> anyhow::Result<()> {
     }
     tracing::info!(gateway = %id, "stopped");
     Ok(())
+}
+
+/// `gw-<host name>-<port>`: the same across restarts on one machine.
+fn default_id(listen: &str) -> String {
+    let port = listen.rsplit(':').next().unwrap_or("9000");
+    format!("gw-{}-{port}", objectio_cluster::util::host_name())
 }
 
 /// A random request id.

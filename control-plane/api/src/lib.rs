@@ -31,15 +31,23 @@ impl std::fmt::Display for ClusterState {
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 pub struct Members {
     pub healthy: u32,
+    /// Those that have joined (and not been forgotten), alive or not.
     pub total: u32,
+    /// Joined but not alive now.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub missing: Vec<String>,
 }
 
 /// Metadata service members and the elected leader.
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 pub struct MetaMembers {
     pub healthy: u32,
+    /// Those that have joined (and not been forgotten), alive or not.
     pub total: u32,
     pub leader: Option<String>,
+    /// Joined but not alive now.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub missing: Vec<String>,
 }
 
 /// OSDs and which are down.
@@ -58,6 +66,14 @@ pub struct ObjectSummary {
     pub degraded: u64,
     /// Objects with fewer than `k` shards reachable.
     pub at_risk: u64,
+    /// Down OSDs holding shards of at-risk objects.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub at_risk_osds: Vec<String>,
+    /// When the degraded and at-risk counts were taken (RFC 3339), by the
+    /// repair controller's last whole pass (one starts whenever the map
+    /// changes). Absent before the first pass.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub counted_at: Option<String>,
 }
 
 /// Raw capacity of every disk.
@@ -268,6 +284,21 @@ pub struct DeletedOut {
     pub unconfirmed: Vec<String>,
 }
 
+/// A gateway or meta that has joined the cluster.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct MemberOut {
+    /// `gateway` or `meta`.
+    pub kind: String,
+    pub id: String,
+    pub address: String,
+    /// Its software version when it last started.
+    pub software: String,
+    /// Joined first, and last started (RFC 3339).
+    pub joined: String,
+    pub started: String,
+    pub alive: bool,
+}
+
 /// `GET /health`.
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 pub struct HealthOut {
@@ -363,6 +394,44 @@ pub struct OsdStateChangeOut {
 pub struct ObjectHealthQuery {
     pub bucket: String,
     pub key: String,
+}
+
+/// `POST /api/v1/objects/repair` body.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct ObjectRepairIn {
+    pub bucket: String,
+    pub key: String,
+    /// Also search every disk of every OSD that is up for copies of the
+    /// object's shards, and read every chunk now.
+    #[serde(default)]
+    pub force: bool,
+}
+
+/// A stripe with fewer than `k` good chunks anywhere.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct LostStripeOut {
+    pub part: u32,
+    pub stripe: u64,
+}
+
+/// What repairing one object came to.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct ObjectRepairOut {
+    pub bucket: String,
+    pub key: String,
+    /// `healthy` (nothing to do), `repaired`, `raced` (the object changed
+    /// meanwhile; the change wins), `skipped` (cannot be repaired now:
+    /// `reason`), `lost` (some stripes cannot be recovered: `lost_stripes`;
+    /// nothing was written).
+    pub outcome: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+    pub shards_rebuilt: u64,
+    pub bytes_rebuilt: u64,
+    /// Shards used from disks the record did not name for them.
+    pub found_elsewhere: u64,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub lost_stripes: Vec<LostStripeOut>,
 }
 
 /// One shard, read now.

@@ -79,10 +79,16 @@ pub struct Config {
     /// repair rebuilds their shards elsewhere, in seconds.
     #[arg(long, env = "OBJECTIO_DOWN_OUT_INTERVAL_SECS", default_value_t = 600)]
     pub down_out_interval_secs: u64,
-    /// How often a repair pass over the object index starts (while passes
-    /// find nothing to do), in milliseconds.
+    /// How soon a repair pass that had to skip objects is tried again, in
+    /// milliseconds (passes otherwise start when the map changes or an
+    /// operator asks).
     #[arg(long, env = "OBJECTIO_REPAIR_INTERVAL_MS", default_value_t = 10000)]
     pub repair_interval_ms: u64,
+    /// A whole repair pass over the object index at least this often, with
+    /// nothing asking for one, in seconds (the safety net, and a fresh
+    /// count of degraded objects).
+    #[arg(long, env = "OBJECTIO_REPAIR_SWEEP_SECS", default_value_t = 86400)]
+    pub repair_sweep_secs: u64,
     /// Rebuilt data repair writes per second at most, in MiB (0: no limit).
     #[arg(long, env = "OBJECTIO_REPAIR_MAX_MIBS", default_value_t = 100)]
     pub repair_max_mibs: u64,
@@ -150,6 +156,7 @@ pub struct AppState {
     paths(
         v1::health,
         v1::cluster::status,
+        v1::cluster::forget,
         v1::osds::list,
         v1::buckets::list,
         v1::users::create,
@@ -166,6 +173,7 @@ pub struct AppState {
         v1::repair::start,
         v1::repair::stop,
         v1::objects::health,
+        v1::objects::repair,
     ),
     modifiers(&SecurityAddon),
     tags((name = "cluster"), (name = "osds"), (name = "repair"), (name = "objects"), (name = "buckets"), (name = "users"), (name = "keys"))
@@ -315,6 +323,10 @@ pub async fn run(cfg: Config) -> anyhow::Result<()> {
         client.clone(),
         cfg.id.clone(),
     );
+    store
+        .join("metas", &cfg.id, &cfg.listen)
+        .await
+        .context("recording the meta as a member")?;
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let member = tokio::spawn(membership(
         store.clone(),
@@ -335,6 +347,7 @@ pub async fn run(cfg: Config) -> anyhow::Result<()> {
         lead,
         controllers::repair::Throttle {
             interval: Duration::from_millis(cfg.repair_interval_ms.max(100)),
+            sweep: Duration::from_secs(cfg.repair_sweep_secs.max(1)),
             max_bytes_per_sec: cfg.repair_max_mibs << 20,
         },
     ));

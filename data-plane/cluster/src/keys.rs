@@ -131,6 +131,20 @@ impl Keys {
     pub fn damaged(&self, version_id: &Uuid, part: u32, index: usize, disk: &Uuid) -> String {
         self.k(&format!("damaged/{version_id}/{part}/{index}/{disk}"))
     }
+    pub fn hints_prefix(&self) -> String {
+        self.k("hints/")
+    }
+    /// An object written short of full redundancy, for repair.
+    pub fn hint(&self, version_id: &Uuid) -> String {
+        self.k(&format!("hints/{version_id}"))
+    }
+    pub fn members_prefix(&self, kind: &str) -> String {
+        self.k(&format!("members/{kind}/"))
+    }
+    /// A gateway or meta that has joined (`kind`: `gateways`, `metas`).
+    pub fn member(&self, kind: &str, id: &str) -> String {
+        self.k(&format!("members/{kind}/{id}"))
+    }
     /// An operator's request that an OSD scrub now.
     pub fn scrub_request(&self, osd: &str) -> String {
         self.k(&format!("scrub/{osd}"))

@@ -464,6 +464,58 @@ pub struct DamagedShard {
     pub found_by: String,
     pub reason: String,
     pub reported_ms: u64,
+    /// The object the shard belongs to, as its header names it (lets repair
+    /// go straight to it instead of a pass over the whole index).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bucket: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub key: Option<String>,
+}
+
+/// An object committed short of full redundancy (a PUT at the write
+/// quorum), at `hints/<data id>`: the repair controller rebuilds it at once
+/// instead of waiting for a pass over the index, and removes the hint.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct RepairHint {
+    #[serde(default = "schema")]
+    pub version: u32,
+    pub bucket: String,
+    pub key: String,
+    pub created_ms: u64,
+}
+
+/// A gateway or meta replica that has joined the cluster, at
+/// `members/<kind>/<id>`: kept when it stops, so that `cluster status`
+/// counts it as expected (`Gateways: 1/2`) until an operator forgets it.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct MemberRecord {
+    #[serde(default = "schema")]
+    pub version: u32,
+    pub id: String,
+    /// Where it listens.
+    pub address: String,
+    /// Its software version when it last started.
+    pub software: String,
+    /// Seconds since the epoch: first joined, last started.
+    pub joined: u64,
+    pub started: u64,
+}
+
+/// What the last pass over the object index counted (after its repairs):
+/// the numbers `cluster status` shows without reading the index itself.
+#[derive(Clone, Debug, Serialize, Deserialize, Default, PartialEq)]
+pub struct Census {
+    /// Objects counted.
+    pub objects: u64,
+    /// Readable, but short of full redundancy.
+    pub degraded: u64,
+    /// Fewer than `k` shards reachable.
+    pub at_risk: u64,
+    /// OSDs holding a shard of an at-risk object that are down.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub at_risk_osds: Vec<String>,
+    /// Seconds since the epoch when the count ended.
+    pub counted: u64,
 }
 
 /// An operator's request that an OSD scrub its disks now.
@@ -523,6 +575,17 @@ pub struct RepairJob {
     /// This pass covers only objects with a shard on this OSD.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub osd: Option<String>,
+    /// What this pass has counted so far (a pass limited to one OSD
+    /// counts nothing).
+    #[serde(default)]
+    pub counting: Census,
+    /// The count of the last whole pass.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub census: Option<Census>,
+    /// The map (OSDs up, disks and their states) the last pass started
+    /// from: a change starts a new pass.
+    #[serde(default)]
+    pub map_fingerprint: u64,
 }
 
 /// An operator's control of the repair controller, at
@@ -567,6 +630,8 @@ impl Versioned for AccessKeyRecord {
 }
 
 versioned!(
+    RepairHint,
+    MemberRecord,
     RepairControl,
     DamagedShard,
     ScrubRequest,

@@ -313,6 +313,37 @@ impl Store {
             .collect())
     }
 
+    /// Records that a gateway or meta (`kind`: `gateways`, `metas`) has
+    /// joined, or started again (its first join time is kept).
+    pub async fn join(&self, kind: &str, id: &str, address: &str) -> Result<()> {
+        let key = self.keys.member(kind, id);
+        let now = crate::now_secs();
+        let joined = self
+            .get::<crate::MemberRecord>(key.clone())
+            .await?
+            .map_or(now, |(m, _)| m.joined);
+        let rec = crate::MemberRecord {
+            version: crate::SCHEMA_VERSION,
+            id: id.to_string(),
+            address: address.to_string(),
+            software: env!("CARGO_PKG_VERSION").to_string(),
+            joined,
+            started: now,
+        };
+        self.put(key, &rec).await
+    }
+
+    /// The ids of the gateways or metas that have joined.
+    pub async fn members(&self, kind: &str) -> Result<Vec<String>> {
+        let prefix = self.keys.members_prefix(kind);
+        Ok(self
+            .list::<crate::MemberRecord>(prefix)
+            .await?
+            .into_iter()
+            .map(|(_, m)| m.id)
+            .collect())
+    }
+
     /// Reads the cluster configuration.
     pub async fn config(&self) -> Result<ClusterConfig> {
         self.get(self.keys.config())

@@ -656,7 +656,7 @@ mod tests {
                 _ => {
                     let h = ShardHeader {
                         format: 1, cluster_id: Uuid::nil(), bucket: "b".into(), key: "k".into(),
-                        id: entry(1).id, k: 4, m: 2, chunk_size: 1 << 20, object_size: 100, created_ms: 0,
+                        id: entry(1).id, k: 4, m: 2, chunk_size: 1 << 20, object_size: 100, created_ms: 0, meta: None,
                     };
                     encode_shard_header(&h, "e", &[1], 4096)
                 }

@@ -98,41 +98,7 @@ impl Objects {
                     _ if stripes == 0 => {}
                     None => h.verdict = ShardVerdict::Lost,
                     Some(l) if snap.is_lost(l) => h.verdict = ShardVerdict::Lost,
-                    Some(l) => match snap.address(&l.osd) {
-                        None => h.verdict = ShardVerdict::Unreachable,
-                        Some(addr) => {
-                            let id = shard_id(seg.version_id, seg.part, i);
-                            let mut bad = 0;
-                            let mut first = 0u32;
-                            while (first as u64) < stripes {
-                                let n = BATCH.min(stripes as u32 - first);
-                                match self.inner.shards.get(&addr, l.disk, id, first, n).await {
-                                    Ok(chunks) => {
-                                        for (j, c) in chunks.iter().enumerate() {
-                                            let at = first as usize + j;
-                                            match c {
-                                                Chunk::Ok(_) => h.chunks_ok[at] = true,
-                                                Chunk::Corrupt => bad += 1,
-                                                Chunk::Error => {
-                                                    h.verdict = ShardVerdict::Unreadable(format!(
-                                                        "chunk {at} unreadable"
-                                                    ))
-                                                }
-                                            }
-                                        }
-                                    }
-                                    Err(e) => {
-                                        h.verdict = ShardVerdict::Unreadable(e.to_string());
-                                        break;
-                                    }
-                                }
-                                first += n;
-                            }
-                            if bad > 0 && h.verdict == ShardVerdict::Ok {
-                                h.verdict = ShardVerdict::Corrupt { bad };
-                            }
-                        }
-                    },
+                    Some(l) => self.read_shard(&snap, &seg, i, l, &mut h).await,
                 }
                 shards.push(h);
             }
@@ -175,6 +141,53 @@ impl Objects {
             segments,
             redundancy_left: if worst == i64::MAX { m as i64 } else { worst },
             verdict,
+        }
+    }
+    /// Reads every chunk of shard `i` of `seg` at `l` into `h` (its verdict
+    /// and which chunks read back whole).
+    pub(crate) async fn read_shard(
+        &self,
+        snap: &crate::map::Snapshot,
+        seg: &objectio_cluster::Segment,
+        i: usize,
+        l: &objectio_cluster::ShardLocation,
+        h: &mut ShardHealth,
+    ) {
+        let stripes = h.chunks_ok.len() as u64;
+        match snap.address(&l.osd) {
+            None => h.verdict = ShardVerdict::Unreachable,
+            Some(addr) => {
+                let id = shard_id(seg.version_id, seg.part, i);
+                let mut bad = 0;
+                let mut first = 0u32;
+                while (first as u64) < stripes {
+                    let n = BATCH.min(stripes as u32 - first);
+                    match self.inner.shards.get(&addr, l.disk, id, first, n).await {
+                        Ok(chunks) => {
+                            for (j, c) in chunks.iter().enumerate() {
+                                let at = first as usize + j;
+                                match c {
+                                    Chunk::Ok(_) => h.chunks_ok[at] = true,
+                                    Chunk::Corrupt => bad += 1,
+                                    Chunk::Error => {
+                                        h.verdict = ShardVerdict::Unreadable(format!(
+                                            "chunk {at} unreadable"
+                                        ))
+                                    }
+                                }
+                            }
+                        }
+                        Err(e) => {
+                            h.verdict = ShardVerdict::Unreadable(e.to_string());
+                            break;
+                        }
+                    }
+                    first += n;
+                }
+                if bad > 0 && h.verdict == ShardVerdict::Ok {
+                    h.verdict = ShardVerdict::Corrupt { bad };
+                }
+            }
         }
     }
 }

@@ -10,6 +10,7 @@
 
 pub mod map;
 
+pub mod force;
 pub mod health;
 mod list;
 mod multipart;
@@ -17,7 +18,7 @@ mod read;
 mod repair;
 mod write;
 
-pub use repair::{Known, Outcome, ShardSet, known};
+pub use repair::{Known, Outcome, Redundancy, ShardSet, known};
 pub use write::Written;
 
 use std::collections::BTreeMap;
@@ -323,6 +324,11 @@ impl Objects {
     /// This process's incarnation, named by its intents and published in
     /// its liveness key: GC reclaims the intents of any other incarnation
     /// of the same gateway id at once.
+    /// The cluster map as this layer sees it now.
+    pub fn map(&self) -> Arc<map::Snapshot> {
+        self.inner.map.get()
+    }
+
     pub fn incarnation(&self) -> Uuid {
         self.inner.incarnation
     }
@@ -415,7 +421,18 @@ impl Objects {
     {
         self.bucket_seen(&p.bucket).await?;
         let w = self
-            .write_data(&p.bucket, &p.key, 0, p.size, p.wanted, body, verify)
+            .write_data(
+                write::Target {
+                    bucket: &p.bucket,
+                    key: &p.key,
+                    part: 0,
+                    size: p.size,
+                    meta: shard_meta(&p.content_type, &p.user_metadata),
+                },
+                p.wanted,
+                body,
+                verify,
+            )
             .await?;
         let rec = ObjectRecord {
             version: SCHEMA_VERSION,
@@ -432,9 +449,10 @@ impl Objects {
             parts: Vec::new(),
             acl: p.acl,
         };
+        let hint: Vec<TxnOp> = self.hint_op(&rec).into_iter().collect();
         loop {
             match self
-                .commit_object(&rec, w.intent.as_deref(), vec![], vec![])
+                .commit_object(&rec, w.intent.as_deref(), vec![], hint.clone())
                 .await
             {
                 Ok(true) => return Ok((rec, w.digests)),
@@ -515,6 +533,28 @@ impl Objects {
         Ok(false)
     }
 
+    /// For a record short of a shard (a write at the quorum), an op
+    /// leaving a hint that sends repair straight to it.
+    pub(crate) fn hint_op(&self, rec: &ObjectRecord) -> Option<TxnOp> {
+        let short = rec
+            .segments()
+            .iter()
+            .any(|s| s.size > 0 && s.shards.iter().any(Option::is_none));
+        short.then(|| {
+            let hint = objectio_cluster::RepairHint {
+                version: SCHEMA_VERSION,
+                bucket: rec.bucket.clone(),
+                key: rec.key.clone(),
+                created_ms: now_millis(),
+            };
+            TxnOp::put(
+                self.store().keys().hint(&rec.version_id),
+                encode(&hint),
+                None,
+            )
+        })
+    }
+
     /// An op queuing `segments`' shards for GC (none when no shard exists).
     fn gc_op(&self, segments: Vec<Segment>, was_live: bool) -> Option<TxnOp> {
         let segments: Vec<Segment> = segments
@@ -574,6 +614,18 @@ fn tokio_stream_from<T: Send + 'static>(
     mut rx: mpsc::Receiver<T>,
 ) -> impl Stream<Item = T> + Send + Sync + 'static {
     futures::stream::poll_fn(move |cx| rx.poll_recv(cx))
+}
+
+/// The metadata a single-part object's shard headers carry (none when
+/// there is nothing to carry).
+pub(crate) fn shard_meta(
+    content_type: &Option<String>,
+    user_metadata: &std::collections::BTreeMap<String, String>,
+) -> Option<objectio_shard::ShardMeta> {
+    (content_type.is_some() || !user_metadata.is_empty()).then(|| objectio_shard::ShardMeta {
+        content_type: content_type.clone(),
+        user_metadata: user_metadata.clone(),
+    })
 }
 
 #[cfg(test)]

@@ -116,7 +116,18 @@ impl Objects {
         let number = number as u32;
         let (up, ukey) = self.upload(bucket, key, upload_id).await?;
         let w = self
-            .write_data(bucket, key, number, size, wanted, body, verify)
+            .write_data(
+                crate::write::Target {
+                    bucket,
+                    key,
+                    part: number,
+                    size,
+                    meta: None,
+                },
+                wanted,
+                body,
+                verify,
+            )
             .await?;
         let keys = self.store().keys();
         let pkey = keys.part(&up.upload_id, number);
@@ -307,6 +318,7 @@ impl Objects {
                 TxnOp::delete(ckey, None),
             ];
             extra.extend(self.gc_op(unused.clone(), false));
+            extra.extend(self.hint_op(&rec));
             if self.commit_object(&rec, None, guards, extra).await? {
                 return Ok(rec);
             }

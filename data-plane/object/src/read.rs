@@ -20,7 +20,11 @@ struct Step {
     stripe: u64,
 }
 
-fn geometry(ec: EcProfile, size: u64) -> Geometry {
+/// The object a segment belongs to (bucket, key), for damage reports.
+#[derive(Clone, Copy)]
+pub(crate) struct Of<'a>(pub &'a str, pub &'a str);
+
+pub(crate) fn geometry(ec: EcProfile, size: u64) -> Geometry {
     Geometry::new(ec.k as usize, ec.m as usize, ec.chunk_size as u64, size)
 }
 
@@ -53,7 +57,11 @@ impl Objects {
         let (tx, rx) = mpsc::channel::<std::io::Result<Bytes>>(2 * rec.ec.k.max(1) as usize);
         let mut first = None;
         if let Some(s) = steps.first() {
-            first = Some(self.read_stripe(&segments[s.seg], rec.ec, s.stripe).await?);
+            let of = Of(&rec.bucket, &rec.key);
+            first = Some(
+                self.read_stripe(of, &segments[s.seg], rec.ec, s.stripe)
+                    .await?,
+            );
         }
         let this = self.clone();
         let (ec, bucket, key) = (rec.ec, rec.bucket.clone(), rec.key.clone());
@@ -63,7 +71,10 @@ impl Objects {
                 let seg = &segments[step.seg];
                 let data = match next.take() {
                     Some(d) => d,
-                    None => match this.read_stripe(seg, ec, step.stripe).await {
+                    None => match this
+                        .read_stripe(Of(&bucket, &key), seg, ec, step.stripe)
+                        .await
+                    {
                         Ok(d) => d,
                         Err(e) => {
                             tracing::error!(%bucket, %key, part = seg.part, stripe = step.stripe, error = %e, "read failed mid-body");
@@ -99,6 +110,7 @@ impl Objects {
     /// the shard needs repair).
     async fn fetch_chunk(
         &self,
+        of: Of<'_>,
         snap: &crate::map::Snapshot,
         seg: &Segment,
         i: usize,
@@ -118,7 +130,7 @@ impl Objects {
                 Some(Chunk::Ok(b)) if b.len() == cl => Some(b),
                 Some(Chunk::Corrupt) => {
                     tracing::warn!(%vid, part, shard = i, stripe = s, osd = %loc.osd, "corrupt chunk: decoding from parity; shard needs repair");
-                    self.report_damaged(seg, i, &loc, format!("chunk {s} fails its checksum"));
+                    self.report_damaged(of, seg, i, &loc, format!("chunk {s} fails its checksum"));
                     None
                 }
                 other => {
@@ -135,11 +147,17 @@ impl Objects {
 
     /// Reads the `k` data chunks of stripe `s` of a segment, decoding from
     /// parity when a data chunk is missing, unreachable or corrupt.
-    async fn read_stripe(&self, seg: &Segment, ec: EcProfile, s: u64) -> Result<Vec<Vec<u8>>> {
+    async fn read_stripe(
+        &self,
+        of: Of<'_>,
+        seg: &Segment,
+        ec: EcProfile,
+        s: u64,
+    ) -> Result<Vec<Vec<u8>>> {
         let (k, m) = (ec.k as usize, ec.m as usize);
         let cl = geometry(ec, seg.size).chunk_len(s) as usize;
         let snap = self.inner.map.get();
-        let fetch = |i: usize| self.fetch_chunk(&snap, seg, i, s, cl);
+        let fetch = |i: usize| self.fetch_chunk(of, &snap, seg, i, s, cl);
         let mut chunks: Vec<Option<Vec<u8>>> = join_all((0..k).map(fetch)).await;
         if chunks.iter().any(Option::is_none) {
             chunks.extend(join_all((k..k + m).map(fetch)).await);
@@ -153,6 +171,7 @@ impl Objects {
     /// in parallel: chunk `i` or `None` (missing, unreachable, corrupt).
     pub(crate) async fn read_chunks(
         &self,
+        of: Of<'_>,
         snap: &crate::map::Snapshot,
         seg: &Segment,
         ec: EcProfile,
@@ -164,7 +183,7 @@ impl Objects {
             if skip.contains(&i) {
                 None
             } else {
-                self.fetch_chunk(snap, seg, i, s, cl).await
+                self.fetch_chunk(of, snap, seg, i, s, cl).await
             }
         }))
         .await

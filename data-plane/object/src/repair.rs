@@ -59,6 +59,49 @@ impl Snapshot {
         }
     }
 
+    /// How well an object is protected now: by its weakest segment, the
+    /// shards readable now (OSD up and serving the disk) and, of those, the
+    /// ones in service (disk not out).
+    pub fn redundancy(&self, rec: &ObjectRecord) -> Redundancy {
+        let mut worst = Redundancy::Healthy;
+        for seg in rec.segments().iter().filter(|s| s.size > 0) {
+            let readable: Vec<&ShardLocation> = seg
+                .shards
+                .iter()
+                .flatten()
+                .filter(|l| self.is_reachable(l))
+                .collect();
+            let r = if readable.len() < rec.ec.k as usize {
+                Redundancy::AtRisk
+            } else if readable.len() < rec.ec.total() || readable.iter().any(|l| self.is_lost(l)) {
+                Redundancy::Degraded
+            } else {
+                Redundancy::Healthy
+            };
+            worst = worst.max(r);
+        }
+        worst
+    }
+
+    /// A digest of what decides where shards are and whether they count:
+    /// OSDs, which are up, their disks and the disks' states. A change
+    /// starts a repair pass.
+    pub fn fingerprint(&self) -> u64 {
+        use std::hash::{Hash, Hasher};
+        let mut h = std::hash::DefaultHasher::new();
+        let mut osds: Vec<_> = self.osds.values().collect();
+        osds.sort_by(|a, b| a.id.cmp(&b.id));
+        for o in osds {
+            (&o.id, self.alive.contains(&o.id), &o.disks).hash(&mut h);
+        }
+        let mut disks: Vec<_> = self.disks.values().collect();
+        disks.sort_by_key(|d| d.id);
+        for d in disks {
+            (d.id, &d.osd, d.state == objectio_cluster::DiskState::Out).hash(&mut h);
+        }
+        h.finish()
+    }
+
     /// The indices of a segment's shards that are lost, or reported
     /// damaged (none for an empty segment, which has no shards).
     pub fn lost_shards(&self, seg: &Segment, damaged: &ShardSet) -> Vec<usize> {
@@ -76,6 +119,26 @@ impl Snapshot {
             .map(|(i, _)| i)
             .collect()
     }
+}
+
+/// What to do to one segment: rebuild shards `rebuild` from the chunks of
+/// `source` (the record's segment, or one with copies found elsewhere in
+/// place of unreadable shards), and take the whole copies `adopt` into the
+/// record as they are.
+pub(crate) struct Plan {
+    pub rebuild: Vec<usize>,
+    pub source: Segment,
+    pub adopt: Vec<(usize, ShardLocation)>,
+}
+
+/// An object's protection now, worst first when compared.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Redundancy {
+    Healthy,
+    /// Readable, short of full redundancy.
+    Degraded,
+    /// Fewer than `k` shards readable.
+    AtRisk,
 }
 
 /// Shards by data id, part, index and disk.
@@ -138,6 +201,7 @@ impl Objects {
     /// the read goes on, decoding around it).
     pub(crate) fn report_damaged(
         &self,
+        of: crate::read::Of<'_>,
         seg: &Segment,
         i: usize,
         loc: &ShardLocation,
@@ -148,6 +212,8 @@ impl Objects {
             .keys()
             .damaged(&seg.version_id, seg.part, i, &loc.disk);
         let rec = DamagedShard {
+            bucket: Some(of.0.to_string()),
+            key: Some(of.1.to_string()),
             version: SCHEMA_VERSION,
             osd: loc.osd.clone(),
             disk: loc.disk,
@@ -166,14 +232,35 @@ impl Objects {
     /// etcd revision `rev` (its record's mod revision) and swaps them into
     /// its record; the damage reports of the shards replaced go with it.
     pub async fn repair(&self, rec: &ObjectRecord, rev: i64, known: &Known) -> Result<Outcome> {
+        let snap = self.inner.map.get();
+        let plan: Vec<Plan> = rec
+            .segments()
+            .into_iter()
+            .map(|s| Plan {
+                rebuild: snap.lost_shards(&s, &known.damaged),
+                source: s,
+                adopt: Vec::new(),
+            })
+            .collect();
+        self.repair_plan(rec, rev, known, plan).await
+    }
+
+    /// Repairs `rec` by a plan per segment (see [`Plan`]).
+    pub(crate) async fn repair_plan(
+        &self,
+        rec: &ObjectRecord,
+        rev: i64,
+        known: &Known,
+        plan: Vec<Plan>,
+    ) -> Result<Outcome> {
         let damaged = &known.damaged;
         let snap = self.inner.map.get();
         let segments = rec.segments();
-        let lost: Vec<Vec<usize>> = segments
+        let lost: Vec<&Vec<usize>> = plan.iter().map(|p| &p.rebuild).collect();
+        if plan
             .iter()
-            .map(|s| snap.lost_shards(s, damaged))
-            .collect();
-        if lost.iter().all(Vec::is_empty) {
+            .all(|p| p.rebuild.is_empty() && p.adopt.is_empty())
+        {
             return Ok(Outcome::Healthy);
         }
         let mut new = rec.clone();
@@ -183,6 +270,23 @@ impl Objects {
         let (mut shards, mut bytes) = (0usize, 0u64);
         let mut result: Result<Option<String>> = Ok(None);
         for (si, seg) in segments.iter().enumerate() {
+            if !plan[si].adopt.is_empty() {
+                let target = if rec.parts.is_empty() {
+                    &mut new.shards
+                } else {
+                    &mut new.parts[si].shards
+                };
+                let mut gone = Segment {
+                    shards: vec![None; seg.shards.len()],
+                    ..seg.clone()
+                };
+                for (i, loc) in &plan[si].adopt {
+                    gone.shards[*i] = target[*i].take();
+                    target[*i] = Some(loc.clone());
+                    shards += 1;
+                }
+                old.push(gone);
+            }
             if lost[si].is_empty() {
                 continue;
             }
@@ -192,7 +296,15 @@ impl Objects {
                 rec.parts[si].etag.clone()
             };
             match self
-                .rebuild(&snap, rec, seg, &lost[si], &etag, &known.named)
+                .rebuild(
+                    &snap,
+                    rec,
+                    seg,
+                    &plan[si].source,
+                    lost[si],
+                    &etag,
+                    &known.named,
+                )
                 .await
             {
                 Ok(Rebuilt::Done {
@@ -263,7 +375,7 @@ impl Objects {
         let mut ops = vec![TxnOp::put(okey, encode(&new), None)];
         ops.extend(intents.iter().map(|ik| TxnOp::delete(ik.as_str(), None)));
         for (seg, idx) in segments.iter().zip(&lost) {
-            for i in idx {
+            for i in idx.iter() {
                 if let Some(l) = &seg.shards[*i]
                     && damaged.contains(&(seg.version_id, seg.part, *i, l.disk))
                 {
@@ -289,12 +401,15 @@ impl Objects {
         Ok(Outcome::Repaired { shards, bytes })
     }
 
-    /// Reconstructs shards `lost` of one segment onto newly placed disks,
-    /// under an intent.
+    /// Reconstructs shards `lost` of one segment (`recorded`, as the record
+    /// has it) onto newly placed disks, under an intent, reading from
+    /// `seg` (the record's, or one with copies found elsewhere).
+    #[allow(clippy::too_many_arguments)]
     async fn rebuild(
         &self,
         snap: &Snapshot,
         rec: &ObjectRecord,
+        recorded: &Segment,
         seg: &Segment,
         lost: &[usize],
         etag: &str,
@@ -377,7 +492,7 @@ impl Objects {
             };
             self.store().put(ik.clone(), &intent).await?;
             match self
-                .stream_rebuilt(snap, rec, seg, &g, &replaced, etag)
+                .stream_rebuilt(snap, rec, recorded, seg, &g, &replaced, etag)
                 .await
             {
                 Ok(Streamed::Done) => {
@@ -414,11 +529,14 @@ impl Objects {
     }
 
     /// Streams every stripe's reconstructed chunks to the new shards and
-    /// seals them.
+    /// seals them. A replaced shard is read too when `seg` has a copy of it
+    /// the record does not name (found elsewhere by a forced repair).
+    #[allow(clippy::too_many_arguments)]
     async fn stream_rebuilt(
         &self,
         snap: &Snapshot,
         rec: &ObjectRecord,
+        recorded: &Segment,
         seg: &Segment,
         g: &Geometry,
         replaced: &[(usize, ShardLocation)],
@@ -441,6 +559,12 @@ impl Objects {
                 chunk_size: g.chunk_size as u32,
                 object_size: seg.size,
                 created_ms: now_millis(),
+                // As the original shards carry it: a single-part object's.
+                meta: if rec.parts.is_empty() {
+                    crate::shard_meta(&rec.content_type, &rec.user_metadata)
+                } else {
+                    None
+                },
             };
             match self.inner.shards.put(&addr, loc.disk, header).await {
                 Ok(p) => puts.push((*i, p)),
@@ -450,10 +574,15 @@ impl Objects {
                 Err(e) => return Err(e.into()),
             }
         }
-        let skip: Vec<usize> = replaced.iter().map(|(i, _)| *i).collect();
+        let skip: Vec<usize> = replaced
+            .iter()
+            .map(|(i, _)| *i)
+            .filter(|i| seg.shards[*i].is_none() || seg.shards[*i] == recorded.shards[*i])
+            .collect();
         let mut encoder = Encoder::new(k, m);
         for s in 0..g.stripes() {
-            let chunks = self.read_chunks(snap, seg, rec.ec, s, &skip).await;
+            let of = crate::read::Of(&rec.bucket, &rec.key);
+            let chunks = self.read_chunks(of, snap, seg, rec.ec, s, &skip).await;
             let have = chunks.iter().filter(|c| c.is_some()).count();
             let data = match decode_stripe(k, m, s, chunks) {
                 Ok(d) => d,

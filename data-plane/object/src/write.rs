@@ -7,7 +7,7 @@ use objectio_cluster::{
     IntentRecord, SCHEMA_VERSION, Segment, ShardLocation, now_millis, now_secs,
 };
 use objectio_codec::{Encoder, Geometry};
-use objectio_shard::{SHARD_FORMAT, ShardHeader};
+use objectio_shard::{SHARD_FORMAT, ShardHeader, ShardMeta};
 use tokio::sync::{mpsc, oneshot};
 use uuid::Uuid;
 
@@ -17,9 +17,13 @@ use super::{Digests, Error, Hashers, Objects, Result, Wanted, shard_id};
 pub(crate) struct Target<'a> {
     pub bucket: &'a str,
     pub key: &'a str,
-    /// 0 for a PUT, the part number for an UploadPart.
+    /// 0 for a PUT, the part number for an UploadPart, [`MANIFEST_PART`]
+    /// for a multipart object's manifest
+    /// ([`objectio_shard::MANIFEST_PART`]).
     pub part: u32,
     pub size: u64,
+    /// Metadata the shard headers carry (a single-part object's).
+    pub meta: Option<ShardMeta>,
 }
 
 /// Data written and sealed on the OSDs, not yet referenced by a record.
@@ -39,10 +43,7 @@ impl Objects {
     #[allow(clippy::too_many_arguments)]
     pub(crate) async fn write_data<S, E>(
         &self,
-        bucket: &str,
-        key: &str,
-        part: u32,
-        size: u64,
+        target: Target<'_>,
         wanted: Wanted,
         mut body: S,
         verify: impl FnOnce(&Digests) -> Result<()>,
@@ -51,6 +52,7 @@ impl Objects {
         S: Stream<Item = Result<Bytes, E>> + Unpin,
         E: std::fmt::Display,
     {
+        let (bucket, key, part, size) = (target.bucket, target.key, target.part, target.size);
         let ec = self.inner.config.ec;
         let (k, m) = (ec.k as usize, ec.m as usize);
         let g = Geometry::new(k, m, ec.chunk_size as u64, size);
@@ -136,12 +138,6 @@ impl Objects {
             created: now_secs(),
         };
         self.store().put(ik.clone(), &intent).await?;
-        let target = Target {
-            bucket,
-            key,
-            part,
-            size,
-        };
         let finishers = match self
             .stream_shards(
                 &target,
@@ -276,6 +272,7 @@ impl Objects {
                 chunk_size: g.chunk_size as u32,
                 object_size: p.size,
                 created_ms: now_millis(),
+                meta: p.meta.clone(),
             };
             let (tx, mut rx) = mpsc::channel::<Bytes>(2);
             let (etx, erx) = oneshot::channel::<String>();

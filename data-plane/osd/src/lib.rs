@@ -107,18 +107,8 @@ impl Config {
         self.failure_domain
             .clone()
             .filter(|d| !d.trim().is_empty())
-            .unwrap_or_else(host_name)
+            .unwrap_or_else(objectio_cluster::util::host_name)
     }
-}
-
-/// This machine's host name (the kernel's), or `localhost` when unknown.
-pub fn host_name() -> String {
-    ["/proc/sys/kernel/hostname", "/etc/hostname"]
-        .iter()
-        .filter_map(|p| std::fs::read_to_string(p).ok())
-        .map(|s| s.trim().to_string())
-        .find(|s| !s.is_empty())
-        .unwrap_or_else(|| "localhost".into())
 }
 
 /// A disk path is usable when it exists (a device or file) or can be

@@ -115,7 +115,11 @@ async fn pass(store: &Store, osd: &str, disk: Uuid, e: &Engine, max_bytes_per_se
         {
             damaged += 1;
             tracing::warn!(%osd, %disk, shard = %id, %reason, "scrub found a damaged shard; repair will rebuild it");
+            // The header names the object, so repair goes straight to it.
+            let head = e.read_header(&entry).await.ok();
             let rec = DamagedShard {
+                bucket: head.as_ref().map(|h| h.header.bucket.clone()),
+                key: head.as_ref().map(|h| h.header.key.clone()),
                 version: objectio_cluster::SCHEMA_VERSION,
                 osd: osd.to_string(),
                 disk,

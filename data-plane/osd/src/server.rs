@@ -4,7 +4,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use objectio_engine::{Engine, Error as EngineError};
-use objectio_shard::proto::{self, ChunkStatus, ErrorCode, Reply, Request, ShardStat};
+use objectio_shard::proto::{self, ChunkStatus, ErrorCode, FoundShard, Reply, Request, ShardStat};
 use tokio::io::{AsyncWriteExt, BufStream};
 use tokio::net::{TcpListener, TcpStream};
 use uuid::Uuid;
@@ -186,6 +186,30 @@ async fn handle(
                     },
                 };
                 reply(&mut s, &r).await?;
+            }
+            Request::Find { version_ids } => {
+                let mut shards = Vec::new();
+                for (disk, engine) in state.disks.iter() {
+                    for id in engine.shard_ids() {
+                        if !version_ids.contains(&id.version_id) {
+                            continue;
+                        }
+                        // Deleted meanwhile, or its header unreadable: not
+                        // a shard to rebuild from.
+                        let Ok(e) = engine.entry(&id) else { continue };
+                        if let Ok(h) = engine.read_header(&e).await {
+                            shards.push(FoundShard {
+                                disk: *disk,
+                                stat: ShardStat {
+                                    size: e.geometry().shard_size(),
+                                    etag: h.etag,
+                                    header: h.header,
+                                },
+                            });
+                        }
+                    }
+                }
+                reply(&mut s, &Reply::Found { shards }).await?;
             }
             other => {
                 return Err(std::io::Error::new(

@@ -9,7 +9,7 @@ use tokio::io::{AsyncWriteExt, BufStream};
 use tokio::net::TcpStream;
 use uuid::Uuid;
 
-use crate::proto::{self, ChunkStatus, Reply, Request, ShardStat};
+use crate::proto::{self, ChunkStatus, FoundShard, Reply, Request, ShardStat};
 use crate::{Error, Result, ShardHeader, ShardId};
 
 /// Idle connections kept per OSD address.
@@ -244,6 +244,17 @@ impl ShardClient {
         self.simple(addr, Request::Delete { disk, shard })
             .await
             .map(|_| ())
+    }
+
+    /// Every shard of `version_ids` on any disk of the OSD at `addr`.
+    pub async fn find(&self, addr: &str, version_ids: Vec<Uuid>) -> Result<Vec<FoundShard>> {
+        match self.simple(addr, Request::Find { version_ids }).await? {
+            Reply::Found { shards } => Ok(shards),
+            other => Err(Error::Protocol {
+                addr: addr.to_string(),
+                msg: format!("unexpected {other:?}"),
+            }),
+        }
     }
 
     /// Describes a shard.

@@ -52,7 +52,27 @@ pub struct ShardHeader {
     /// Size of the object (or part) body the shard belongs to.
     pub object_size: u64,
     pub created_ms: u64,
+    /// The object's metadata, on the shards of a single-part object (a
+    /// multipart object's is in its manifest): what rebuilding the index
+    /// from raw disks restores.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub meta: Option<ShardMeta>,
 }
+
+/// An object's metadata as its shards carry it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub struct ShardMeta {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub content_type: Option<String>,
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub user_metadata: std::collections::BTreeMap<String, String>,
+}
+
+/// The part number of a multipart object's manifest (its parts, ETag and
+/// metadata, written at CompleteMultipartUpload under the object's own
+/// data id): what tells a completed upload from one in progress on a raw
+/// disk.
+pub const MANIFEST_PART: u32 = u32::MAX;
 
 impl ShardHeader {
     /// The stripe geometry of the body this shard belongs to.

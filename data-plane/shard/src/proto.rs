@@ -48,6 +48,9 @@ pub enum Request {
     Delete { disk: Uuid, shard: ShardId },
     /// Describes a shard.
     Stat { disk: Uuid, shard: ShardId },
+    /// Every shard of these data ids on any disk of the OSD, found by the
+    /// disks' own indexes (not the object index): for a forced repair.
+    Find { version_ids: Vec<Uuid> },
 }
 
 /// Error codes an OSD answers with.
@@ -103,6 +106,16 @@ pub enum Reply {
     Stat {
         stat: ShardStat,
     },
+    Found {
+        shards: Vec<FoundShard>,
+    },
+}
+
+/// A shard a `Find` turned up.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct FoundShard {
+    pub disk: Uuid,
+    pub stat: ShardStat,
 }
 
 /// Writes a control frame.

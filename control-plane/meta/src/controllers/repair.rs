@@ -3,9 +3,19 @@
 //! back without anyone asking (a disk marked out by the health controller,
 //! a replaced disk, a PUT written at the write quorum).
 //!
+//! What is named for repair is repaired at once, without a pass: an
+//! object committed short of a shard leaves a hint (`hints/`), a shard
+//! found damaged by scrub or a read is reported with its object
+//! (`damaged/`). A pass over the whole index starts when the map changes
+//! (an OSD goes down or comes back, a disk is marked out or in or
+//! replaced), when an operator asks, when targeted repair could not finish,
+//! and every `--repair-sweep-secs` anyway; a pass that skipped objects is
+//! tried again after `--repair-interval-ms`. An idle cluster is not
+//! scanned. A whole pass also counts the objects degraded and at risk: the
+//! numbers `cluster status` shows without reading the index.
+//!
 //! Progress lives in etcd (`jobs/repair`): the cursor advances after each
-//! page, so a new leader continues where the old one stopped. A pass starts
-//! every `--repair-interval-ms` while the last one found work, throttled to
+//! page, so a new leader continues where the old one stopped. Throttled to
 //! `--repair-max-mibs` of rebuilt data per second. An object that cannot be
 //! repaired now goes on the pass's skip list with the reason and the pass
 //! goes on; the next pass tries it again.
@@ -16,9 +26,11 @@ use etcd_client::GetOptions;
 use objectio_cluster::keys::prefix_end;
 use objectio_cluster::store::decode;
 use objectio_cluster::{
-    ObjectRecord, RepairControl, RepairJob, RepairPass, SkippedObject, Store, now_secs,
+    Census, DamagedShard, ObjectRecord, RepairControl, RepairHint, RepairJob, RepairPass,
+    SkippedObject, Store, now_secs,
 };
-use objectio_object::{Objects, Outcome};
+use objectio_object::{Objects, Outcome, Redundancy};
+use uuid::Uuid;
 
 use super::Leader;
 
@@ -48,21 +60,154 @@ pub async fn control(store: &Store) -> objectio_cluster::Result<RepairControl> {
 /// Settings of the controller.
 #[derive(Clone, Copy, Debug)]
 pub struct Throttle {
-    /// Pause between passes when the last one was idle.
+    /// How soon a pass that skipped objects is tried again.
     pub interval: Duration,
+    /// A whole pass at least this often, with nothing asking for one.
+    pub sweep: Duration,
     /// Rebuilt bytes per second at most (0: no limit).
     pub max_bytes_per_sec: u64,
 }
 
-/// Works one page of the current pass, starting a pass when `due` (the
-/// interval since the last one has passed) or when an operator asked for
-/// one; `None` when idle (stopped, or nothing due), else whether the pass
-/// goes on.
+/// Why a pass may start now, besides an operator's request and a change
+/// of the map (which [`step`] sees for itself).
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Due {
+    /// The sweep interval has passed since the last pass.
+    pub sweep: bool,
+    /// The retry interval has passed (for a last pass that skipped).
+    pub retry: bool,
+    /// Targeted repair could not finish something: a pass must.
+    pub needed: bool,
+}
+
+/// Repairs what is named for repair without a pass: objects written short
+/// of a shard (`hints/`) and shards reported damaged with their object
+/// (`damaged/`, newer than `seen`, which it advances); nothing while an
+/// operator has stopped repair. Whether a pass is needed for what it could
+/// not do.
+pub async fn targeted(
+    store: &Store,
+    objects: &Objects,
+    seen: &mut i64,
+) -> objectio_cluster::Result<bool> {
+    let k = store.keys();
+    if control(store).await?.stopped {
+        return Ok(false);
+    }
+    let mut needed = false;
+    let page = |prefix: String| {
+        let kv = store.kv();
+        async move {
+            let mut kv = kv;
+            kv.get(
+                prefix,
+                Some(GetOptions::new().with_prefix().with_limit(PAGE)),
+            )
+            .await
+        }
+    };
+    let hints = page(k.hints_prefix()).await?;
+    let damaged = page(k.damaged_prefix()).await?;
+    let fresh: Vec<_> = damaged
+        .kvs()
+        .iter()
+        .filter(|kv| kv.mod_revision() > *seen)
+        .collect();
+    if hints.kvs().is_empty() && fresh.is_empty() {
+        return Ok(false);
+    }
+    let known = objectio_object::known(store).await?;
+    // Each object once, whatever names it.
+    let mut wanted: Vec<(String, String, Option<Uuid>)> = Vec::new();
+    for kv in hints.kvs() {
+        let hint: RepairHint = decode(kv.key(), kv.value())?;
+        let vid = std::str::from_utf8(kv.key())
+            .ok()
+            .and_then(|s| s.rsplit('/').next())
+            .and_then(|s| s.parse().ok());
+        wanted.push((hint.bucket, hint.key, vid));
+    }
+    for kv in &fresh {
+        *seen = (*seen).max(kv.mod_revision());
+        let d: DamagedShard = decode(kv.key(), kv.value())?;
+        match (d.bucket, d.key) {
+            (Some(b), Some(key)) => wanted.push((b, key, None)),
+            _ => needed = true,
+        }
+    }
+    wanted.sort();
+    wanted.dedup_by(|a, b| a.0 == b.0 && a.1 == b.1);
+    // Objects, shards and bytes repaired: the job's totals count them.
+    let mut done = (0u64, 0u64, 0u64);
+    for (bucket, key, _) in &wanted {
+        let okey = k.object(bucket, key);
+        if let Some((rec, rev)) = store.get::<ObjectRecord>(okey.clone()).await? {
+            match objects.repair(&rec, rev, &known).await {
+                Ok(Outcome::Healthy) | Ok(Outcome::Raced) => {}
+                Ok(Outcome::Repaired { shards, bytes }) => {
+                    tracing::info!(%bucket, %key, "repaired as soon as it was reported");
+                    done.0 += 1;
+                    done.1 += shards as u64;
+                    done.2 += bytes;
+                }
+                Ok(Outcome::Skipped(reason)) => {
+                    tracing::info!(%bucket, %key, %reason, "cannot repair it now; a pass will try again");
+                    needed = true;
+                }
+                Err(e) => {
+                    tracing::warn!(%bucket, %key, error = %e, "repair failed; a pass will try again");
+                    needed = true;
+                }
+            }
+        }
+    }
+    // Hints are done with (a pass covers what failed); damage reports of
+    // shards no record holds any more (overwritten, deleted) are stale.
+    for kv in hints.kvs() {
+        store.delete(kv.key().to_vec()).await?;
+    }
+    for kv in &fresh {
+        let d: DamagedShard = decode(kv.key(), kv.value())?;
+        let (Some(b), Some(key)) = (&d.bucket, &d.key) else {
+            continue;
+        };
+        let held = match store.get::<ObjectRecord>(k.object(b, key)).await? {
+            Some((rec, _)) => {
+                let name = std::str::from_utf8(kv.key()).unwrap_or_default();
+                rec.segments().iter().any(|s| {
+                    s.shards.iter().enumerate().any(|(i, l)| {
+                        l.as_ref().is_some_and(|l| {
+                            name.ends_with(&format!("{}/{}/{i}/{}", s.version_id, s.part, l.disk))
+                        })
+                    })
+                })
+            }
+            None => false,
+        };
+        if !held {
+            store.delete(kv.key().to_vec()).await?;
+        }
+    }
+    if done.0 > 0 {
+        let mut j = job(store).await?;
+        j.total_repaired_objects += done.0;
+        j.total_repaired_shards += done.1;
+        j.total_bytes_rebuilt += done.2;
+        store.put(k.job("repair"), &j).await?;
+    }
+    Ok(needed)
+}
+
+/// Works one page of the current pass, starting a pass when one is due
+/// (see [`Due`]), the map changed since the last one began, or an operator
+/// asked; `None` when idle (stopped, or nothing due), else whether the pass
+/// goes on. A whole pass not limited to one OSD also counts the objects
+/// degraded and at risk ([`Census`]), which `cluster status` shows.
 pub async fn step(
     store: &Store,
     objects: &Objects,
     t: Throttle,
-    due: bool,
+    due: Due,
 ) -> objectio_cluster::Result<Option<bool>> {
     let k = store.keys();
     let ctl = control(store).await?;
@@ -70,9 +215,12 @@ pub async fn step(
         return Ok(None);
     }
     let mut j = job(store).await?;
+    let fingerprint = objects.map().fingerprint();
     if !j.running {
         let asked = ctl.requested_ms > j.handled_request_ms;
-        if !asked && !due {
+        let skipped = j.last.as_ref().is_some_and(|l| l.skipped_count > 0);
+        let moved = fingerprint != j.map_fingerprint;
+        if !(asked || moved || due.sweep || due.needed || (due.retry && skipped)) {
             return Ok(None);
         }
         j = RepairJob {
@@ -86,6 +234,13 @@ pub async fn step(
             total_bytes_rebuilt: j.total_bytes_rebuilt,
             handled_request_ms: j.handled_request_ms.max(ctl.requested_ms),
             osd: if asked { ctl.osd.clone() } else { None },
+            census: j.census,
+            // A pass over one OSD's objects does not stand for a whole one.
+            map_fingerprint: if asked && ctl.osd.is_some() {
+                j.map_fingerprint
+            } else {
+                fingerprint
+            },
             ..Default::default()
         };
     }
@@ -123,8 +278,10 @@ pub async fn step(
         } else {
             Ok(Outcome::Healthy)
         };
+        let mut now = Some(rec.clone());
         match outcome {
-            Ok(Outcome::Healthy) | Ok(Outcome::Raced) => {}
+            Ok(Outcome::Healthy) => {}
+            Ok(Outcome::Raced) => now = None,
             Ok(Outcome::Repaired { shards, bytes }) => {
                 j.repaired_objects += 1;
                 j.repaired_shards += shards as u64;
@@ -133,12 +290,25 @@ pub async fn step(
                 j.total_repaired_shards += shards as u64;
                 j.total_bytes_rebuilt += bytes;
                 rebuilt += bytes;
+                now = None;
                 // Saved after each repair: a new leader resumes after it.
                 j.cursor = Some(String::from_utf8_lossy(&kv.key()[root.len()..]).into_owned());
                 store.put(k.job("repair"), &j).await?;
             }
             Ok(Outcome::Skipped(reason)) => skip(&mut j, &rec, reason),
             Err(e) => skip(&mut j, &rec, e.to_string()),
+        }
+        if j.osd.is_none() {
+            // Counted as it is after this pass's work on it.
+            if now.is_none() {
+                now = store
+                    .get::<ObjectRecord>(kv.key().to_vec())
+                    .await?
+                    .map(|(r, _)| r);
+            }
+            if let Some(r) = now {
+                count(&mut j.counting, objects, &r);
+            }
         }
         j.cursor = Some(String::from_utf8_lossy(&kv.key()[root.len()..]).into_owned());
         // Throttle: no faster than the limit, on average over the page.
@@ -164,6 +334,11 @@ pub async fn step(
             skipped_count: j.skipped_count,
             osd: j.osd.clone(),
         });
+        if j.osd.is_none() {
+            let mut c = std::mem::take(&mut j.counting);
+            c.counted = now_secs();
+            j.census = Some(c);
+        }
         if j.repaired_objects > 0 || j.skipped_count > 0 {
             tracing::info!(
                 scanned = j.scanned,
@@ -177,6 +352,29 @@ pub async fn step(
     }
     store.put(k.job("repair"), &j).await?;
     Ok(Some(more))
+}
+
+/// Counts one object into a census.
+fn count(c: &mut Census, objects: &Objects, rec: &ObjectRecord) {
+    let snap = objects.map();
+    c.objects += 1;
+    match snap.redundancy(rec) {
+        Redundancy::Healthy => {}
+        Redundancy::Degraded => c.degraded += 1,
+        Redundancy::AtRisk => {
+            c.at_risk += 1;
+            for l in rec
+                .segments()
+                .iter()
+                .flat_map(|s| s.shards.iter().flatten())
+            {
+                if !snap.alive.contains(&l.osd) && !c.at_risk_osds.contains(&l.osd) {
+                    c.at_risk_osds.push(l.osd.clone());
+                    c.at_risk_osds.sort();
+                }
+            }
+        }
+    }
 }
 
 fn skip(j: &mut RepairJob, rec: &ObjectRecord, reason: String) {
@@ -193,18 +391,30 @@ fn skip(j: &mut RepairJob, rec: &ObjectRecord, reason: String) {
     }
 }
 
-/// Runs passes while this replica leads: the next page at once while a
-/// pass goes on, a new pass every `interval`.
+/// Runs while this replica leads: targeted repairs as they are named, the
+/// next page at once while a pass goes on, and a new pass when one is due.
 pub async fn run(store: Store, objects: Objects, leader: Leader, t: Throttle) {
-    // Due at once at the start (or on becoming leader).
+    // Due at once at the start (or on becoming leader): a new leader
+    // counts afresh.
     let mut last_end: Option<Instant> = None;
+    let mut seen = 0i64;
+    let mut needed = false;
     loop {
         let mut more = false;
         if leader.get() {
-            let due = last_end.is_none_or(|e| e.elapsed() >= t.interval);
+            match targeted(&store, &objects, &mut seen).await {
+                Ok(n) => needed |= n,
+                Err(e) => tracing::warn!(error = %e, "targeted repair failed; retrying"),
+            }
+            let due = Due {
+                sweep: last_end.is_none_or(|e| e.elapsed() >= t.sweep),
+                retry: last_end.is_none_or(|e| e.elapsed() >= t.interval),
+                needed,
+            };
             match step(&store, &objects, t, due).await {
                 Ok(Some(m)) => {
                     more = m;
+                    needed = false;
                     if !m {
                         last_end = Some(Instant::now());
                     }
@@ -214,6 +424,7 @@ pub async fn run(store: Store, objects: Objects, leader: Leader, t: Throttle) {
             }
         } else {
             last_end = None;
+            seen = 0;
         }
         if !more {
             // Short naps, so an operator's start is served at once.

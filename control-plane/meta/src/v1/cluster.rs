@@ -2,18 +2,75 @@
 
 use std::collections::HashSet;
 
-use axum::extract::State;
-use axum::routing::get;
+use axum::extract::{Path, State};
+use axum::routing::{delete, get};
 use axum::{Json, Router};
+use etcd_client::{Compare, CompareOp, Txn, TxnOp};
 use objectio_api::*;
-use objectio_cluster::{DiskRecord, ObjectRecord, OsdRecord, Store};
+use objectio_cluster::{DiskRecord, MemberRecord, OsdRecord, Store};
 
 use crate::AppState;
 use crate::auth::Admin;
 use crate::v1::ApiError;
 
 pub fn router() -> Router<AppState> {
-    Router::new().route("/api/v1/cluster/status", get(status))
+    Router::new()
+        .route("/api/v1/cluster/status", get(status))
+        .route("/api/v1/cluster/members/{kind}/{id}", delete(forget))
+}
+
+/// `gateway` → `gateways`, `meta` → `metas`.
+fn kind_of(kind: &str) -> Result<&'static str, ApiError> {
+    match kind {
+        "gateway" | "gateways" => Ok("gateways"),
+        "meta" | "metas" => Ok("metas"),
+        _ => Err(ApiError::bad_request(&format!(
+            "unknown member kind {kind:?} (gateway or meta)"
+        ))),
+    }
+}
+
+/// Forgets a gateway or meta that has left for good, so that `cluster
+/// status` stops counting it as expected. Refused while it is alive.
+#[utoipa::path(delete, path = "/api/v1/cluster/members/{kind}/{id}", operation_id = "cluster.forget", tag = "cluster",
+    security(("bearer" = [])),
+    params(("kind" = String, Path, description = "gateway or meta"), ("id" = String, Path)),
+    responses((status = 200, body = MemberOut), (status = 400, body = ErrorOut), (status = 401, body = ErrorOut),
+        (status = 404, body = ErrorOut), (status = 409, body = ErrorOut)))]
+pub async fn forget(
+    _: Admin,
+    State(st): State<AppState>,
+    Path((kind, id)): Path<(String, String)>,
+) -> Result<Json<MemberOut>, ApiError> {
+    let store = &st.store;
+    let plural = kind_of(&kind)?;
+    let key = store.keys().member(plural, &id);
+    let Some((m, rev)) = store.get::<MemberRecord>(key.clone()).await? else {
+        return Err(ApiError::not_found(&format!("no {kind} {id:?} has joined")));
+    };
+    // Not alive, and still the record read: one transaction.
+    let alive_key = store.keys().alive(plural, &id);
+    let txn = Txn::new()
+        .when([
+            Compare::version(alive_key, CompareOp::Equal, 0),
+            Compare::mod_revision(key.clone(), CompareOp::Equal, rev),
+        ])
+        .and_then([TxnOp::delete(key, None)]);
+    if !store.kv().txn(txn).await?.succeeded() {
+        return Err(ApiError::conflict(&format!(
+            "{kind} {id} is alive (or just started again); stop it first"
+        )));
+    }
+    tracing::info!(%kind, %id, "member forgotten");
+    Ok(Json(MemberOut {
+        kind: plural.trim_end_matches('s').to_string(),
+        id: m.id,
+        address: m.address,
+        software: m.software,
+        joined: objectio_api::rfc3339(m.joined),
+        started: objectio_api::rfc3339(m.started),
+        alive: false,
+    }))
 }
 
 /// Names of the live members of a kind (`osds`, `gateways`, `metas`).
@@ -23,6 +80,23 @@ pub async fn alive(store: &Store, kind: &str) -> objectio_cluster::Result<HashSe
         .await?
         .into_keys()
         .collect())
+}
+
+/// Members of a kind: those alive against those that have joined.
+async fn members(
+    store: &Store,
+    kind: &str,
+    alive: &HashSet<String>,
+) -> objectio_cluster::Result<Members> {
+    let mut joined: HashSet<String> = store.members(kind).await?.into_iter().collect();
+    joined.extend(alive.iter().cloned());
+    let mut missing: Vec<String> = joined.difference(alive).cloned().collect();
+    missing.sort();
+    Ok(Members {
+        healthy: alive.len() as u32,
+        total: joined.len() as u32,
+        missing,
+    })
 }
 
 /// Overall health: members, OSDs, objects and capacity. State is CRITICAL
@@ -61,42 +135,12 @@ pub async fn status(
         .collect();
     down.sort();
 
-    // Per-object redundancy: shards reachable now, as the object layer
-    // counts them (on up OSDs that still serve their disk).
-    let snap = objectio_object::map::Snapshot {
-        osds: osds
-            .iter()
-            .map(|(_, o)| (o.id.clone(), o.clone()))
-            .collect(),
-        alive: up.clone(),
-        disks: disks.iter().map(|(_, d)| (d.id, d.clone())).collect(),
-    };
-    let mut total = 0u64;
-    let (mut degraded, mut at_risk) = (0u64, 0u64);
-    for (_, o) in store
-        .list::<ObjectRecord>(store.keys().objects_root())
-        .await?
-    {
-        total += 1;
-        // The object's redundancy is that of its weakest segment (part).
-        let worst = o
-            .segments()
-            .iter()
-            .filter(|s| s.size > 0)
-            .map(|s| {
-                s.shards
-                    .iter()
-                    .flatten()
-                    .filter(|l| snap.is_reachable(l))
-                    .count()
-            })
-            .min();
-        match worst {
-            Some(r) if r < o.ec.k as usize => at_risk += 1,
-            Some(r) if r < o.ec.total() => degraded += 1,
-            _ => {}
-        }
-    }
+    // Counted by the repair controller's last whole pass (a status call
+    // does not read the index): the object total is etcd's count of keys.
+    let total = store.count(store.keys().objects_root()).await?;
+    let job = crate::controllers::repair::job(store).await?;
+    let census = job.census.clone().unwrap_or_default();
+    let (degraded, at_risk) = (census.degraded, census.at_risk);
     let state = if at_risk > 0 {
         ClusterState::Critical
     } else if !down.is_empty() || degraded > 0 {
@@ -104,29 +148,32 @@ pub async fn status(
     } else {
         ClusterState::Healthy
     };
-    let job = crate::controllers::repair::job(store).await?;
-    let repair = (job.running && degraded + at_risk > 0).then(|| {
-        let elapsed = objectio_cluster::now_secs().saturating_sub(job.pass_started);
-        RepairProgress {
-            scanned: job.scanned,
-            objects: total,
-            eta_secs: (job.scanned > 0 && elapsed > 0)
-                .then(|| elapsed * total.saturating_sub(job.scanned) / job.scanned),
-        }
-    });
+    let repair = (job.running && job.osd.is_none() && (degraded + at_risk > 0 || !down.is_empty()))
+        .then(|| {
+            let elapsed = objectio_cluster::now_secs().saturating_sub(job.pass_started);
+            RepairProgress {
+                scanned: job.scanned,
+                objects: total,
+                eta_secs: (job.scanned > 0 && elapsed > 0)
+                    .then(|| elapsed * total.saturating_sub(job.scanned) / job.scanned),
+            }
+        });
+    let gateways = members(store, "gateways", &gateways).await?;
+    let (metas_healthy, metas_total, metas_missing) = {
+        let m = members(store, "metas", &metas).await?;
+        (m.healthy, m.total, m.missing)
+    };
     Ok(Json(ClusterStatusOut {
         repair,
         name: cc.name,
         cluster_id: cc.cluster_id.to_string(),
         state,
-        gateways: Members {
-            healthy: gateways.len() as u32,
-            total: gateways.len() as u32,
-        },
+        gateways,
         meta: MetaMembers {
-            healthy: metas.len() as u32,
-            total: metas.len() as u32,
+            healthy: metas_healthy,
+            total: metas_total,
             leader,
+            missing: metas_missing,
         },
         osds: OsdSummary {
             up: (osds.len() - down.len()) as u32,
@@ -137,6 +184,8 @@ pub async fn status(
             total,
             degraded,
             at_risk,
+            at_risk_osds: census.at_risk_osds,
+            counted_at: job.census.map(|c| objectio_api::rfc3339(c.counted)),
         },
         capacity: Capacity {
             used_bytes: disks.iter().map(|(_, d)| d.used_bytes).sum(),

@@ -43,6 +43,13 @@ impl ApiError {
             message: m.into(),
         }
     }
+    pub fn unavailable(m: &str) -> Self {
+        Self {
+            status: StatusCode::SERVICE_UNAVAILABLE,
+            code: "unavailable",
+            message: m.into(),
+        }
+    }
     pub fn bad_request(m: &str) -> Self {
         Self {
             status: StatusCode::BAD_REQUEST,

@@ -1,10 +1,11 @@
 //! Objects, one at a time.
 
 use axum::extract::{Query, State};
-use axum::routing::get;
+use axum::routing::{get, post};
 use axum::{Json, Router};
 use objectio_api::*;
 use objectio_cluster::ObjectRecord;
+use objectio_object::Outcome;
 use objectio_object::health::{ShardVerdict, Verdict};
 
 use crate::AppState;
@@ -12,7 +13,85 @@ use crate::auth::Admin;
 use crate::v1::ApiError;
 
 pub fn router() -> Router<AppState> {
-    Router::new().route("/api/v1/objects/health", get(health))
+    Router::new()
+        .route("/api/v1/objects/health", get(health))
+        .route("/api/v1/objects/repair", post(repair))
+}
+
+/// Reads an object's record, refusing names that cannot be one.
+async fn record(st: &AppState, bucket: &str, key: &str) -> Result<(ObjectRecord, i64), ApiError> {
+    if bucket.is_empty() || bucket.contains('/') {
+        return Err(ApiError::bad_request("bucket must be a bucket name"));
+    }
+    let store = &st.store;
+    store
+        .get::<ObjectRecord>(store.keys().object(bucket, key))
+        .await?
+        .ok_or_else(|| ApiError::not_found(&format!("no object {bucket}/{key}")))
+}
+
+/// Repairs one object now, synchronously: its lost and damaged shards, or
+/// with `force` every shard that is not whole, from copies searched for on
+/// every disk of every OSD that is up. An object that cannot be recovered
+/// is answered `lost` with its stripes named; nothing is written then.
+#[utoipa::path(post, path = "/api/v1/objects/repair", operation_id = "object.repair", tag = "objects",
+    security(("bearer" = [])), request_body = ObjectRepairIn,
+    responses((status = 200, body = ObjectRepairOut), (status = 400, body = ErrorOut), (status = 404, body = ErrorOut),
+        (status = 401, body = ErrorOut), (status = 503, body = ErrorOut)))]
+pub async fn repair(
+    _: Admin,
+    State(st): State<AppState>,
+    Json(q): Json<ObjectRepairIn>,
+) -> Result<Json<ObjectRepairOut>, ApiError> {
+    let (rec, rev) = record(&st, &q.bucket, &q.key).await?;
+    let known = objectio_object::known(&st.store).await?;
+    let (outcome, found_elsewhere, lost) = if q.force {
+        let f = st
+            .objects
+            .repair_force(&rec, rev, &known)
+            .await
+            .map_err(|e| ApiError::unavailable(&e.to_string()))?;
+        (f.outcome, f.found_elsewhere as u64, f.lost_stripes)
+    } else {
+        let o = st
+            .objects
+            .repair(&rec, rev, &known)
+            .await
+            .map_err(|e| ApiError::unavailable(&e.to_string()))?;
+        (o, 0, Vec::new())
+    };
+    let mut out = ObjectRepairOut {
+        bucket: rec.bucket,
+        key: rec.key,
+        outcome: String::new(),
+        reason: None,
+        shards_rebuilt: 0,
+        bytes_rebuilt: 0,
+        found_elsewhere,
+        lost_stripes: lost
+            .iter()
+            .map(|(part, stripe)| LostStripeOut {
+                part: *part,
+                stripe: *stripe,
+            })
+            .collect(),
+    };
+    out.outcome = match outcome {
+        Outcome::Healthy => "healthy",
+        Outcome::Raced => "raced",
+        Outcome::Repaired { shards, bytes } => {
+            out.shards_rebuilt = shards as u64;
+            out.bytes_rebuilt = bytes;
+            "repaired"
+        }
+        Outcome::Skipped(reason) => {
+            out.reason = Some(reason);
+            if lost.is_empty() { "skipped" } else { "lost" }
+        }
+    }
+    .into();
+    tracing::info!(bucket = %out.bucket, key = %out.key, force = q.force, outcome = %out.outcome, "object repair asked for");
+    Ok(Json(out))
 }
 
 /// Every shard of an object, each chunk read now and checked: where it is,
@@ -25,14 +104,7 @@ pub async fn health(
     State(st): State<AppState>,
     Query(q): Query<ObjectHealthQuery>,
 ) -> Result<Json<ObjectHealthOut>, ApiError> {
-    if q.bucket.is_empty() || q.bucket.contains('/') {
-        return Err(ApiError::bad_request("bucket must be a bucket name"));
-    }
-    let store = &st.store;
-    let (rec, _) = store
-        .get::<ObjectRecord>(store.keys().object(&q.bucket, &q.key))
-        .await?
-        .ok_or_else(|| ApiError::not_found(&format!("no object {}/{}", q.bucket, q.key)))?;
+    let (rec, _) = record(&st, &q.bucket, &q.key).await?;
     let h = st.objects.health(&rec).await;
     Ok(Json(ObjectHealthOut {
         bucket: rec.bucket,

@@ -30,6 +30,7 @@ pub fn header(id: ShardId, object_size: u64, chunk: u32) -> ShardHeader {
         chunk_size: chunk,
         object_size,
         created_ms: 1,
+        meta: None,
     }
 }
 

@@ -313,3 +313,52 @@ async fn test_meta_warns_when_one_failure_domain_may_hold_more_than_m_shards() {
     domains.dedup();
     assert_eq!(domains, vec!["host1", "host2"]);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn test_status_counts_gateways_that_joined_until_forgotten() {
+    let mut c = Cluster::start().await.unwrap();
+    let s = wait_status(&c, 10, |s| s["gateways"]["healthy"] == 1).await;
+    assert_eq!(s["gateways"]["total"], 1, "{s}");
+    assert_eq!(s["meta"]["total"], 1, "{s}");
+    // The repair controller's first pass (on becoming leader) is the last
+    // one here: gateways coming and going do not change the map, and an
+    // idle cluster is not scanned.
+    wait_status(&c, 10, |s| s["objects"]["counted_at"].is_string()).await;
+    let passes = c.admin_json("/api/v1/repair").await.unwrap()["passes"].clone();
+    // Forgetting a live gateway is refused; an unknown kind is bad input.
+    let (ok, _, err) = cli(&c, &["cluster", "forget", "gateway", "gw1"]);
+    assert!(!ok);
+    assert!(err.contains("is alive"), "{err}");
+    let r = c
+        .admin()
+        .delete(c.admin_url("/api/v1/cluster/members/osd/x"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 400);
+    // A stopped gateway is still expected: 0/1, as the guide draws it.
+    c.kill_gateway();
+    let s = wait_status(&c, 20, |s| s["gateways"]["healthy"] == 0).await;
+    assert_eq!(s["gateways"]["total"], 1, "{s}");
+    assert_eq!(s["gateways"]["missing"][0], "gw1", "{s}");
+    let (ok, out, _) = cli(&c, &["cluster", "status"]);
+    assert!(ok);
+    assert!(out.contains("Gateways:  0/1 healthy"), "{out}");
+    // Back again: the same member, not a second one.
+    c.start_gateway().unwrap();
+    let s = wait_status(&c, 20, |s| s["gateways"]["healthy"] == 1).await;
+    assert_eq!(s["gateways"]["total"], 1, "{s}");
+    // Gone for good: forgotten, it is no longer counted.
+    c.kill_gateway();
+    wait_status(&c, 20, |s| s["gateways"]["healthy"] == 0).await;
+    let (ok, out, err) = cli(&c, &["cluster", "forget", "gateway", "gw1"]);
+    assert!(ok, "{err}");
+    assert!(out.contains("forgot gateway gw1"), "{out}");
+    let s = c.admin_json("/api/v1/cluster/status").await.unwrap();
+    assert_eq!(s["gateways"]["total"], 0, "{s}");
+    let r = c.admin_json("/api/v1/repair").await.unwrap();
+    assert_eq!(r["passes"], passes, "{r}");
+    let (ok, _, err) = cli(&c, &["cluster", "forget", "gateway", "gw1"]);
+    assert!(!ok);
+    assert!(err.contains("no gateway"), "{err}");
+}

@@ -252,3 +252,26 @@ pub fn cli_at(endpoint: &str, token: &str, args: &[&str]) -> (bool, String, Stri
         String::from_utf8_lossy(&out.stderr).to_string(),
     )
 }
+
+/// Polls `cluster status` until `pred` holds and returns it; panics with
+/// the last answer after `secs`. Its object counts come from the repair
+/// controller's last whole pass (started by every map change), so they
+/// follow a change by the time one pass takes.
+pub async fn wait_status(
+    c: &Cluster,
+    secs: u64,
+    pred: impl Fn(&serde_json::Value) -> bool,
+) -> serde_json::Value {
+    let t = Instant::now();
+    loop {
+        let s = c.admin_json("/api/v1/cluster/status").await.unwrap();
+        if pred(&s) {
+            return s;
+        }
+        assert!(
+            t.elapsed() < Duration::from_secs(secs),
+            "cluster status never as expected: {s}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}

@@ -150,8 +150,8 @@ async fn test_a_dead_osds_objects_regain_full_redundancy_after_down_out_interval
         .find(|o| o["id"] == dead)
         .unwrap();
     assert_eq!(osd["disks"][0]["state"], "out", "{osd}");
-    let st = c.admin_json("/api/v1/cluster/status").await.unwrap();
-    assert_eq!(st["objects"]["degraded"], 0, "{st}");
+    let st = wait_status(&c, 15, |s| s["objects"]["degraded"] == 0).await;
+    assert_eq!(st["state"], "DEGRADED", "the dead OSD is still down: {st}");
     // Every object reads back byte-identical, even with two more OSDs
     // gone: each has its full six shards again.
     let others: Vec<usize> = (0..7).filter(|&i| i != victim).take(2).collect();
@@ -452,11 +452,13 @@ async fn test_repair_resumes_from_its_cursor_after_the_meta_is_killed_mid_pass()
         assert!(t.elapsed() < Duration::from_secs(30), "not all repaired");
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    // Counters are written after each commit: read them once a pass has
-    // completed since.
+    // Counters are written just after each commit: read them once a pass
+    // asked for now has completed (an idle cluster runs none by itself).
     let seen = c.admin_json("/api/v1/repair").await.unwrap()["passes"]
         .as_u64()
         .unwrap();
+    let (ok, _, err) = cli(&c, &["repair", "start"]);
+    assert!(ok, "{err}");
     let done = loop {
         let j = c.admin_json("/api/v1/repair").await.unwrap();
         if j["passes"].as_u64().unwrap() > seen {
@@ -852,4 +854,119 @@ async fn test_repair_stop_pauses_it_and_start_runs_a_pass_now_over_one_osd_or_al
     // An OSD that does not exist is refused.
     let (ok, _, err) = cli(&c, &["repair", "start", "--osd", "osd99"]);
     assert!(!ok && err.contains("404"), "{err}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn test_object_repair_force_finds_a_shard_on_a_disk_the_record_no_longer_names() {
+    use std::os::unix::fs::FileExt;
+    // Nine OSDs on three hosts: room for replacements under the cap.
+    let mut c = Cluster::start_with(Options {
+        osds: 9,
+        ..Default::default()
+    })
+    .await
+    .unwrap();
+    let s3c = s3_no_retry(&c, &c.access_key.clone(), &c.secret_key.clone(), None);
+    s3c.create_bucket().bucket("force").send().await.unwrap();
+    let body = data((2 << 20) + 7, 5);
+    put(&s3c, "force", "a", body.clone()).await;
+    let store = Store::connect(&[c.etcd_endpoint()], "it").await.unwrap();
+    let okey = store.keys().object("force", "a");
+    let (mut rec, _) = store
+        .get::<ObjectRecord>(okey.clone())
+        .await
+        .unwrap()
+        .unwrap();
+    let real0 = rec.shards[0].clone().unwrap();
+    // The record loses track of shard 0: it names a disk of an OSD that
+    // holds no shard of the object (as after a lost index write).
+    let osds = c.admin_json("/api/v1/osds").await.unwrap();
+    let used: Vec<String> = rec.shards.iter().flatten().map(|l| l.osd.clone()).collect();
+    let spare = osds["osds"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|o| !used.contains(&o["id"].as_str().unwrap().to_string()))
+        .unwrap();
+    rec.shards[0] = Some(objectio_cluster::ShardLocation {
+        osd: spare["id"].as_str().unwrap().into(),
+        disk: spare["disks"][0]["id"].as_str().unwrap().parse().unwrap(),
+    });
+    store.put(okey.clone(), &rec).await.unwrap();
+    // And two more shards go down with their OSDs: three readable of four
+    // needed, so the object cannot be read.
+    for i in [1usize, 2] {
+        let osd = rec.shards[i].clone().unwrap().osd;
+        c.kill_osd(osd_index(&c, &osd));
+    }
+    c.wait_osds_up(7).await.unwrap();
+    let r = s3c.get_object().bucket("force").key("a").send().await;
+    assert_eq!(
+        r.err()
+            .and_then(|e| e.raw_response().map(|r| r.status().as_u16())),
+        Some(503)
+    );
+    // Without --force, repair sees nothing it can do: the record's shards
+    // are not lost (two OSDs are merely down), and it reads nothing.
+    let (ok, out, err) = cli(&c, &["object", "repair", "force/a"]);
+    assert!(ok && out.contains("nothing to rebuild"), "{out}{err}");
+    // Forced: shard 0 is found on its real disk by its header and taken as
+    // it is; shards 1 and 2 are rebuilt onto other disks from 0, 3, 4, 5.
+    let (ok, out, err) = cli(
+        &c,
+        &["object", "repair", "force/a", "--force", "--format", "json"],
+    );
+    assert!(ok, "{out}{err}");
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(v["outcome"], "repaired", "{v}");
+    assert_eq!(v["found_elsewhere"], 1, "{v}");
+    assert_eq!(v["shards_rebuilt"], 3, "{v}");
+    let (now, _) = store
+        .get::<ObjectRecord>(okey.clone())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(now.shards[0].as_ref(), Some(&real0), "{:?}", now.shards);
+    for i in [1usize, 2] {
+        assert_ne!(now.shards[i], rec.shards[i], "shard {i} was rebuilt");
+    }
+    assert!(get(&s3c, "force", "a").await == body);
+    let h = c
+        .admin_json("/api/v1/objects/health?bucket=force&key=a")
+        .await
+        .unwrap();
+    assert_eq!(h["verdict"], "healthy", "{h}");
+
+    // An object with three shards destroyed has nothing to recover from:
+    // forced repair names the lost stripe, exits non-zero, writes nothing.
+    let b = data(1 << 20, 6);
+    put(&s3c, "force", "b", b).await;
+    let (rb, rev) = store
+        .get::<ObjectRecord>(store.keys().object("force", "b"))
+        .await
+        .unwrap()
+        .unwrap();
+    for i in 0..3u8 {
+        let loc = rb.shards[i as usize].clone().unwrap();
+        let disk = c.osds[osd_index(&c, &loc.osd)].disk.clone();
+        let off = crate::failures::shard_data_offset(&disk, rb.version_id, i).await;
+        let f = std::fs::OpenOptions::new().write(true).open(&disk).unwrap();
+        f.write_all_at(&[0x5A; 32], off + 64).unwrap();
+        f.sync_all().unwrap();
+    }
+    let (ok, out, err) = cli(&c, &["object", "repair", "force/b", "--force"]);
+    assert!(!ok, "{out}");
+    assert!(
+        out.contains("LOST") && out.contains("lost: part 0 stripe 0"),
+        "{out}"
+    );
+    assert!(err.contains("cannot be recovered"), "{err}");
+    let (_, rev2) = store
+        .get::<ObjectRecord>(store.keys().object("force", "b"))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(rev, rev2, "the record was not touched");
+    let r = s3c.get_object().bucket("force").key("b").send().await;
+    assert!(r.is_err(), "never wrong bytes");
 }
