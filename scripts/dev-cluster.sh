@@ -9,7 +9,9 @@
 #   scripts/dev-cluster.sh wipe    # stop and delete the data
 #
 # Environment: OBJECTIO_DEV_DIR (default ./.dev-cluster), PROFILE (release|debug,
-# default release), OBJECTIO_DEV_DISK_SIZE (default 2GiB), ports
+# default release), OBJECTIO_DEV_DISK_SIZE (default 2GiB), OBJECTIO_DEV_OSDS
+# (default 6, two per failure domain), OBJECTIO_DEV_META_ARGS (more meta
+# flags, e.g. "--down-out-interval-secs 30"), ports
 # ETCD_PORT (2379) META_PORT (9100) GATEWAY_PORT (9000) OSD_BASE_PORT (9201).
 set -euo pipefail
 
@@ -23,6 +25,8 @@ meta_port=${META_PORT:-9100}
 gw_port=${GATEWAY_PORT:-9000}
 osd_base=${OSD_BASE_PORT:-9201}
 disk_size=${OBJECTIO_DEV_DISK_SIZE:-2GiB}
+osds=${OBJECTIO_DEV_OSDS:-6}
+read -r -a meta_args <<<"${OBJECTIO_DEV_META_ARGS:-}"
 bin=$root/target/$profile
 
 log() { printf '==> %s\n' "$*" >&2; }
@@ -94,10 +98,10 @@ up() {
 
     log "starting objectio-meta on :$meta_port"
     OBJECTIO_ADMIN_TOKEN_FILE="$dir/admin.token" OBJECTIO_CLUSTER_SECRET_FILE="$dir/cluster.secret" start meta "$bin/objectio-meta" "${common[@]}" \
-        --id meta1 --listen "127.0.0.1:$meta_port"
+        --id meta1 --listen "127.0.0.1:$meta_port" "${meta_args[@]}"
     wait_http "http://127.0.0.1:$meta_port/health" objectio-meta
 
-    for i in 1 2 3 4 5 6; do
+    for i in $(seq 1 "$osds"); do
         local host=$(( (i + 1) / 2 ))
         log "starting osd$i (failure domain host$host) on :$((osd_base + i - 1))"
         OBJECTIO_CLUSTER_SECRET_FILE="$dir/cluster.secret" start "osd$i" "$bin/objectio-osd" "${common[@]}" \
@@ -113,7 +117,7 @@ up() {
     export OBJECTIO_ENDPOINT="http://127.0.0.1:$meta_port"
     OBJECTIO_TOKEN=$(cat "$dir/admin.token"); export OBJECTIO_TOKEN
     for _ in $(seq 1 50); do
-        [ "$("$bin/objectio-cli" osd list --format json | grep -c '"state": "up"')" = 6 ] && break
+        [ "$("$bin/objectio-cli" osd list --format json | grep -c '"state": "up"')" = "$osds" ] && break
         sleep 0.2
     done
     if [ ! -s "$dir/credentials.json" ]; then
@@ -139,8 +143,16 @@ Stop it with: scripts/dev-cluster.sh down
 TXT
 }
 
+# Every daemon with a pid file, the gateway first and etcd last.
+daemons() {
+    local p
+    echo gateway
+    for p in "$dir"/pids/osd*; do [ -e "$p" ] && basename "$p"; done
+    echo meta etcd
+}
+
 down() {
-    for p in gateway osd1 osd2 osd3 osd4 osd5 osd6 meta etcd; do
+    for p in $(daemons); do
         if running "$p"; then
             kill "$(cat "$dir/pids/$p")" 2>/dev/null || true
         fi
@@ -150,7 +162,7 @@ down() {
 }
 
 status() {
-    for p in etcd meta osd1 osd2 osd3 osd4 osd5 osd6 gateway; do
+    for p in $(daemons); do
         if running "$p"; then echo "$p: running (pid $(cat "$dir/pids/$p"))"; else echo "$p: stopped"; fi
     done
 }

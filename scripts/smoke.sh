@@ -72,6 +72,8 @@ if [ -n "${OBJECTIO_TOKEN:-}" ] && command -v objectio-cli >/dev/null; then
     check "other user: delete refused" refused as_other s3 rm "s3://$bucket/dir/small.txt"
     check "other user: lists no bucket of ours" bash -c "! AWS_ACCESS_KEY_ID=$oak AWS_SECRET_ACCESS_KEY=$osk command aws --endpoint-url $AWS_ENDPOINT_URL s3 ls | grep -q $bucket"
     check "other user deleted" objectio-cli user delete "$other" --purge-keys
+    check "object health of the multipart object" objectio-cli object health "$bucket/twenty"
+    check "object repair --force finds nothing to rebuild" objectio-cli object repair "$bucket/twenty" --force
 fi
 
 check "rm" aws s3 rm --only-show-errors "s3://$bucket/dir/five"

@@ -76,6 +76,11 @@ enum AdminCmd {
         #[command(subcommand)]
         cmd: ObjectCmd,
     },
+    /// The metadata service: rebuilding the index from disk scans.
+    Meta {
+        #[command(subcommand)]
+        cmd: MetaCmd,
+    },
     /// The repair controller (rebuilds lost shards by itself).
     Repair {
         #[command(subcommand)]
@@ -111,6 +116,28 @@ enum ObjectCmd {
         path: String,
         #[arg(long)]
         force: bool,
+    },
+}
+
+#[derive(Subcommand)]
+enum MetaCmd {
+    /// Rebuilds buckets and the object index from the scans of every disk
+    /// (`disk scan DEV --output F.json`): a version stands when k whole
+    /// shards with agreeing headers are live, and the newest per key wins.
+    /// Refused when the index is not empty, unless --force.
+    Rebuild {
+        /// Scan files, one per disk.
+        #[arg(long = "from-scan", value_name = "F.json", num_args = 1.., required = true)]
+        from_scan: Vec<std::path::PathBuf>,
+        /// Say what would be created; write nothing.
+        #[arg(long)]
+        dry_run: bool,
+        /// Rebuild into an index that is not empty (what is there stays).
+        #[arg(long)]
+        force: bool,
+        /// Owner of the buckets it creates.
+        #[arg(long, value_name = "USER")]
+        owner: Option<String>,
     },
 }
 
@@ -664,6 +691,38 @@ async fn admin(
                 _ => {}
             }
         }
+        AdminCmd::Meta {
+            cmd:
+                MetaCmd::Rebuild {
+                    from_scan,
+                    dry_run,
+                    force,
+                    owner,
+                },
+        } => {
+            let mut scans = Vec::with_capacity(from_scan.len());
+            for f in &from_scan {
+                let text = std::fs::read_to_string(f)
+                    .with_context(|| format!("reading {}", f.display()))?;
+                let scan: DiskScanIn = serde_json::from_str(&text)
+                    .with_context(|| format!("{} is not a disk scan", f.display()))?;
+                scans.push(scan);
+            }
+            let r: RebuildOut = api
+                .send(
+                    api.http
+                        .post(api.url("/api/v1/meta/rebuild"))
+                        .json(&RebuildIn {
+                            scans,
+                            dry_run,
+                            force,
+                            owner,
+                        }),
+                )
+                .await?
+                .context("empty response")?;
+            print(o, &r, rebuild_text);
+        }
         AdminCmd::Repair {
             cmd: RepairCmd::Status,
         } => {
@@ -740,6 +799,50 @@ fn object_repair_text(r: &ObjectRepairOut) -> String {
     out
 }
 
+fn rebuild_text(r: &RebuildOut) -> String {
+    let verb = if r.dry_run { "would create" } else { "created" };
+    let mut out = format!(
+        "read {} shard header(s) from {} disk scan(s); {} left out (another cluster, a disk not in the map, or deleted)\n",
+        thousands(r.shards),
+        r.disks,
+        thousands(r.shards_ignored)
+    );
+    out += &format!(
+        "{verb} {} object(s) ({} multipart, {}) and {} bucket(s){}\n",
+        thousands(r.objects_created),
+        thousands(r.multipart_objects),
+        human(r.bytes),
+        r.buckets_created.len(),
+        if r.buckets_created.is_empty() {
+            String::new()
+        } else {
+            format!(": {}", r.buckets_created.join(", "))
+        }
+    );
+    if r.objects_existing > 0 {
+        out += &format!(
+            "{} key(s) already in the index, left as they are\n",
+            thousands(r.objects_existing)
+        );
+    }
+    if r.older_versions > 0 {
+        out += &format!(
+            "{} older version(s) left out (a newer one exists)\n",
+            thousands(r.older_versions)
+        );
+    }
+    if r.skipped_count > 0 {
+        out += &format!("{} skipped:\n", thousands(r.skipped_count));
+        for s in &r.skipped {
+            out += &format!("  {}/{}: {}\n", s.bucket, s.key, s.reason);
+        }
+    }
+    if r.dry_run {
+        out += "dry run: nothing was written\n";
+    }
+    out
+}
+
 fn deleted(d: &DeletedOut) -> String {
     let mut out = format!("deleted {} {}", d.kind, d.id);
     if d.kind == "user" && !d.keys_deleted.is_empty() {
@@ -791,7 +894,11 @@ fn health_text(h: &ObjectHealthOut) -> String {
     );
     for s in &h.segments {
         if h.segments.len() > 1 || s.part > 0 {
-            out += &format!("part {} ({})\n", s.part, human(s.size));
+            if s.manifest {
+                out += &format!("manifest ({})\n", human(s.size));
+            } else {
+                out += &format!("part {} ({})\n", s.part, human(s.size));
+            }
         }
         let rows = s
             .shards

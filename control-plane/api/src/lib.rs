@@ -434,6 +434,100 @@ pub struct ObjectRepairOut {
     pub lost_stripes: Vec<LostStripeOut>,
 }
 
+/// One disk's raw scan, as `objectio-cli disk scan --output` writes it
+/// (fields it does not need are ignored).
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct DiskScanIn {
+    #[serde(default)]
+    pub disk_id: Option<String>,
+    #[serde(default)]
+    pub osd_id: Option<String>,
+    #[serde(default)]
+    pub cluster_id: Option<String>,
+    pub shards: Vec<ScannedShardIn>,
+}
+
+/// One shard header a raw scan found.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct ScannedShardIn {
+    pub cluster_id: String,
+    pub bucket: String,
+    pub key: String,
+    pub version_id: String,
+    pub part: u32,
+    pub k: u8,
+    pub m: u8,
+    pub chunk_size: u32,
+    pub shard_index: u8,
+    pub object_size: u64,
+    pub etag: String,
+    pub created_ms: u64,
+    /// `ok` or `corrupt`.
+    pub checksum: String,
+    #[serde(default)]
+    pub meta: Option<ScannedMetaIn>,
+}
+
+/// A single-part object's metadata as its shards carry it.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
+pub struct ScannedMetaIn {
+    #[serde(default)]
+    pub content_type: Option<String>,
+    #[serde(default)]
+    pub user_metadata: std::collections::BTreeMap<String, String>,
+}
+
+/// `POST /api/v1/meta/rebuild` body.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct RebuildIn {
+    /// The scans of every disk.
+    pub scans: Vec<DiskScanIn>,
+    /// Say what would be created; write nothing.
+    #[serde(default)]
+    pub dry_run: bool,
+    /// Rebuild into an index that is not empty (records already there
+    /// are kept as they are).
+    #[serde(default)]
+    pub force: bool,
+    /// The user who owns the buckets the rebuild creates (needed when it
+    /// creates any).
+    #[serde(default)]
+    pub owner: Option<String>,
+}
+
+/// A version the rebuild left out, and why.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct RebuildSkipOut {
+    pub bucket: String,
+    pub key: String,
+    pub reason: String,
+}
+
+/// What a rebuild created (or, on a dry run, would create).
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct RebuildOut {
+    pub dry_run: bool,
+    /// Disks and shard headers read from the scans.
+    pub disks: u64,
+    pub shards: u64,
+    /// Shards left out: another cluster's, on a disk not in the map, or no
+    /// longer in their disk's index (deleted).
+    pub shards_ignored: u64,
+    pub buckets_created: Vec<String>,
+    pub objects_created: u64,
+    /// Of those, multipart objects (from their manifests).
+    pub multipart_objects: u64,
+    pub bytes: u64,
+    /// Keys already in the index, left as they were (with `force`).
+    pub objects_existing: u64,
+    /// Older versions of keys that have a newer one.
+    pub older_versions: u64,
+    /// Versions with fewer than `k` agreeing shards, and multipart parts no
+    /// completed object names (uploads in progress); the first 100.
+    pub skipped_count: u64,
+    pub skipped: Vec<RebuildSkipOut>,
+}
+
 /// One shard, read now.
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 pub struct ShardHealthOut {
@@ -458,6 +552,9 @@ pub struct ShardHealthOut {
 pub struct SegmentHealthOut {
     /// 0 for a single-part object.
     pub part: u32,
+    /// The multipart object's manifest (not part of its body).
+    #[serde(default)]
+    pub manifest: bool,
     pub size: u64,
     pub shards: Vec<ShardHealthOut>,
     /// Stripes with fewer than k chunks readable now.

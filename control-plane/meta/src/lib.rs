@@ -8,6 +8,7 @@
 pub mod auth;
 pub mod compact;
 pub mod controllers;
+pub mod rebuild;
 pub mod topology;
 pub mod v1;
 
@@ -174,9 +175,10 @@ pub struct AppState {
         v1::repair::stop,
         v1::objects::health,
         v1::objects::repair,
+        v1::meta::rebuild,
     ),
     modifiers(&SecurityAddon),
-    tags((name = "cluster"), (name = "osds"), (name = "repair"), (name = "objects"), (name = "buckets"), (name = "users"), (name = "keys"))
+    tags((name = "cluster"), (name = "osds"), (name = "repair"), (name = "objects"), (name = "meta"), (name = "buckets"), (name = "users"), (name = "keys"))
 )]
 pub struct ApiDoc;
 
@@ -210,6 +212,7 @@ pub fn router(state: AppState) -> Router {
         .merge(v1::users::router())
         .merge(v1::repair::router())
         .merge(v1::objects::router())
+        .merge(v1::meta::router())
         .merge(v1::keys::router())
         .fallback(|| async { v1::ApiError::not_found("no such route") })
         .with_state(state)

@@ -292,6 +292,12 @@ pub struct ObjectRecord {
     /// The object's canned ACL.
     #[serde(default, skip_serializing_if = "CannedAcl::is_private")]
     pub acl: CannedAcl,
+    /// A multipart object's manifest (its parts, ETag and metadata as
+    /// JSON), stored as shards like a part numbered `MANIFEST_PART` under
+    /// the object's own data id: not part of the body, kept and repaired
+    /// with the object so the index can be rebuilt from raw disks.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub manifest: Option<PartLocation>,
 }
 
 /// One part of a multipart object.
@@ -306,6 +312,45 @@ pub struct PartLocation {
     pub shards: Vec<Option<ShardLocation>>,
 }
 
+impl PartLocation {
+    pub fn segment(&self) -> Segment {
+        Segment {
+            version_id: self.version_id,
+            part: self.number,
+            size: self.size,
+            shards: self.shards.clone(),
+        }
+    }
+}
+
+/// A multipart object's manifest, as its manifest shards hold it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Manifest {
+    #[serde(default = "schema")]
+    pub version: u32,
+    pub bucket: String,
+    pub key: String,
+    /// The object's version (its upload) id.
+    pub version_id: Uuid,
+    pub size: u64,
+    pub etag: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub content_type: Option<String>,
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub user_metadata: BTreeMap<String, String>,
+    pub created_ms: u64,
+    pub parts: Vec<ManifestPart>,
+}
+
+/// One part as a manifest names it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ManifestPart {
+    pub number: u32,
+    pub version_id: Uuid,
+    pub size: u64,
+    pub etag: String,
+}
+
 /// A run of erasure-coded data: a whole single-part object, or one part.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Segment {
@@ -318,6 +363,44 @@ pub struct Segment {
 
 impl ObjectRecord {
     /// The object's data runs, in order.
+    /// Every segment with shards: the body's, then the manifest's.
+    pub fn all_segments(&self) -> Vec<Segment> {
+        let mut v = self.segments();
+        if let Some(m) = &self.manifest {
+            v.push(m.segment());
+        }
+        v
+    }
+
+    /// The ETag the shards of segment `i` of [`Self::all_segments`] are
+    /// sealed with.
+    pub fn segment_etag(&self, i: usize) -> &str {
+        if self.parts.is_empty() {
+            &self.etag
+        } else {
+            match self.parts.get(i) {
+                Some(p) => &p.etag,
+                None => &self.manifest.as_ref().expect("segment index in range").etag,
+            }
+        }
+    }
+
+    /// The shard locations of segment `i` of [`Self::all_segments`].
+    pub fn segment_shards_mut(&mut self, i: usize) -> &mut Vec<Option<ShardLocation>> {
+        if self.parts.is_empty() {
+            &mut self.shards
+        } else if i < self.parts.len() {
+            &mut self.parts[i].shards
+        } else {
+            &mut self
+                .manifest
+                .as_mut()
+                .expect("segment index in range")
+                .shards
+        }
+    }
+
+    /// The body's segments (what a GET reads).
     pub fn segments(&self) -> Vec<Segment> {
         if self.parts.is_empty() {
             return vec![Segment {

@@ -33,6 +33,9 @@ pub struct ScannedShard {
     pub checksum: String,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub bad_chunks: Vec<u64>,
+    /// The object's metadata, on a single-part object's shards.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub meta: Option<objectio_shard::ShardMeta>,
 }
 
 /// A region that could not be read or parsed.
@@ -175,11 +178,11 @@ async fn shard_at(
     let mut bad = Vec::new();
     for j in 0..g.stripes() {
         let len = g.chunk_len(j);
+        // A small shard's data follows its header within a block: read
+        // through the aligned blocks around it.
         let off = at + header_len + j * g.chunk_size;
-        match read(dev, off, round_up(len)).await {
-            Ok(b)
-                if crc32c::crc32c(&b.as_slice()[..len as usize]) == head.chunk_crcs[j as usize] => {
-            }
+        match crate::engine::read_range(dev, off, len).await {
+            Ok(b) if crc32c::crc32c(b.as_slice()) == head.chunk_crcs[j as usize] => {}
             _ => bad.push(j),
         }
     }
@@ -206,6 +209,7 @@ async fn shard_at(
                 "corrupt".into()
             },
             bad_chunks: bad,
+            meta: h.meta.clone(),
         },
         extent,
     ))

@@ -21,7 +21,7 @@ use crate::health::{ShardHealth, ShardVerdict};
 use crate::repair::{Known, Outcome, Plan};
 use crate::{Objects, Result};
 
-/// Data ids asked for per request (an answer stays well under a frame).
+/// Segments asked for per request (an answer stays well under a frame).
 const IDS_PER_FIND: usize = 32;
 
 /// What a forced repair came to.
@@ -35,6 +35,31 @@ pub struct Forced {
 }
 
 impl Objects {
+    /// Every shard of `segments` (data id, part) that any OSD up holds on
+    /// any of its disks, by OSD, as the disks' own indexes have them (live
+    /// shards only: a deleted one is gone from its disk's index). An OSD
+    /// that does not answer is skipped (logged).
+    pub async fn find_shards(&self, segments: &[(Uuid, u32)]) -> Vec<(String, FoundShard)> {
+        let snap = self.inner.map.get();
+        let mut found = Vec::new();
+        let mut osds: Vec<&String> = snap.alive.iter().collect();
+        osds.sort();
+        for osd in osds {
+            let Some(addr) = snap.address(osd) else {
+                continue;
+            };
+            for batch in segments.chunks(IDS_PER_FIND) {
+                match self.inner.shards.find(&addr, batch.to_vec()).await {
+                    Ok(v) => found.extend(v.into_iter().map(|f| (osd.clone(), f))),
+                    Err(e) => {
+                        tracing::warn!(%osd, error = %e, "could not search an OSD for shards")
+                    }
+                }
+            }
+        }
+        found
+    }
+
     /// Repairs `rec` (read at revision `rev`) now from every copy of its
     /// shards that can be found; see the module docs.
     pub async fn repair_force(
@@ -44,39 +69,20 @@ impl Objects {
         known: &Known,
     ) -> Result<Forced> {
         let snap = self.inner.map.get();
-        let segments = rec.segments();
-        let ids: Vec<Uuid> = segments
+        let segments = rec.all_segments();
+        let ids: Vec<(Uuid, u32)> = segments
             .iter()
-            .map(|s| s.version_id)
+            .map(|s| (s.version_id, s.part))
             .collect::<BTreeSet<_>>()
             .into_iter()
             .collect();
-        let mut found: Vec<(String, FoundShard)> = Vec::new();
-        let mut osds: Vec<&String> = snap.alive.iter().collect();
-        osds.sort();
-        for osd in osds {
-            let Some(addr) = snap.address(osd) else {
-                continue;
-            };
-            for batch in ids.chunks(IDS_PER_FIND) {
-                match self.inner.shards.find(&addr, batch.to_vec()).await {
-                    Ok(v) => found.extend(v.into_iter().map(|f| (osd.clone(), f))),
-                    Err(e) => {
-                        tracing::warn!(%osd, error = %e, "could not search an OSD for shards")
-                    }
-                }
-            }
-        }
+        let found = self.find_shards(&ids).await;
         let (k, m) = (rec.ec.k as usize, rec.ec.m as usize);
         let mut plan = Vec::new();
         let mut lost_stripes = Vec::new();
         let mut found_elsewhere = 0;
         for (si, seg) in segments.iter().enumerate() {
-            let etag = if rec.parts.is_empty() {
-                &rec.etag
-            } else {
-                &rec.parts[si].etag
-            };
+            let etag = rec.segment_etag(si);
             let stripes = crate::read::geometry(rec.ec, seg.size).stripes();
             // Every candidate of each index, read now: the record's own
             // first, then copies found elsewhere.
@@ -101,7 +107,7 @@ impl Objects {
                         && h.m as usize == m
                         && h.chunk_size == rec.ec.chunk_size
                         && h.object_size == seg.size
-                        && f.stat.etag == *etag;
+                        && f.stat.etag == etag;
                     let loc = ShardLocation {
                         osd: osd.clone(),
                         disk: f.disk,

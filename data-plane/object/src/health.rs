@@ -81,7 +81,7 @@ impl Objects {
         let mut segments = Vec::new();
         let mut worst = i64::MAX;
         let mut verdict = Verdict::Healthy;
-        for seg in rec.segments() {
+        for seg in rec.all_segments() {
             let g = Geometry::new(k, m, rec.ec.chunk_size as u64, seg.size);
             let stripes = g.stripes();
             let mut shards = Vec::new();

@@ -448,6 +448,7 @@ impl Objects {
             shards: w.segment.shards.clone(),
             parts: Vec::new(),
             acl: p.acl,
+            manifest: None,
         };
         let hint: Vec<TxnOp> = self.hint_op(&rec).into_iter().collect();
         loop {
@@ -490,7 +491,7 @@ impl Objects {
             match &old {
                 Some((o, rev)) => {
                     cmp.push(Compare::mod_revision(okey.clone(), CompareOp::Equal, *rev));
-                    ops.extend(self.gc_op(o.segments(), true));
+                    ops.extend(self.gc_op(o.all_segments(), true));
                 }
                 None => cmp.push(Compare::version(okey.clone(), CompareOp::Equal, 0)),
             }
@@ -537,7 +538,7 @@ impl Objects {
     /// leaving a hint that sends repair straight to it.
     pub(crate) fn hint_op(&self, rec: &ObjectRecord) -> Option<TxnOp> {
         let short = rec
-            .segments()
+            .all_segments()
             .iter()
             .any(|s| s.size > 0 && s.shards.iter().any(Option::is_none));
         short.then(|| {
@@ -587,7 +588,7 @@ impl Objects {
                 return Ok(());
             };
             let mut ops = vec![TxnOp::delete(okey.clone(), None)];
-            ops.extend(self.gc_op(o.segments(), true));
+            ops.extend(self.gc_op(o.all_segments(), true));
             let txn = Txn::new()
                 .when([Compare::mod_revision(okey.clone(), CompareOp::Equal, rev)])
                 .and_then(ops);
@@ -691,6 +692,7 @@ mod tests {
             shards: segment.shards.clone(),
             parts: Vec::new(),
             acl: Default::default(),
+            manifest: None,
         };
         let w = Written {
             segment,

@@ -301,25 +301,103 @@ impl Objects {
                     shards: p.shards.clone(),
                 })
                 .collect(),
+            manifest: None,
         };
         let unused: Vec<_> = stored
             .values()
             .filter(|p| !used.iter().any(|u| u.number == p.number))
             .map(PartRecord::segment)
             .collect();
+        // The manifest goes to the disks first, so that a completed upload
+        // can be told from one in progress without the index.
+        let mut rec = rec;
+        let w = self.write_manifest(&rec).await?;
+        rec.manifest = Some(PartLocation {
+            number: objectio_shard::MANIFEST_PART,
+            version_id: w.segment.version_id,
+            size: w.segment.size,
+            etag: w.etag.clone(),
+            shards: w.segment.shards.clone(),
+        });
+        let r = self
+            .commit_completed(&rec, &w, ukey, ckey, upload_id, &up.upload_id, unused)
+            .await;
+        if r.is_err() {
+            self.abandon(&w).await;
+        }
+        r
+    }
+
+    /// Writes a multipart object's manifest as shards.
+    async fn write_manifest(&self, rec: &ObjectRecord) -> Result<crate::Written> {
+        let m = objectio_cluster::Manifest {
+            version: SCHEMA_VERSION,
+            bucket: rec.bucket.clone(),
+            key: rec.key.clone(),
+            version_id: rec.version_id,
+            size: rec.size,
+            etag: rec.etag.clone(),
+            content_type: rec.content_type.clone(),
+            user_metadata: rec.user_metadata.clone(),
+            created_ms: rec.created_ms,
+            parts: rec
+                .parts
+                .iter()
+                .map(|p| objectio_cluster::ManifestPart {
+                    number: p.number,
+                    version_id: p.version_id,
+                    size: p.size,
+                    etag: p.etag.clone(),
+                })
+                .collect(),
+        };
+        let body = Bytes::from(serde_json::to_vec(&m).expect("manifest serialises"));
+        let size = body.len() as u64;
+        self.write_data(
+            crate::write::Target {
+                bucket: &rec.bucket,
+                key: &rec.key,
+                part: objectio_shard::MANIFEST_PART,
+                size,
+                meta: None,
+            },
+            Wanted::default(),
+            futures::stream::iter([Ok::<_, std::convert::Infallible>(body)]),
+            |_| Ok(()),
+        )
+        .await
+    }
+
+    /// Commits a completed upload's record (with its manifest's intent).
+    #[allow(clippy::too_many_arguments)]
+    async fn commit_completed(
+        &self,
+        rec: &ObjectRecord,
+        w: &crate::Written,
+        ukey: &[u8],
+        ckey: &str,
+        upload_id: &str,
+        id: &uuid::Uuid,
+        unused: Vec<objectio_cluster::Segment>,
+    ) -> Result<ObjectRecord> {
+        let keys = self.store().keys();
+        let rec = rec.clone();
         loop {
             let guards = vec![Compare::version(ukey.to_vec(), CompareOp::Greater, 0)];
             let mut extra = vec![
                 TxnOp::delete(ukey.to_vec(), None),
                 TxnOp::delete(
-                    keys.parts_prefix(&up.upload_id),
+                    keys.parts_prefix(id),
                     Some(DeleteOptions::new().with_prefix()),
                 ),
                 TxnOp::delete(ckey, None),
             ];
             extra.extend(self.gc_op(unused.clone(), false));
             extra.extend(self.hint_op(&rec));
-            if self.commit_object(&rec, None, guards, extra).await? {
+            if self
+                .commit_object(&rec, w.intent.as_deref(), guards, extra)
+                .await?
+            {
                 return Ok(rec);
             }
             if self

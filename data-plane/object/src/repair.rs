@@ -64,7 +64,7 @@ impl Snapshot {
     /// ones in service (disk not out).
     pub fn redundancy(&self, rec: &ObjectRecord) -> Redundancy {
         let mut worst = Redundancy::Healthy;
-        for seg in rec.segments().iter().filter(|s| s.size > 0) {
+        for seg in rec.all_segments().iter().filter(|s| s.size > 0) {
             let readable: Vec<&ShardLocation> = seg
                 .shards
                 .iter()
@@ -234,7 +234,7 @@ impl Objects {
     pub async fn repair(&self, rec: &ObjectRecord, rev: i64, known: &Known) -> Result<Outcome> {
         let snap = self.inner.map.get();
         let plan: Vec<Plan> = rec
-            .segments()
+            .all_segments()
             .into_iter()
             .map(|s| Plan {
                 rebuild: snap.lost_shards(&s, &known.damaged),
@@ -255,7 +255,7 @@ impl Objects {
     ) -> Result<Outcome> {
         let damaged = &known.damaged;
         let snap = self.inner.map.get();
-        let segments = rec.segments();
+        let segments = rec.all_segments();
         let lost: Vec<&Vec<usize>> = plan.iter().map(|p| &p.rebuild).collect();
         if plan
             .iter()
@@ -271,11 +271,7 @@ impl Objects {
         let mut result: Result<Option<String>> = Ok(None);
         for (si, seg) in segments.iter().enumerate() {
             if !plan[si].adopt.is_empty() {
-                let target = if rec.parts.is_empty() {
-                    &mut new.shards
-                } else {
-                    &mut new.parts[si].shards
-                };
+                let target = new.segment_shards_mut(si);
                 let mut gone = Segment {
                     shards: vec![None; seg.shards.len()],
                     ..seg.clone()
@@ -290,11 +286,7 @@ impl Objects {
             if lost[si].is_empty() {
                 continue;
             }
-            let etag = if rec.parts.is_empty() {
-                rec.etag.clone()
-            } else {
-                rec.parts[si].etag.clone()
-            };
+            let etag = rec.segment_etag(si).to_string();
             match self
                 .rebuild(
                     &snap,
@@ -312,11 +304,7 @@ impl Objects {
                     intent,
                     bytes: b,
                 }) => {
-                    let target = if rec.parts.is_empty() {
-                        &mut new.shards
-                    } else {
-                        &mut new.parts[si].shards
-                    };
+                    let target = new.segment_shards_mut(si);
                     let mut gone = Segment {
                         shards: vec![None; seg.shards.len()],
                         ..seg.clone()

@@ -187,16 +187,22 @@ async fn handle(
                 };
                 reply(&mut s, &r).await?;
             }
-            Request::Find { version_ids } => {
+            Request::Find { segments } => {
                 let mut shards = Vec::new();
+                // Shard indices are below k+m <= 64 (headers are checked).
+                let ids = segments.iter().flat_map(|(version_id, part)| {
+                    (0..64u8).map(move |index| objectio_shard::ShardId {
+                        version_id: *version_id,
+                        part: *part,
+                        index,
+                    })
+                });
+                let ids: Vec<_> = ids.collect();
                 for (disk, engine) in state.disks.iter() {
-                    for id in engine.shard_ids() {
-                        if !version_ids.contains(&id.version_id) {
-                            continue;
-                        }
-                        // Deleted meanwhile, or its header unreadable: not
-                        // a shard to rebuild from.
-                        let Ok(e) = engine.entry(&id) else { continue };
+                    for id in &ids {
+                        // Absent, or its header unreadable: not a shard to
+                        // rebuild from.
+                        let Ok(e) = engine.entry(id) else { continue };
                         if let Ok(h) = engine.read_header(&e).await {
                             shards.push(FoundShard {
                                 disk: *disk,

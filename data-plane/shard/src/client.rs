@@ -246,9 +246,10 @@ impl ShardClient {
             .map(|_| ())
     }
 
-    /// Every shard of `version_ids` on any disk of the OSD at `addr`.
-    pub async fn find(&self, addr: &str, version_ids: Vec<Uuid>) -> Result<Vec<FoundShard>> {
-        match self.simple(addr, Request::Find { version_ids }).await? {
+    /// Every shard of `segments` (data id, part) on any disk of the OSD at
+    /// `addr`.
+    pub async fn find(&self, addr: &str, segments: Vec<(Uuid, u32)>) -> Result<Vec<FoundShard>> {
+        match self.simple(addr, Request::Find { segments }).await? {
             Reply::Found { shards } => Ok(shards),
             other => Err(Error::Protocol {
                 addr: addr.to_string(),

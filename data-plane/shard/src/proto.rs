@@ -48,9 +48,11 @@ pub enum Request {
     Delete { disk: Uuid, shard: ShardId },
     /// Describes a shard.
     Stat { disk: Uuid, shard: ShardId },
-    /// Every shard of these data ids on any disk of the OSD, found by the
-    /// disks' own indexes (not the object index): for a forced repair.
-    Find { version_ids: Vec<Uuid> },
+    /// Every shard of these segments (data id, part) on any disk of the
+    /// OSD, found by the disks' own indexes (not the object index): for a
+    /// forced repair, and to tell live shards from deleted ones a raw scan
+    /// still sees.
+    Find { segments: Vec<(Uuid, u32)> },
 }
 
 /// Error codes an OSD answers with.

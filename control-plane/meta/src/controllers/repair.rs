@@ -174,7 +174,7 @@ pub async fn targeted(
         let held = match store.get::<ObjectRecord>(k.object(b, key)).await? {
             Some((rec, _)) => {
                 let name = std::str::from_utf8(kv.key()).unwrap_or_default();
-                rec.segments().iter().any(|s| {
+                rec.all_segments().iter().any(|s| {
                     s.shards.iter().enumerate().any(|(i, l)| {
                         l.as_ref().is_some_and(|l| {
                             name.ends_with(&format!("{}/{}/{i}/{}", s.version_id, s.part, l.disk))
@@ -268,7 +268,7 @@ pub async fn step(
         let rec: ObjectRecord = decode(kv.key(), kv.value())?;
         j.scanned += 1;
         let on_osd = |osd: &String| {
-            rec.segments()
+            rec.all_segments()
                 .iter()
                 .any(|s| s.shards.iter().flatten().any(|l| l.osd == *osd))
         };
@@ -364,7 +364,7 @@ fn count(c: &mut Census, objects: &Objects, rec: &ObjectRecord) {
         Redundancy::AtRisk => {
             c.at_risk += 1;
             for l in rec
-                .segments()
+                .all_segments()
                 .iter()
                 .flat_map(|s| s.shards.iter().flatten())
             {

@@ -3,6 +3,7 @@
 pub mod buckets;
 pub mod cluster;
 pub mod keys;
+pub mod meta;
 pub mod objects;
 pub mod osds;
 pub mod repair;

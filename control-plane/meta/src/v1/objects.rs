@@ -126,6 +126,7 @@ pub async fn health(
             .segments
             .into_iter()
             .map(|s| SegmentHealthOut {
+                manifest: s.part == objectio_shard::MANIFEST_PART,
                 part: s.part,
                 size: s.size,
                 unreadable_stripes: s.unreadable_stripes,

@@ -5,11 +5,13 @@
 mod admin;
 mod auth;
 mod authz;
+mod chaos;
 mod common;
 mod config;
 mod failures;
 mod hostile;
 mod list;
 mod multipart;
+mod rebuild;
 mod repair;
 mod roundtrip;
