@@ -7,22 +7,16 @@
 //! revision it saw one period earlier, so a watcher (a gateway's key mirror)
 //! always has a whole period of history to resume from.
 
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use objectio_cluster::Store;
 
-/// Runs until the process stops; acts only while `leader` is set.
-pub async fn run(store: Store, leader: Arc<AtomicBool>, every: Duration) {
+/// Compacts every `every` while this replica leads.
+pub async fn lead(store: Store, leader: crate::controllers::Leader, every: Duration) {
     let mut seen: Option<i64> = None;
     let mut tick = tokio::time::interval(every);
-    loop {
+    while leader.get() {
         tick.tick().await;
-        if !leader.load(Ordering::Relaxed) {
-            seen = None;
-            continue;
-        }
         let now = match store.revision().await {
             Ok(r) => r,
             Err(e) => {

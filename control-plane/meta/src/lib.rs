@@ -338,33 +338,22 @@ pub async fn run(cfg: Config) -> anyhow::Result<()> {
         leader.clone(),
         stop_rx,
     ));
-    let lead = controllers::Leader(leader.clone());
-    tokio::spawn(controllers::health::run(
-        store.clone(),
-        lead.clone(),
-        Duration::from_secs(cfg.down_out_interval_secs),
-    ));
-    tokio::spawn(controllers::repair::run(
+    tokio::spawn(controllers::run(
         store.clone(),
         objects.clone(),
-        lead,
-        controllers::repair::Throttle {
-            interval: Duration::from_millis(cfg.repair_interval_ms.max(100)),
-            sweep: Duration::from_secs(cfg.repair_sweep_secs.max(1)),
-            max_bytes_per_sec: cfg.repair_max_mibs << 20,
-        },
-    ));
-    tokio::spawn(compact::run(
-        store.clone(),
-        leader.clone(),
-        Duration::from_secs(cfg.compact_interval_secs.max(1)),
-    ));
-    tokio::spawn(controllers::gc::run(
-        store.clone(),
         client,
-        leader,
-        Duration::from_millis(cfg.gc_interval_ms.max(100)),
-        Duration::from_secs(cfg.gc_grace_secs),
+        controllers::Leader(leader.clone()),
+        controllers::Settings {
+            down_out: Duration::from_secs(cfg.down_out_interval_secs),
+            repair: controllers::repair::Throttle {
+                interval: Duration::from_millis(cfg.repair_interval_ms.max(100)),
+                sweep: Duration::from_secs(cfg.repair_sweep_secs.max(1)),
+                max_bytes_per_sec: cfg.repair_max_mibs << 20,
+            },
+            gc_interval: Duration::from_millis(cfg.gc_interval_ms.max(100)),
+            gc_grace: Duration::from_secs(cfg.gc_grace_secs),
+            compact_every: Duration::from_secs(cfg.compact_interval_secs.max(1)),
+        },
     ));
     let app = router(AppState {
         store,

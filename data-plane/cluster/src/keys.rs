@@ -97,6 +97,10 @@ impl Keys {
         k
     }
     /// Prefix of the multipart uploads of `bucket`, ordered by key.
+    /// Every bucket's uploads in progress.
+    pub fn uploads_root(&self) -> String {
+        self.k("uploads/")
+    }
     pub fn uploads_prefix(&self, bucket: &str) -> Vec<u8> {
         self.k(&format!("uploads/{bucket}/")).into_bytes()
     }

@@ -199,7 +199,9 @@ impl Objects {
         }
         // Rebuilt shards read from the copies; the chunks known bad in them
         // are skipped by their checksums as any read does.
-        let outcome = self.repair_plan(rec, rev, known, plan).await?;
+        let outcome = self
+            .repair_plan(rec, rev, known, plan, &crate::repair::Home::Object)
+            .await?;
         Ok(Forced {
             outcome,
             found_elsewhere,

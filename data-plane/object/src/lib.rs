@@ -12,6 +12,7 @@ pub mod map;
 
 pub mod force;
 pub mod health;
+pub mod index;
 mod list;
 mod multipart;
 mod read;
@@ -26,14 +27,11 @@ use std::sync::Arc;
 
 use base64::Engine;
 use bytes::Bytes;
-use etcd_client::{Compare, CompareOp, Txn, TxnOp};
 use futures::Stream;
 use md5::Digest;
-use objectio_cluster::keys::prefix_end;
-use objectio_cluster::store::{decode, encode};
 use objectio_cluster::{
-    BucketRecord, CannedAcl, ClusterConfig, GcRecord, ObjectRecord, SCHEMA_VERSION, Segment, Store,
-    now_millis, now_secs,
+    BucketRecord, CannedAcl, ClusterConfig, ObjectRecord, SCHEMA_VERSION, Store, now_millis,
+    now_secs,
 };
 use objectio_shard::{ShardClient, ShardId};
 use tokio::sync::mpsc;
@@ -178,6 +176,8 @@ pub struct Objects {
 
 struct Inner {
     store: Store,
+    /// The object index's operations (over the same etcd).
+    index: index::Index,
     config: ClusterConfig,
     map: ClusterMap,
     shards: ShardClient,
@@ -213,6 +213,7 @@ impl Objects {
     ) -> Self {
         Self {
             inner: Arc::new(Inner {
+                index: index::Index::etcd(store.clone()),
                 store,
                 config,
                 map,
@@ -229,6 +230,10 @@ impl Objects {
         &self.inner.store
     }
 
+    pub(crate) fn index(&self) -> &index::Index {
+        &self.inner.index
+    }
+
     // ---- buckets ----
 
     /// Creates a bucket owned by `owner`.
@@ -242,7 +247,7 @@ impl Objects {
             acl,
             policy: None,
         };
-        if self.store().create(k.clone(), &rec).await? {
+        if self.index().create_bucket(&rec).await? {
             return Ok(());
         }
         let owned_by_you = self
@@ -270,39 +275,25 @@ impl Objects {
         name: &str,
         mut change: impl FnMut(&mut BucketRecord),
     ) -> Result<(BucketRecord, i64)> {
-        let k = self.store().keys().bucket(name);
-        loop {
-            let (mut rec, rev) = self
-                .store()
-                .get::<BucketRecord>(k.clone())
-                .await?
-                .ok_or_else(|| Error::NoSuchBucket(name.to_string()))?;
-            change(&mut rec);
-            let txn = Txn::new()
-                .when([Compare::mod_revision(k.clone(), CompareOp::Equal, rev)])
-                .and_then([TxnOp::put(k.clone(), encode(&rec), None)]);
-            let r = self.store().kv().txn(txn).await?;
-            if r.succeeded() {
-                return Ok((rec, r.header().map(|h| h.revision()).unwrap_or(0)));
-            }
-        }
+        self.index()
+            .update::<BucketRecord>(self.store().keys().bucket(name).into_bytes(), |b| change(b))
+            .await?
+            .ok_or_else(|| Error::NoSuchBucket(name.to_string()))
     }
 
     /// Sets an object's canned ACL (compare-and-swap on its record, so a
     /// concurrent overwrite is never undone).
     pub async fn set_object_acl(&self, bucket: &str, key: &str, acl: CannedAcl) -> Result<()> {
         let k = self.store().keys().object(bucket, key);
-        loop {
-            let Some((mut rec, rev)) = self.store().get::<ObjectRecord>(k.clone()).await? else {
+        match self
+            .index()
+            .update::<ObjectRecord>(k, |r| r.acl = acl)
+            .await?
+        {
+            Some(_) => Ok(()),
+            None => {
                 self.bucket(bucket).await?;
-                return Err(Error::NoSuchKey);
-            };
-            rec.acl = acl;
-            let txn = Txn::new()
-                .when([Compare::mod_revision(k.clone(), CompareOp::Equal, rev)])
-                .and_then([TxnOp::put(k.clone(), encode(&rec), None)]);
-            if self.store().kv().txn(txn).await?.succeeded() {
-                return Ok(());
+                Err(Error::NoSuchKey)
             }
         }
     }
@@ -346,23 +337,7 @@ impl Objects {
 
     /// Deletes an empty bucket.
     pub async fn delete_bucket(&self, name: &str) -> Result<()> {
-        let keys = self.store().keys();
-        let bkey = keys.bucket(name);
-        let prefix = keys.objects_prefix(name);
-        let end = prefix_end(&prefix).expect("bucket prefix ends with '/'");
-        let uploads = keys.uploads_prefix(name);
-        let uend = prefix_end(&uploads).expect("upload prefix ends with '/'");
-        // Deletes only if no object (and no upload in progress) exists in
-        // the bucket's ranges; a concurrent PUT's commit compares the bucket
-        // key, so it fails.
-        let txn = Txn::new()
-            .when([
-                Compare::version(bkey.clone(), CompareOp::Greater, 0),
-                Compare::create_revision(prefix.clone(), CompareOp::Equal, 0).with_range(end),
-                Compare::create_revision(uploads.clone(), CompareOp::Equal, 0).with_range(uend),
-            ])
-            .and_then([TxnOp::delete(bkey, None)]);
-        if self.store().kv().txn(txn).await?.succeeded() {
+        if self.index().delete_bucket(name).await? {
             return Ok(());
         }
         self.bucket(name).await?;
@@ -450,7 +425,7 @@ impl Objects {
             acl: p.acl,
             manifest: None,
         };
-        let hint: Vec<TxnOp> = self.hint_op(&rec).into_iter().collect();
+        let hint: Vec<index::Op> = self.index().hint_put(&rec).into_iter().collect();
         loop {
             match self
                 .commit_object(&rec, w.intent.as_deref(), vec![], hint.clone())
@@ -466,136 +441,38 @@ impl Objects {
         }
     }
 
-    /// Commits `rec` in one etcd transaction: the bucket must exist and the
-    /// key hold what was read (the replaced version is queued for GC), the
-    /// intent is removed, and `guards`/`extra` ride along. Returns `false`
-    /// when a compare failed for another reason than a missing bucket (the
-    /// caller decides whether to retry).
+    /// Commits `rec` ([`index::Index::commit_object`]); `false` when a
+    /// guard failed (the caller decides whether to retry), an error when
+    /// the bucket is gone or the write was given up.
     async fn commit_object(
         &self,
         rec: &ObjectRecord,
         intent: Option<&str>,
-        guards: Vec<Compare>,
-        extra: Vec<TxnOp>,
+        guards: Vec<index::Cmp>,
+        extra: Vec<index::Op>,
     ) -> Result<bool> {
-        let keys = self.store().keys();
-        let okey = keys.object(&rec.bucket, &rec.key);
-        let bkey = keys.bucket(&rec.bucket);
-        // First as a new key, in one round trip; a failed compare returns
-        // what the key holds, and the second try replaces exactly that.
-        let mut old: Option<(ObjectRecord, i64)> = None;
-        for _ in 0..2 {
-            let mut cmp = vec![Compare::version(bkey.clone(), CompareOp::Greater, 0)];
-            cmp.extend(guards.iter().cloned());
-            let mut ops = vec![TxnOp::put(okey.clone(), encode(rec), None)];
-            match &old {
-                Some((o, rev)) => {
-                    cmp.push(Compare::mod_revision(okey.clone(), CompareOp::Equal, *rev));
-                    ops.extend(self.gc_op(o.all_segments(), true));
-                }
-                None => cmp.push(Compare::version(okey.clone(), CompareOp::Equal, 0)),
-            }
-            let mut fail = vec![TxnOp::get(okey.clone(), None)];
-            if let Some(i) = intent {
-                // The intent must still be there: if this write was given
-                // up (its shards queued for GC), it must not go live.
-                cmp.push(Compare::version(i, CompareOp::Greater, 0));
-                ops.push(TxnOp::delete(i, None));
-                fail.push(TxnOp::get(
-                    i,
-                    Some(etcd_client::GetOptions::new().with_count_only()),
-                ));
-            }
-            ops.extend(extra.iter().cloned());
-            let txn = Txn::new().when(cmp).and_then(ops).or_else(fail);
-            let resp = self.store().kv().txn(txn).await?;
-            if resp.succeeded() {
-                return Ok(true);
-            }
-            old = None;
-            let mut replies = resp.op_responses().into_iter();
-            if let Some(etcd_client::TxnOpResponse::Get(g)) = replies.next()
-                && let Some(kv) = g.kvs().first()
-            {
-                old = Some((decode(kv.key(), kv.value())?, kv.mod_revision()));
-            }
-            if let Some(etcd_client::TxnOpResponse::Get(g)) = replies.next()
-                && g.count() == 0
-            {
-                return Err(Error::Unavailable(
-                    "the write was given up before it could be committed".into(),
-                ));
-            }
-            if old.is_none() {
-                break; // the key is absent: the bucket or a guard failed
+        match self
+            .index()
+            .commit_object(rec, intent, guards, extra)
+            .await?
+        {
+            index::Commit::Done => Ok(true),
+            index::Commit::GivenUp => Err(Error::Unavailable(
+                "the write was given up before it could be committed".into(),
+            )),
+            index::Commit::Refused => {
+                self.bucket(&rec.bucket).await?;
+                Ok(false)
             }
         }
-        self.bucket(&rec.bucket).await?;
-        Ok(false)
-    }
-
-    /// For a record short of a shard (a write at the quorum), an op
-    /// leaving a hint that sends repair straight to it.
-    pub(crate) fn hint_op(&self, rec: &ObjectRecord) -> Option<TxnOp> {
-        let short = rec
-            .all_segments()
-            .iter()
-            .any(|s| s.size > 0 && s.shards.iter().any(Option::is_none));
-        short.then(|| {
-            let hint = objectio_cluster::RepairHint {
-                version: SCHEMA_VERSION,
-                bucket: rec.bucket.clone(),
-                key: rec.key.clone(),
-                created_ms: now_millis(),
-            };
-            TxnOp::put(
-                self.store().keys().hint(&rec.version_id),
-                encode(&hint),
-                None,
-            )
-        })
-    }
-
-    /// An op queuing `segments`' shards for GC (none when no shard exists).
-    fn gc_op(&self, segments: Vec<Segment>, was_live: bool) -> Option<TxnOp> {
-        let segments: Vec<Segment> = segments
-            .into_iter()
-            .filter(|s| s.shards.iter().any(Option::is_some))
-            .collect();
-        if segments.is_empty() {
-            return None;
-        }
-        let rec = GcRecord {
-            version: SCHEMA_VERSION,
-            segments,
-            queued: now_secs(),
-            was_live,
-        };
-        Some(TxnOp::put(
-            self.store().keys().gc(&Uuid::new_v4()),
-            encode(&rec),
-            None,
-        ))
     }
 
     /// Deletes an object; its shards are queued for GC.
     pub async fn delete(&self, bucket: &str, key: &str) -> Result<()> {
-        let keys = self.store().keys();
-        let okey = keys.object(bucket, key);
-        loop {
-            let Some((o, rev)) = self.store().get::<ObjectRecord>(okey.clone()).await? else {
-                self.bucket(bucket).await?;
-                return Ok(());
-            };
-            let mut ops = vec![TxnOp::delete(okey.clone(), None)];
-            ops.extend(self.gc_op(o.all_segments(), true));
-            let txn = Txn::new()
-                .when([Compare::mod_revision(okey.clone(), CompareOp::Equal, rev)])
-                .and_then(ops);
-            if self.store().kv().txn(txn).await?.succeeded() {
-                return Ok(());
-            }
+        if !self.index().delete_object(bucket, key).await? {
+            self.bucket(bucket).await?;
         }
+        Ok(())
     }
 }
 
@@ -631,7 +508,7 @@ pub(crate) fn shard_meta(
 
 #[cfg(test)]
 mod tests {
-    use objectio_cluster::{ClusterConfig, EcProfile, IntentRecord, ShardLocation};
+    use objectio_cluster::{ClusterConfig, EcProfile, IntentRecord, Segment, ShardLocation};
 
     use super::*;
 

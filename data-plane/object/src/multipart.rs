@@ -10,11 +10,13 @@
 use std::collections::BTreeMap;
 
 use bytes::Bytes;
-use etcd_client::{Compare, CompareOp, DeleteOptions, GetOptions, Txn, TxnOp};
+use etcd_client::GetOptions;
+
+use crate::index::{Cmp, Op};
 use futures::Stream;
 use md5::Digest;
 use objectio_cluster::keys::prefix_end;
-use objectio_cluster::store::{decode, encode};
+use objectio_cluster::store::decode;
 use objectio_cluster::{
     ObjectRecord, PartLocation, PartRecord, SCHEMA_VERSION, UploadRecord, now_millis,
 };
@@ -144,33 +146,10 @@ impl Objects {
         };
         loop {
             let old = self.store().get::<PartRecord>(pkey.clone()).await?;
-            let mut cmp = vec![
-                Compare::version(ukey.clone(), CompareOp::Greater, 0),
-                Compare::version(
-                    self.store().keys().completing(&up.upload_id),
-                    CompareOp::Equal,
-                    0,
-                ),
-            ];
-            let mut ops = vec![TxnOp::put(pkey.clone(), encode(&rec), None)];
-            match &old {
-                Some((o, rev)) => {
-                    cmp.push(Compare::mod_revision(pkey.clone(), CompareOp::Equal, *rev));
-                    ops.extend(self.gc_op(vec![o.segment()], false));
-                }
-                None => cmp.push(Compare::version(pkey.clone(), CompareOp::Equal, 0)),
-            }
-            if let Some(i) = &w.intent {
-                // Never commit a write that was given up (see `abandon`).
-                cmp.push(Compare::version(i.as_str(), CompareOp::Greater, 0));
-                ops.push(TxnOp::delete(i.as_str(), None));
-            }
             if self
-                .store()
-                .kv()
-                .txn(Txn::new().when(cmp).and_then(ops))
+                .index()
+                .commit_part(&ukey, &rec, old.as_ref(), w.intent.as_deref())
                 .await?
-                .succeeded()
             {
                 return Ok(w);
             }
@@ -383,17 +362,14 @@ impl Objects {
         let keys = self.store().keys();
         let rec = rec.clone();
         loop {
-            let guards = vec![Compare::version(ukey.to_vec(), CompareOp::Greater, 0)];
+            let guards = vec![Cmp::Exists(ukey.to_vec())];
             let mut extra = vec![
-                TxnOp::delete(ukey.to_vec(), None),
-                TxnOp::delete(
-                    keys.parts_prefix(id),
-                    Some(DeleteOptions::new().with_prefix()),
-                ),
-                TxnOp::delete(ckey, None),
+                Op::Delete(ukey.to_vec()),
+                Op::DeletePrefix(keys.parts_prefix(id).into_bytes()),
+                Op::Delete(ckey.as_bytes().to_vec()),
             ];
-            extra.extend(self.gc_op(unused.clone(), false));
-            extra.extend(self.hint_op(&rec));
+            extra.extend(self.index().gc_put(unused.clone(), false));
+            extra.extend(self.index().hint_put(&rec));
             if self
                 .commit_object(&rec, w.intent.as_deref(), guards, extra)
                 .await?
@@ -419,19 +395,12 @@ impl Objects {
             .store()
             .list::<PartRecord>(keys.parts_prefix(&up.upload_id))
             .await?;
-        let mut ops = vec![
-            TxnOp::delete(ukey.clone(), None),
-            TxnOp::delete(
-                keys.parts_prefix(&up.upload_id),
-                Some(DeleteOptions::new().with_prefix()),
-            ),
-            TxnOp::delete(self.store().keys().completing(&up.upload_id), None),
-        ];
-        ops.extend(self.gc_op(parts.iter().map(|(_, p)| p.segment()).collect(), false));
-        let txn = Txn::new()
-            .when([Compare::version(ukey, CompareOp::Greater, 0)])
-            .and_then(ops);
-        if !self.store().kv().txn(txn).await?.succeeded() {
+        let segments = parts.iter().map(|(_, p)| p.segment()).collect();
+        if !self
+            .index()
+            .abort_upload(&ukey, &up.upload_id, segments)
+            .await?
+        {
             return Err(no_upload(upload_id));
         }
         Ok(())

@@ -15,8 +15,8 @@
 
 use std::collections::HashSet;
 
+use crate::index::Cmp;
 use bytes::Bytes;
-use etcd_client::{Compare, CompareOp, Txn, TxnOp};
 use objectio_cluster::store::encode;
 use objectio_cluster::{
     DamagedShard, IntentRecord, ObjectRecord, SCHEMA_VERSION, Segment, ShardLocation, now_millis,
@@ -131,6 +131,15 @@ pub(crate) struct Plan {
     pub adopt: Vec<(usize, ShardLocation)>,
 }
 
+/// The record a repair swaps shards into.
+pub(crate) enum Home {
+    /// The object's record.
+    Object,
+    /// The part record of an upload in progress (the repaired record is a
+    /// stand-in with this one part).
+    Part(objectio_cluster::PartRecord),
+}
+
 /// An object's protection now, worst first when compared.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Redundancy {
@@ -242,16 +251,62 @@ impl Objects {
                 adopt: Vec::new(),
             })
             .collect();
-        self.repair_plan(rec, rev, known, plan).await
+        self.repair_plan(rec, rev, known, plan, &Home::Object).await
     }
 
-    /// Repairs `rec` by a plan per segment (see [`Plan`]).
+    /// Rebuilds the lost (and reported damaged) shards of a part of an
+    /// upload still in progress, read at revision `rev`, and swaps them into
+    /// its part record. Loses to a completion under way (its `completing`
+    /// key), to an abort and to the part being uploaded again.
+    pub async fn repair_part(
+        &self,
+        up: &objectio_cluster::UploadRecord,
+        part: &objectio_cluster::PartRecord,
+        rev: i64,
+        known: &Known,
+    ) -> Result<Outcome> {
+        let rec = ObjectRecord {
+            version: SCHEMA_VERSION,
+            bucket: up.bucket.clone(),
+            key: up.key.clone(),
+            version_id: up.upload_id,
+            size: part.size,
+            etag: String::new(),
+            content_type: None,
+            user_metadata: Default::default(),
+            created_ms: part.created_ms,
+            ec: part.ec,
+            shards: Vec::new(),
+            parts: vec![objectio_cluster::PartLocation {
+                number: part.number,
+                version_id: part.version_id,
+                size: part.size,
+                etag: part.etag.clone(),
+                shards: part.shards.clone(),
+            }],
+            acl: Default::default(),
+            manifest: None,
+        };
+        let snap = self.inner.map.get();
+        let seg = part.segment();
+        let plan = vec![Plan {
+            rebuild: snap.lost_shards(&seg, &known.damaged),
+            source: seg,
+            adopt: Vec::new(),
+        }];
+        self.repair_plan(&rec, rev, known, plan, &Home::Part(part.clone()))
+            .await
+    }
+
+    /// Repairs `rec` by a plan per segment (see [`Plan`]); the result goes
+    /// back to `home`.
     pub(crate) async fn repair_plan(
         &self,
         rec: &ObjectRecord,
         rev: i64,
         known: &Known,
         plan: Vec<Plan>,
+        home: &Home,
     ) -> Result<Outcome> {
         let damaged = &known.damaged;
         let snap = self.inner.map.get();
@@ -332,7 +387,20 @@ impl Objects {
             }
         }
         let keys = self.store().keys();
-        let okey = keys.object(&rec.bucket, &rec.key);
+        let (okey, value, when) = match home {
+            Home::Object => (keys.object(&rec.bucket, &rec.key), encode(&new), Vec::new()),
+            Home::Part(p) => {
+                let mut p = p.clone();
+                p.shards = new.parts[0].shards.clone();
+                (
+                    keys.part(&p.upload_id, p.number).into_bytes(),
+                    encode(&p),
+                    // No completion under way: it reads the part records
+                    // after writing this key, and must see these shards.
+                    vec![Cmp::Absent(keys.completing(&p.upload_id).into_bytes())],
+                )
+            }
+        };
         let give_up = |this: &Objects, written: Vec<Segment>, intents: Vec<String>| {
             let this = this.clone();
             async move {
@@ -354,33 +422,31 @@ impl Objects {
         }
         // One transaction: the record is still the one repaired and every
         // intent still stands; the replaced shards are queued for GC.
-        let mut when = vec![Compare::mod_revision(okey.clone(), CompareOp::Equal, rev)];
-        when.extend(
-            intents
-                .iter()
-                .map(|ik| Compare::version(ik.as_str(), CompareOp::Greater, 0)),
-        );
-        let mut ops = vec![TxnOp::put(okey, encode(&new), None)];
-        ops.extend(intents.iter().map(|ik| TxnOp::delete(ik.as_str(), None)));
+        let mut deletes = Vec::new();
         for (seg, idx) in segments.iter().zip(&lost) {
             for i in idx.iter() {
                 if let Some(l) = &seg.shards[*i]
                     && damaged.contains(&(seg.version_id, seg.part, *i, l.disk))
                 {
-                    ops.push(TxnOp::delete(
-                        keys.damaged(&seg.version_id, seg.part, *i, &l.disk),
-                        None,
-                    ));
+                    deletes.push(
+                        keys.damaged(&seg.version_id, seg.part, *i, &l.disk)
+                            .into_bytes(),
+                    );
                 }
             }
         }
-        ops.extend(self.gc_op(old, false));
         let ok = self
-            .store()
-            .kv()
-            .txn(Txn::new().when(when).and_then(ops))
-            .await?
-            .succeeded();
+            .index()
+            .swap(crate::index::Swap {
+                key: okey,
+                revision: rev,
+                value,
+                intents: intents.clone(),
+                also: when,
+                deletes,
+                replaced: old,
+            })
+            .await?;
         if !ok {
             give_up(self, written, intents).await;
             return Ok(Outcome::Raced);
@@ -600,12 +666,7 @@ impl Objects {
 
     /// Turns an intent into a GC record of `seg` (only while it exists).
     pub(crate) async fn abandon_intent(&self, ik: &str, seg: Segment) {
-        let mut ops = vec![TxnOp::delete(ik, None)];
-        ops.extend(self.gc_op(vec![seg], false));
-        let txn = Txn::new()
-            .when([Compare::version(ik, CompareOp::Greater, 0)])
-            .and_then(ops);
-        if let Err(e) = self.store().kv().txn(txn).await {
+        if let Err(e) = self.index().abandon(ik, seg).await {
             tracing::error!(intent = %ik, error = %e, "could not queue abandoned shards for GC; the intent stays for it");
         }
     }

@@ -208,20 +208,11 @@ impl Objects {
     /// then would delete a live object's data.
     pub(crate) async fn abandon(&self, w: &Written) {
         let Some(ik) = &w.intent else { return };
-        let mut ops = vec![etcd_client::TxnOp::delete(ik.as_str(), None)];
-        ops.extend(self.gc_op(vec![w.segment.clone()], false));
-        let txn = etcd_client::Txn::new()
-            .when([etcd_client::Compare::version(
-                ik.as_str(),
-                etcd_client::CompareOp::Greater,
-                0,
-            )])
-            .and_then(ops);
-        match self.store().kv().txn(txn).await {
-            Ok(r) if !r.succeeded() => {
+        match self.index().abandon(ik, w.segment.clone()).await {
+            Ok(false) => {
                 tracing::warn!(intent = %ik, "the intent is gone: the commit went through after all; shards kept");
             }
-            Ok(_) => {}
+            Ok(true) => {}
             Err(e) => {
                 tracing::error!(intent = %ik, error = %e, "could not queue abandoned shards for GC; the intent stays for it");
             }

@@ -9,9 +9,9 @@
 use std::collections::HashMap;
 use std::time::Duration;
 
-use etcd_client::{Compare, CompareOp, Txn, TxnOp};
-use objectio_cluster::store::{decode, encode};
+use objectio_cluster::store::decode;
 use objectio_cluster::{AliveStamp, GcRecord, IntentRecord, OsdRecord, Segment, Store};
+use objectio_object::index::Index;
 use objectio_shard::proto::ErrorCode;
 use objectio_shard::{ShardClient, ShardId};
 
@@ -61,7 +61,7 @@ async fn delete_shards(
 
 /// Where the shards to delete are, and how to talk to them.
 struct Ctx<'a> {
-    store: &'a Store,
+    index: Index,
     client: &'a ShardClient,
     /// Addresses of the OSDs that are up.
     addrs: HashMap<String, String>,
@@ -80,40 +80,24 @@ impl Ctx<'_> {
     ) -> objectio_cluster::Result<()> {
         let mut left = Vec::new();
         // Damage reports of the shards deleted go with them.
-        let mut reports = Vec::new();
+        let mut deleted = Vec::new();
         for seg in &rec.segments {
             let rest = delete_shards(self.client, &self.addrs, seg, p).await;
             for (i, (was, now)) in seg.shards.iter().zip(&rest.shards).enumerate() {
                 if let (Some(l), None) = (was, now) {
-                    reports.push(TxnOp::delete(
-                        self.store
-                            .keys()
-                            .damaged(&seg.version_id, seg.part, i, &l.disk),
-                        None,
-                    ));
+                    deleted.push((seg.version_id, seg.part, i, l.disk));
                 }
             }
             if rest.shards.iter().any(Option::is_some) {
                 left.push(rest);
             }
         }
-        let op = if left.is_empty() {
+        if left.is_empty() {
             p.records_done += 1;
-            TxnOp::delete(key, None)
         } else {
             p.records_waiting += 1;
-            let rec = GcRecord {
-                segments: left,
-                ..rec
-            };
-            TxnOp::put(key, encode(&rec), None)
-        };
-        let mut ops = vec![op];
-        ops.extend(reports);
-        let txn = Txn::new()
-            .when([Compare::mod_revision(key, CompareOp::Equal, rev)])
-            .and_then(ops);
-        self.store.kv().txn(txn).await?;
+        }
+        self.index.gc_progress(key, rev, rec, left, deleted).await?;
         Ok(())
     }
 }
@@ -136,7 +120,7 @@ pub async fn pass(
         .map(|(_, o)| (o.id, o.address))
         .collect();
     let ctx = Ctx {
-        store,
+        index: Index::etcd(store.clone()),
         client,
         addrs,
     };
@@ -182,23 +166,9 @@ pub async fn pass(
         if !orphan {
             continue;
         }
-        let gc = GcRecord {
-            version: objectio_cluster::SCHEMA_VERSION,
-            segments: vec![rec.segment.clone()],
-            queued: objectio_cluster::now_secs(),
-            was_live: false,
-        };
-        let txn = Txn::new()
-            .when([Compare::mod_revision(
-                item.key(),
-                CompareOp::Equal,
-                item.mod_revision(),
-            )])
-            .and_then([
-                TxnOp::delete(item.key(), None),
-                TxnOp::put(k.gc(&uuid::Uuid::new_v4()), encode(&gc), None),
-            ]);
-        store.kv().txn(txn).await?;
+        ctx.index
+            .reclaim_intent(item.key(), item.mod_revision(), rec.segment.clone())
+            .await?;
     }
 
     let gc = store.kv().get(k.gc_prefix(), page()).await?;
@@ -218,19 +188,16 @@ pub async fn pass(
 }
 
 /// Runs GC passes every `interval` while this replica leads.
-pub async fn run(
+pub async fn lead(
     store: Store,
     client: ShardClient,
-    leader: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    leader: super::Leader,
     interval: Duration,
     grace: Duration,
 ) {
     let mut tick = tokio::time::interval(interval);
-    loop {
+    while leader.get() {
         tick.tick().await;
-        if !leader.load(std::sync::atomic::Ordering::Relaxed) {
-            continue;
-        }
         match pass(&store, &client, grace).await {
             Ok(p) if p.shards_deleted > 0 || p.records_waiting > 0 => {
                 tracing::info!(

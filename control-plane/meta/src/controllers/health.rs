@@ -81,19 +81,14 @@ pub async fn step(
 }
 
 /// Runs [`step`] every second (or `down_out / 4` when shorter) while this
-/// replica leads.
-pub async fn run(store: Store, leader: Leader, down_out: Duration) {
+/// replica leads. A new term counts afresh: it cannot know for how long an
+/// OSD was down before it led.
+pub async fn lead(store: Store, leader: Leader, down_out: Duration) {
     let every = (down_out / 4).clamp(Duration::from_millis(100), Duration::from_secs(1));
     let mut down_since = HashMap::new();
-    loop {
-        if leader.get() {
-            if let Err(e) = step(&store, down_out, &mut down_since).await {
-                tracing::warn!(error = %e, "health controller pass failed; retrying");
-            }
-        } else {
-            // A new leader counts afresh: it cannot know for how long an
-            // OSD was down before it led.
-            down_since.clear();
+    while leader.get() {
+        if let Err(e) = step(&store, down_out, &mut down_since).await {
+            tracing::warn!(error = %e, "health controller pass failed; retrying");
         }
         tokio::time::sleep(every).await;
     }

@@ -26,8 +26,8 @@ use etcd_client::GetOptions;
 use objectio_cluster::keys::prefix_end;
 use objectio_cluster::store::decode;
 use objectio_cluster::{
-    Census, DamagedShard, ObjectRecord, RepairControl, RepairHint, RepairJob, RepairPass,
-    SkippedObject, Store, now_secs,
+    Census, DamagedShard, ObjectRecord, PartRecord, RepairControl, RepairHint, RepairJob,
+    RepairPass, SkippedObject, Store, UploadRecord, now_secs,
 };
 use objectio_object::{Objects, Outcome, Redundancy};
 use uuid::Uuid;
@@ -321,6 +321,9 @@ pub async fn step(
     }
     let more = resp.more();
     if !more {
+        // The parts of uploads in progress, once per pass (uploads are few
+        // next to objects: no cursor).
+        repair_uploads(store, objects, &mut j, &known).await?;
         j.running = false;
         j.passes += 1;
         j.cursor = None;
@@ -352,6 +355,49 @@ pub async fn step(
     }
     store.put(k.job("repair"), &j).await?;
     Ok(Some(more))
+}
+
+/// Repairs every part of every upload in progress (those with a shard on
+/// the pass's OSD, when it has one).
+async fn repair_uploads(
+    store: &Store,
+    objects: &Objects,
+    j: &mut RepairJob,
+    known: &objectio_object::Known,
+) -> objectio_cluster::Result<()> {
+    let k = store.keys();
+    for (_, up) in store.list::<UploadRecord>(k.uploads_root()).await? {
+        let prefix = k.parts_prefix(&up.upload_id);
+        let resp = store
+            .kv()
+            .get(prefix, Some(GetOptions::new().with_prefix()))
+            .await?;
+        for kv in resp.kvs() {
+            let part: PartRecord = decode(kv.key(), kv.value())?;
+            if let Some(osd) = &j.osd
+                && !part.shards.iter().flatten().any(|l| l.osd == *osd)
+            {
+                continue;
+            }
+            match objects
+                .repair_part(&up, &part, kv.mod_revision(), known)
+                .await
+            {
+                Ok(Outcome::Repaired { shards, bytes }) => {
+                    tracing::info!(bucket = %up.bucket, key = %up.key, upload = %up.upload_id, part = part.number, "part of an upload in progress repaired");
+                    j.repaired_shards += shards as u64;
+                    j.bytes_rebuilt += bytes;
+                    j.total_repaired_shards += shards as u64;
+                    j.total_bytes_rebuilt += bytes;
+                }
+                Ok(_) => {}
+                Err(e) => {
+                    tracing::warn!(bucket = %up.bucket, key = %up.key, part = part.number, error = %e, "could not repair a part of an upload in progress")
+                }
+            }
+        }
+    }
+    Ok(())
 }
 
 /// Counts one object into a census.
@@ -392,39 +438,33 @@ fn skip(j: &mut RepairJob, rec: &ObjectRecord, reason: String) {
 }
 
 /// Runs while this replica leads: targeted repairs as they are named, the
-/// next page at once while a pass goes on, and a new pass when one is due.
-pub async fn run(store: Store, objects: Objects, leader: Leader, t: Throttle) {
-    // Due at once at the start (or on becoming leader): a new leader
-    // counts afresh.
+/// next page at once while a pass goes on, and a new pass when one is due
+/// (a new term starts with one: it counts afresh).
+pub async fn lead(store: Store, objects: Objects, leader: Leader, t: Throttle) {
     let mut last_end: Option<Instant> = None;
     let mut seen = 0i64;
     let mut needed = false;
-    loop {
+    while leader.get() {
         let mut more = false;
-        if leader.get() {
-            match targeted(&store, &objects, &mut seen).await {
-                Ok(n) => needed |= n,
-                Err(e) => tracing::warn!(error = %e, "targeted repair failed; retrying"),
-            }
-            let due = Due {
-                sweep: last_end.is_none_or(|e| e.elapsed() >= t.sweep),
-                retry: last_end.is_none_or(|e| e.elapsed() >= t.interval),
-                needed,
-            };
-            match step(&store, &objects, t, due).await {
-                Ok(Some(m)) => {
-                    more = m;
-                    needed = false;
-                    if !m {
-                        last_end = Some(Instant::now());
-                    }
+        match targeted(&store, &objects, &mut seen).await {
+            Ok(n) => needed |= n,
+            Err(e) => tracing::warn!(error = %e, "targeted repair failed; retrying"),
+        }
+        let due = Due {
+            sweep: last_end.is_none_or(|e| e.elapsed() >= t.sweep),
+            retry: last_end.is_none_or(|e| e.elapsed() >= t.interval),
+            needed,
+        };
+        match step(&store, &objects, t, due).await {
+            Ok(Some(m)) => {
+                more = m;
+                needed = false;
+                if !m {
+                    last_end = Some(Instant::now());
                 }
-                Ok(None) => {}
-                Err(e) => tracing::warn!(error = %e, "repair step failed; retrying"),
             }
-        } else {
-            last_end = None;
-            seen = 0;
+            Ok(None) => {}
+            Err(e) => tracing::warn!(error = %e, "repair step failed; retrying"),
         }
         if !more {
             // Short naps, so an operator's start is served at once.

@@ -372,3 +372,66 @@ async fn test_gateway_killed_mid_part_then_the_upload_completes() {
     // Two parts and the manifest.
     wait_shards(&c, 18).await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn test_a_part_written_degraded_is_repaired_before_the_upload_completes() {
+    let mut c = Cluster::start().await.unwrap();
+    let s3c = s3(&c);
+    s3c.create_bucket().bucket("mpu").send().await.unwrap();
+    let id = create(&s3c, "k").await;
+    // Part 1 while an OSD is down: five shards, the sixth missing.
+    c.kill_osd(0);
+    c.wait_osds_up(5).await.unwrap();
+    let p1 = data(5 << 20, 11);
+    let e1 = upload_part(&s3c, "k", &id, 1, p1.clone()).await;
+    let store = objectio_cluster::Store::connect(&[c.etcd_endpoint()], "it")
+        .await
+        .unwrap();
+    let upload: uuid::Uuid = id.parse().unwrap();
+    let part = || {
+        let store = store.clone();
+        async move {
+            store
+                .get::<objectio_cluster::PartRecord>(store.keys().part(&upload, 1))
+                .await
+                .unwrap()
+                .unwrap()
+                .0
+        }
+    };
+    assert_eq!(part().await.shards.iter().flatten().count(), 5);
+    // The OSD returns: the pass its return starts repairs the part record
+    // of the upload still in progress.
+    c.start_osd(0).unwrap();
+    c.wait_osds_up(6).await.unwrap();
+    let t = std::time::Instant::now();
+    while part().await.shards.iter().flatten().count() != 6 {
+        assert!(
+            t.elapsed() < std::time::Duration::from_secs(30),
+            "the part was never repaired: {:?}",
+            part().await.shards
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    // Completed afterwards, the object is whole from the start.
+    let p2 = data(1 << 20, 12);
+    let e2 = upload_part(&s3c, "k", &id, 2, p2.clone()).await;
+    s3c.complete_multipart_upload()
+        .bucket("mpu")
+        .key("k")
+        .upload_id(&id)
+        .multipart_upload(completed(&[(1, &e1), (2, &e2)]))
+        .send()
+        .await
+        .unwrap();
+    let rec = record(&c, "mpu", "k").await;
+    assert!(
+        rec.parts
+            .iter()
+            .all(|p| p.shards.iter().flatten().count() == 6)
+    );
+    assert!(get(&s3c, "mpu", "k").await == [p1, p2].concat());
+    // Two parts and the manifest; the repaired part's old locations were
+    // reclaimed with nothing left over.
+    wait_shards(&c, 18).await;
+}
