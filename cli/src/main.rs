@@ -106,6 +106,10 @@ enum ObjectCmd {
     Health {
         /// BUCKET/KEY
         path: String,
+        /// The version (as `object health` shows it); refused unless it is
+        /// the current one.
+        #[arg(long)]
+        version_id: Option<String>,
     },
     /// Repairs an object now and says what it did; with `--force`, searches
     /// every disk of every OSD that is up for its shards and reads every
@@ -116,6 +120,9 @@ enum ObjectCmd {
         path: String,
         #[arg(long)]
         force: bool,
+        /// The version; refused unless it is the current one.
+        #[arg(long)]
+        version_id: Option<String>,
     },
 }
 
@@ -143,8 +150,13 @@ enum MetaCmd {
 
 #[derive(Subcommand)]
 enum RepairCmd {
-    /// Progress of the pass under way and the last one.
-    Status,
+    /// Progress of the pass under way (with a progress bar, rate and ETA)
+    /// and the last one.
+    Status {
+        /// Follow the pass under way until it ends, redrawing its bar.
+        #[arg(long)]
+        watch: bool,
+    },
     /// Starts a pass now (and resumes a stopped controller).
     Start {
         /// Only objects with a shard on this OSD.
@@ -652,14 +664,15 @@ async fn admin(
             });
         }
         AdminCmd::Object {
-            cmd: ObjectCmd::Health { path },
+            cmd: ObjectCmd::Health { path, version_id },
         } => {
             let (bucket, key) = object_path(&path)?;
             let h: ObjectHealthOut = api
                 .send(
                     api.http
                         .get(api.url("/api/v1/objects/health"))
-                        .query(&[("bucket", bucket), ("key", key)]),
+                        .query(&[("bucket", bucket), ("key", key)])
+                        .query(&[("version_id", version_id.as_deref())]),
                 )
                 .await?
                 .context("empty response")?;
@@ -669,7 +682,12 @@ async fn admin(
             }
         }
         AdminCmd::Object {
-            cmd: ObjectCmd::Repair { path, force },
+            cmd:
+                ObjectCmd::Repair {
+                    path,
+                    force,
+                    version_id,
+                },
         } => {
             let (bucket, key) = object_path(&path)?;
             let r: ObjectRepairOut = api
@@ -679,6 +697,7 @@ async fn admin(
                         .json(&ObjectRepairIn {
                             bucket: bucket.into(),
                             key: key.into(),
+                            version_id,
                             force,
                         }),
                 )
@@ -724,9 +743,27 @@ async fn admin(
             print(o, &r, rebuild_text);
         }
         AdminCmd::Repair {
-            cmd: RepairCmd::Status,
+            cmd: RepairCmd::Status { watch },
         } => {
-            let r: RepairStatusOut = api.get("/api/v1/repair").await?;
+            let mut r: RepairStatusOut = api.get("/api/v1/repair").await?;
+            if watch && o == Output::Table {
+                use std::io::{IsTerminal, Write};
+                let tty = std::io::stdout().is_terminal();
+                while r.running && !r.stopped {
+                    let line = progress_line(&r);
+                    if tty {
+                        print!("\r{line}\x1b[K");
+                        std::io::stdout().flush()?;
+                    } else {
+                        println!("{line}");
+                    }
+                    tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+                    r = api.get("/api/v1/repair").await?;
+                }
+                if tty {
+                    println!();
+                }
+            }
             print(o, &r, repair_text);
         }
         AdminCmd::Repair {
@@ -930,12 +967,29 @@ fn health_text(h: &ObjectHealthOut) -> String {
     out
 }
 
+/// `[#####-----] 42% (4,200 of 10,000 objects), 35.2 MiB/s, ETA 3m 10s`.
+fn progress_line(r: &RepairStatusOut) -> String {
+    const WIDTH: u64 = 30;
+    let of = r.objects.max(r.scanned).max(1);
+    let done = (r.scanned * WIDTH / of).min(WIDTH);
+    format!(
+        "[{}{}] {}% ({} of {} objects), {}/s, ETA {}",
+        "#".repeat(done as usize),
+        "-".repeat((WIDTH - done) as usize),
+        r.scanned * 100 / of,
+        thousands(r.scanned),
+        thousands(r.objects.max(r.scanned)),
+        human(r.rate_bytes_per_sec),
+        r.eta_secs.map(duration).unwrap_or_else(|| "unknown".into())
+    )
+}
+
 fn repair_text(r: &RepairStatusOut) -> String {
     let mut out = if r.stopped {
         "Repair: stopped (objectio-cli repair start resumes it)\n".to_string()
     } else if r.running {
         format!(
-            "Repair: pass {} running since {}: {} objects scanned, {} repaired ({} shards, {}), {} skipped\n",
+            "Repair: pass {} running since {}: {} objects scanned, {} repaired ({} shards, {}), {} skipped\n{}\n",
             r.passes + 1,
             r.pass_started
                 .as_deref()
@@ -945,7 +999,8 @@ fn repair_text(r: &RepairStatusOut) -> String {
             thousands(r.repaired_objects),
             thousands(r.repaired_shards),
             human(r.bytes_rebuilt),
-            thousands(r.skipped_count)
+            thousands(r.skipped_count),
+            progress_line(r)
         )
     } else {
         "Repair: idle\n".to_string()
@@ -1178,6 +1233,27 @@ mod tests {
         assert!(b.contains("│ Repair:    In progress (ETA: 2h 15m)"), "{b}");
         assert_eq!(duration(250), "4m 10s");
         assert_eq!(duration(12), "12s");
+    }
+
+    #[test]
+    fn repair_progress_bar_shows_share_rate_and_eta() {
+        let r: RepairStatusOut = serde_json::from_value(serde_json::json!({
+            "running": true, "passes": 3, "scanned": 250, "repaired_objects": 10,
+            "repaired_shards": 10, "bytes_rebuilt": 0, "skipped_count": 0, "skipped": [],
+            "total_repaired_objects": 0, "total_repaired_shards": 0, "total_bytes_rebuilt": 0,
+            "stopped": false, "objects": 1000, "rate_bytes_per_sec": 3145728, "eta_secs": 190
+        }))
+        .unwrap();
+        let l = progress_line(&r);
+        assert_eq!(
+            l,
+            format!(
+                "[{}{}] 25% (250 of 1,000 objects), 3.0 MiB/s, ETA {}",
+                "#".repeat(7),
+                "-".repeat(23),
+                duration(190)
+            )
+        );
     }
 
     #[test]

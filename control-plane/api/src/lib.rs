@@ -369,6 +369,15 @@ pub struct RepairStatusOut {
     /// The pass under way covers only objects with a shard on this OSD.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub osd: Option<String>,
+    /// Objects in the index now (what a pass walks).
+    #[serde(default)]
+    pub objects: u64,
+    /// Bytes the pass under way rebuilds per second, on average so far.
+    #[serde(default)]
+    pub rate_bytes_per_sec: u64,
+    /// Seconds the pass under way has left at its pace so far.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub eta_secs: Option<u64>,
 }
 
 /// `POST /api/v1/repair/start`.
@@ -394,6 +403,10 @@ pub struct OsdStateChangeOut {
 pub struct ObjectHealthQuery {
     pub bucket: String,
     pub key: String,
+    /// The version (its id as `object health` shows it); refused unless it
+    /// is the current one.
+    #[serde(default)]
+    pub version_id: Option<String>,
 }
 
 /// `POST /api/v1/objects/repair` body.
@@ -401,6 +414,9 @@ pub struct ObjectHealthQuery {
 pub struct ObjectRepairIn {
     pub bucket: String,
     pub key: String,
+    /// The version; refused unless it is the current one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub version_id: Option<String>,
     /// Also search every disk of every OSD that is up for copies of the
     /// object's shards, and read every chunk now.
     #[serde(default)]

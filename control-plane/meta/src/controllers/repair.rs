@@ -57,6 +57,17 @@ pub async fn control(store: &Store) -> objectio_cluster::Result<RepairControl> {
         .unwrap_or_default())
 }
 
+/// The pace of the pass under way over `objects` in the index: rebuilt
+/// bytes per second and the seconds left (absent until it can tell).
+pub fn pace(j: &RepairJob, objects: u64) -> (u64, Option<u64>) {
+    let elapsed = now_secs().saturating_sub(j.pass_started);
+    if !j.running || elapsed == 0 {
+        return (0, None);
+    }
+    let eta = (j.scanned > 0).then(|| elapsed * objects.saturating_sub(j.scanned) / j.scanned);
+    (j.bytes_rebuilt / elapsed, eta)
+}
+
 /// Settings of the controller.
 #[derive(Clone, Copy, Debug)]
 pub struct Throttle {

@@ -149,14 +149,10 @@ pub async fn status(
         ClusterState::Healthy
     };
     let repair = (job.running && job.osd.is_none() && (degraded + at_risk > 0 || !down.is_empty()))
-        .then(|| {
-            let elapsed = objectio_cluster::now_secs().saturating_sub(job.pass_started);
-            RepairProgress {
-                scanned: job.scanned,
-                objects: total,
-                eta_secs: (job.scanned > 0 && elapsed > 0)
-                    .then(|| elapsed * total.saturating_sub(job.scanned) / job.scanned),
-            }
+        .then(|| RepairProgress {
+            scanned: job.scanned,
+            objects: total,
+            eta_secs: crate::controllers::repair::pace(&job, total).1,
         });
     let gateways = members(store, "gateways", &gateways).await?;
     let (metas_healthy, metas_total, metas_missing) = {

@@ -19,15 +19,29 @@ pub fn router() -> Router<AppState> {
 }
 
 /// Reads an object's record, refusing names that cannot be one.
-async fn record(st: &AppState, bucket: &str, key: &str) -> Result<(ObjectRecord, i64), ApiError> {
+async fn record(
+    st: &AppState,
+    bucket: &str,
+    key: &str,
+    version: Option<&str>,
+) -> Result<(ObjectRecord, i64), ApiError> {
     if bucket.is_empty() || bucket.contains('/') {
         return Err(ApiError::bad_request("bucket must be a bucket name"));
     }
     let store = &st.store;
-    store
+    let (rec, rev) = store
         .get::<ObjectRecord>(store.keys().object(bucket, key))
         .await?
-        .ok_or_else(|| ApiError::not_found(&format!("no object {bucket}/{key}")))
+        .ok_or_else(|| ApiError::not_found(&format!("no object {bucket}/{key}")))?;
+    if let Some(v) = version
+        && v != rec.version_id.to_string()
+    {
+        return Err(ApiError::not_found(&format!(
+            "{bucket}/{key} has no version {v}: its current version is {} (older versions are not kept)",
+            rec.version_id
+        )));
+    }
+    Ok((rec, rev))
 }
 
 /// Repairs one object now, synchronously: its lost and damaged shards, or
@@ -43,7 +57,7 @@ pub async fn repair(
     State(st): State<AppState>,
     Json(q): Json<ObjectRepairIn>,
 ) -> Result<Json<ObjectRepairOut>, ApiError> {
-    let (rec, rev) = record(&st, &q.bucket, &q.key).await?;
+    let (rec, rev) = record(&st, &q.bucket, &q.key, q.version_id.as_deref()).await?;
     let known = objectio_object::known(&st.store).await?;
     let (outcome, found_elsewhere, lost) = if q.force {
         let f = st
@@ -104,7 +118,7 @@ pub async fn health(
     State(st): State<AppState>,
     Query(q): Query<ObjectHealthQuery>,
 ) -> Result<Json<ObjectHealthOut>, ApiError> {
-    let (rec, _) = record(&st, &q.bucket, &q.key).await?;
+    let (rec, _) = record(&st, &q.bucket, &q.key, q.version_id.as_deref()).await?;
     let h = st.objects.health(&rec).await;
     Ok(Json(ObjectHealthOut {
         bucket: rec.bucket,

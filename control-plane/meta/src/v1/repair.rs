@@ -19,7 +19,13 @@ pub fn router() -> Router<AppState> {
 async fn status_out(st: &AppState) -> Result<RepairStatusOut, ApiError> {
     let j = crate::controllers::repair::job(&st.store).await?;
     let c = crate::controllers::repair::control(&st.store).await?;
-    Ok(to_out(j, c.stopped))
+    let objects = st.store.count(st.store.keys().objects_root()).await?;
+    let (rate, eta) = crate::controllers::repair::pace(&j, objects);
+    let mut out = to_out(j, c.stopped);
+    out.objects = objects;
+    out.rate_bytes_per_sec = rate;
+    out.eta_secs = eta;
+    Ok(out)
 }
 
 /// Starts a repair pass now (resuming a stopped controller), over every
@@ -79,6 +85,9 @@ pub async fn status(
 
 fn to_out(j: objectio_cluster::RepairJob, stopped: bool) -> RepairStatusOut {
     RepairStatusOut {
+        objects: 0,
+        rate_bytes_per_sec: 0,
+        eta_secs: None,
         stopped,
         osd: j.osd.clone(),
         running: j.running,

@@ -391,6 +391,10 @@ async fn test_repair_resumes_from_its_cursor_after_the_meta_is_killed_mid_pass()
     assert!(st["repair"]["scanned"].as_u64().unwrap() >= 3, "{st}");
     let (ok, text, _) = cli(&c, &["cluster", "status"]);
     assert!(ok && text.contains("Repair:    In progress"), "{text}");
+    // repair status draws the pass's bar with its rate and ETA.
+    let (ok, text, _) = cli(&c, &["repair", "status"]);
+    assert!(ok && text.contains("of 20 objects), "), "{text}");
+    assert!(text.contains("/s, ETA "), "{text}");
     c.kill_meta();
     let passes = before["passes"].as_u64().unwrap();
     let pass_started = before["pass_started"].as_str().unwrap().to_string();
@@ -936,6 +940,25 @@ async fn test_object_repair_force_finds_a_shard_on_a_disk_the_record_no_longer_n
         .await
         .unwrap();
     assert_eq!(h["verdict"], "healthy", "{h}");
+    // A version is named by the id health shows; any other is refused.
+    let vid = h["version_id"].as_str().unwrap().to_string();
+    let (ok, out, err) = cli(&c, &["object", "health", "force/a", "--version-id", &vid]);
+    assert!(ok, "{out}{err}");
+    let other = uuid::Uuid::new_v4().to_string();
+    let (ok, _, err) = cli(&c, &["object", "health", "force/a", "--version-id", &other]);
+    assert!(!ok && err.contains("has no version"), "{err}");
+    let (ok, _, err) = cli(
+        &c,
+        &[
+            "object",
+            "repair",
+            "force/a",
+            "--version-id",
+            &other,
+            "--force",
+        ],
+    );
+    assert!(!ok && err.contains("has no version"), "{err}");
 
     // An object with three shards destroyed has nothing to recover from:
     // forced repair names the lost stripe, exits non-zero, writes nothing.
