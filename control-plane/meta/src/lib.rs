@@ -93,6 +93,9 @@ pub struct Config {
     /// Rebuilt data repair writes per second at most, in MiB (0: no limit).
     #[arg(long, env = "OBJECTIO_REPAIR_MAX_MIBS", default_value_t = 100)]
     pub repair_max_mibs: u64,
+    /// Objects the repair controller rebuilds at once.
+    #[arg(long, env = "OBJECTIO_REPAIR_OBJECTS_IN_FLIGHT", default_value_t = 1)]
+    pub repair_objects_in_flight: usize,
     /// Print the OpenAPI spec and exit.
     #[arg(long)]
     pub print_openapi: bool,
@@ -349,6 +352,7 @@ pub async fn run(cfg: Config) -> anyhow::Result<()> {
                 interval: Duration::from_millis(cfg.repair_interval_ms.max(100)),
                 sweep: Duration::from_secs(cfg.repair_sweep_secs.max(1)),
                 max_bytes_per_sec: cfg.repair_max_mibs << 20,
+                in_flight: cfg.repair_objects_in_flight.clamp(1, 64),
             },
             gc_interval: Duration::from_millis(cfg.gc_interval_ms.max(100)),
             gc_grace: Duration::from_secs(cfg.gc_grace_secs),

@@ -77,6 +77,8 @@ pub struct Throttle {
     pub sweep: Duration,
     /// Rebuilt bytes per second at most (0: no limit).
     pub max_bytes_per_sec: u64,
+    /// Objects repaired at once.
+    pub in_flight: usize,
 }
 
 /// Why a pass may start now, besides an operator's request and a change
@@ -275,53 +277,80 @@ pub async fn step(
     let known = objectio_object::known(store).await?;
     let began = Instant::now();
     let mut rebuilt = 0u64;
+    let mut records = Vec::with_capacity(resp.kvs().len());
     for kv in resp.kvs() {
         let rec: ObjectRecord = decode(kv.key(), kv.value())?;
-        j.scanned += 1;
-        let on_osd = |osd: &String| {
-            rec.all_segments()
-                .iter()
-                .any(|s| s.shards.iter().flatten().any(|l| l.osd == *osd))
-        };
-        let wanted = j.osd.as_ref().is_none_or(on_osd);
-        let outcome = if wanted {
-            objects.repair(&rec, kv.mod_revision(), &known).await
-        } else {
-            Ok(Outcome::Healthy)
-        };
-        let mut now = Some(rec.clone());
-        match outcome {
-            Ok(Outcome::Healthy) => {}
-            Ok(Outcome::Raced) => now = None,
-            Ok(Outcome::Repaired { shards, bytes }) => {
-                j.repaired_objects += 1;
-                j.repaired_shards += shards as u64;
-                j.bytes_rebuilt += bytes;
-                j.total_repaired_objects += 1;
-                j.total_repaired_shards += shards as u64;
-                j.total_bytes_rebuilt += bytes;
-                rebuilt += bytes;
-                now = None;
-                // Saved after each repair: a new leader resumes after it.
-                j.cursor = Some(String::from_utf8_lossy(&kv.key()[root.len()..]).into_owned());
-                store.put(k.job("repair"), &j).await?;
+        records.push((kv, rec));
+    }
+    // Up to `in_flight` objects repaired at once; their outcomes are then
+    // counted in key order, the cursor saved after each repair.
+    for batch in records.chunks(t.in_flight.max(1)) {
+        let osd = j.osd.clone();
+        let outcomes = futures::future::join_all(batch.iter().map(|(kv, rec)| {
+            let wanted = osd.as_ref().is_none_or(|osd| {
+                rec.all_segments()
+                    .iter()
+                    .any(|s| s.shards.iter().flatten().any(|l| l.osd == *osd))
+            });
+            let known = &known;
+            async move {
+                if wanted {
+                    objects.repair(rec, kv.mod_revision(), known).await
+                } else {
+                    Ok(Outcome::Healthy)
+                }
             }
-            Ok(Outcome::Skipped(reason)) => skip(&mut j, &rec, reason),
-            Err(e) => skip(&mut j, &rec, e.to_string()),
+        }))
+        .await;
+        for ((kv, rec), outcome) in batch.iter().zip(outcomes) {
+            j.scanned += 1;
+            let mut now = Some(rec.clone());
+            match outcome {
+                Ok(Outcome::Healthy) => {}
+                Ok(Outcome::Raced) => now = None,
+                Ok(Outcome::Repaired { shards, bytes }) => {
+                    j.repaired_objects += 1;
+                    j.repaired_shards += shards as u64;
+                    j.bytes_rebuilt += bytes;
+                    j.total_repaired_objects += 1;
+                    j.total_repaired_shards += shards as u64;
+                    j.total_bytes_rebuilt += bytes;
+                    rebuilt += bytes;
+                    // Re-read: done means whole, not merely written.
+                    now = store
+                        .get::<ObjectRecord>(kv.key().to_vec())
+                        .await?
+                        .map(|(r, _)| r);
+                    if let Some(r) = &now {
+                        let snap = objects.map();
+                        if r.all_segments()
+                            .iter()
+                            .any(|s| !snap.lost_shards(s, &Default::default()).is_empty())
+                        {
+                            skip(&mut j, r, "still short of k+m shards after repair".into());
+                        }
+                    }
+                    // Saved after each repair: a new leader resumes after it.
+                    j.cursor = Some(String::from_utf8_lossy(&kv.key()[root.len()..]).into_owned());
+                    store.put(k.job("repair"), &j).await?;
+                }
+                Ok(Outcome::Skipped(reason)) => skip(&mut j, rec, reason),
+                Err(e) => skip(&mut j, rec, e.to_string()),
+            }
+            if j.osd.is_none() {
+                // Counted as it is after this pass's work on it.
+                if now.is_none() {
+                    now = store
+                        .get::<ObjectRecord>(kv.key().to_vec())
+                        .await?
+                        .map(|(r, _)| r);
+                }
+                if let Some(r) = now {
+                    count(&mut j.counting, objects, &r);
+                }
+            }
+            j.cursor = Some(String::from_utf8_lossy(&kv.key()[root.len()..]).into_owned());
         }
-        if j.osd.is_none() {
-            // Counted as it is after this pass's work on it.
-            if now.is_none() {
-                now = store
-                    .get::<ObjectRecord>(kv.key().to_vec())
-                    .await?
-                    .map(|(r, _)| r);
-            }
-            if let Some(r) = now {
-                count(&mut j.counting, objects, &r);
-            }
-        }
-        j.cursor = Some(String::from_utf8_lossy(&kv.key()[root.len()..]).into_owned());
         // Throttle: no faster than the limit, on average over the page.
         if t.max_bytes_per_sec > 0 && rebuilt > 0 {
             let due = Duration::from_secs_f64(rebuilt as f64 / t.max_bytes_per_sec as f64);

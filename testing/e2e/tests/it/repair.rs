@@ -22,10 +22,11 @@ async fn records(c: &Cluster, bucket: &str) -> Vec<ObjectRecord> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn test_a_dead_osds_objects_regain_full_redundancy_after_down_out_interval() {
     // Seven OSDs on three hosts, so a 4+2 object has somewhere to go when
-    // one dies for good.
+    // one dies for good; four objects rebuilt at once.
     let mut c = Cluster::start_with(Options {
         osds: 7,
         down_out_secs: 2,
+        meta_args: vec!["--repair-objects-in-flight", "4"],
         ..Default::default()
     })
     .await
