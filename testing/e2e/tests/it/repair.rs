@@ -898,9 +898,18 @@ async fn test_object_repair_force_finds_a_shard_on_a_disk_the_record_no_longer_n
         disk: spare["disks"][0]["id"].as_str().unwrap().parse().unwrap(),
     });
     store.put(okey.clone(), &rec).await.unwrap();
-    // And two more shards go down with their OSDs: three readable of four
-    // needed, so the object cannot be read.
-    for i in [1usize, 2] {
+    // And two more shards go down with their OSDs, on two different hosts
+    // (each host then has room for one replacement under the cap of two):
+    // three readable of four needed, so the object cannot be read.
+    let domain = |i: usize| {
+        c.osds[osd_index(&c, &rec.shards[i].as_ref().unwrap().osd)]
+            .domain
+            .clone()
+    };
+    let first = 1usize;
+    let second = (2..6).find(|&i| domain(i) != domain(first)).unwrap();
+    let killed = [first, second];
+    for i in killed {
         let osd = rec.shards[i].clone().unwrap().osd;
         c.kill_osd(osd_index(&c, &osd));
     }
@@ -932,7 +941,7 @@ async fn test_object_repair_force_finds_a_shard_on_a_disk_the_record_no_longer_n
         .unwrap()
         .unwrap();
     assert_eq!(now.shards[0].as_ref(), Some(&real0), "{:?}", now.shards);
-    for i in [1usize, 2] {
+    for i in killed {
         assert_ne!(now.shards[i], rec.shards[i], "shard {i} was rebuilt");
     }
     assert!(get(&s3c, "force", "a").await == body);
