@@ -19,6 +19,7 @@ mod read;
 mod repair;
 mod write;
 
+pub use read::ChunkRead;
 pub use repair::{Known, Outcome, Redundancy, ShardSet, known};
 pub use write::Written;
 

@@ -20,6 +20,31 @@ struct Step {
     stripe: u64,
 }
 
+/// What reading one chunk came to.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ChunkRead {
+    /// Its bytes, which matched their CRC32C.
+    Ok(Vec<u8>),
+    /// The record has no shard at that index (never written).
+    Missing,
+    /// Its OSD is down.
+    Unreachable,
+    /// The bytes on disk fail their checksum (reported for repair).
+    Corrupt,
+    /// The OSD could not read it, or has no such shard: why.
+    Unreadable(String),
+}
+
+impl ChunkRead {
+    /// The bytes, if good.
+    pub fn data(self) -> Option<Vec<u8>> {
+        match self {
+            ChunkRead::Ok(b) => Some(b),
+            _ => None,
+        }
+    }
+}
+
 /// The object a segment belongs to (bucket, key), for damage reports.
 #[derive(Clone, Copy)]
 pub(crate) struct Of<'a>(pub &'a str, pub &'a str);
@@ -105,9 +130,8 @@ impl Objects {
         Ok(tokio_stream_from(rx))
     }
 
-    /// Reads chunk `i` of stripe `s` of a segment; `None` when its shard is
-    /// missing, its OSD down, or the chunk unreadable or corrupt (logged:
-    /// the shard needs repair).
+    /// Reads chunk `i` of stripe `s` of a segment, with its verdict; a
+    /// corrupt one is logged and reported for repair.
     async fn fetch_chunk(
         &self,
         of: Of<'_>,
@@ -116,9 +140,13 @@ impl Objects {
         i: usize,
         s: u64,
         cl: usize,
-    ) -> Option<Vec<u8>> {
-        let loc = seg.shards.get(i).cloned().flatten()?;
-        let addr = snap.address(&loc.osd)?;
+    ) -> ChunkRead {
+        let Some(loc) = seg.shards.get(i).cloned().flatten() else {
+            return ChunkRead::Missing;
+        };
+        let Some(addr) = snap.address(&loc.osd) else {
+            return ChunkRead::Unreachable;
+        };
         let (vid, part) = (seg.version_id, seg.part);
         match self
             .inner
@@ -127,22 +155,47 @@ impl Objects {
             .await
         {
             Ok(mut v) => match v.pop() {
-                Some(Chunk::Ok(b)) if b.len() == cl => Some(b),
+                Some(Chunk::Ok(b)) if b.len() == cl => ChunkRead::Ok(b),
                 Some(Chunk::Corrupt) => {
                     tracing::warn!(%vid, part, shard = i, stripe = s, osd = %loc.osd, "corrupt chunk: decoding from parity; shard needs repair");
                     self.report_damaged(of, seg, i, &loc, format!("chunk {s} fails its checksum"));
-                    None
+                    ChunkRead::Corrupt
                 }
                 other => {
                     tracing::warn!(%vid, part, shard = i, stripe = s, osd = %loc.osd, ?other, "unreadable chunk");
-                    None
+                    ChunkRead::Unreadable(format!("{other:?}"))
                 }
             },
             Err(e) => {
                 tracing::warn!(%vid, part, shard = i, stripe = s, error = %e, "shard read failed");
-                None
+                ChunkRead::Unreadable(e.to_string())
             }
         }
+    }
+
+    /// Reads every chunk of stripe `s` of segment `seg` of `rec` (one of
+    /// [`ObjectRecord::all_segments`], or one with other shard locations,
+    /// as a forced repair builds) in parallel, each with its verdict; the
+    /// indices in `skip` are not read (answered `Missing`).
+    pub async fn read_stripe_chunks(
+        &self,
+        rec: &ObjectRecord,
+        seg: &Segment,
+        s: u64,
+        skip: &[usize],
+    ) -> Vec<ChunkRead> {
+        let snap = self.inner.map.get();
+        let snap = &snap;
+        let cl = geometry(rec.ec, seg.size).chunk_len(s) as usize;
+        let of = Of(&rec.bucket, &rec.key);
+        join_all((0..rec.ec.total()).map(|i| async move {
+            if skip.contains(&i) {
+                ChunkRead::Missing
+            } else {
+                self.fetch_chunk(of, snap, seg, i, s, cl).await
+            }
+        }))
+        .await
     }
 
     /// Reads the `k` data chunks of stripe `s` of a segment, decoding from
@@ -157,7 +210,9 @@ impl Objects {
         let (k, m) = (ec.k as usize, ec.m as usize);
         let cl = geometry(ec, seg.size).chunk_len(s) as usize;
         let snap = self.inner.map.get();
-        let fetch = |i: usize| self.fetch_chunk(of, &snap, seg, i, s, cl);
+        let snap = &snap;
+        let fetch =
+            |i: usize| async move { self.fetch_chunk(of, snap, seg, i, s, cl).await.data() };
         let mut chunks: Vec<Option<Vec<u8>>> = join_all((0..k).map(fetch)).await;
         if chunks.iter().any(Option::is_none) {
             chunks.extend(join_all((k..k + m).map(fetch)).await);
@@ -165,27 +220,5 @@ impl Objects {
             chunks.resize(k + m, None);
         }
         decode_stripe(k, m, s, chunks).map_err(|e| Error::Unavailable(e.to_string()))
-    }
-
-    /// Reads every chunk of stripe `s` of a segment but those in `skip`,
-    /// in parallel: chunk `i` or `None` (missing, unreachable, corrupt).
-    pub(crate) async fn read_chunks(
-        &self,
-        of: Of<'_>,
-        snap: &crate::map::Snapshot,
-        seg: &Segment,
-        ec: EcProfile,
-        s: u64,
-        skip: &[usize],
-    ) -> Vec<Option<Vec<u8>>> {
-        let cl = geometry(ec, seg.size).chunk_len(s) as usize;
-        join_all((0..ec.total()).map(|i| async move {
-            if skip.contains(&i) {
-                None
-            } else {
-                self.fetch_chunk(of, snap, seg, i, s, cl).await
-            }
-        }))
-        .await
     }
 }

@@ -635,8 +635,12 @@ impl Objects {
             .collect();
         let mut encoder = Encoder::new(k, m);
         for s in 0..g.stripes() {
-            let of = crate::read::Of(&rec.bucket, &rec.key);
-            let chunks = self.read_chunks(of, snap, seg, rec.ec, s, &skip).await;
+            let chunks: Vec<Option<Vec<u8>>> = self
+                .read_stripe_chunks(rec, seg, s, &skip)
+                .await
+                .into_iter()
+                .map(crate::ChunkRead::data)
+                .collect();
             let have = chunks.iter().filter(|c| c.is_some()).count();
             let data = match decode_stripe(k, m, s, chunks) {
                 Ok(d) => d,
