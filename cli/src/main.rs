@@ -229,6 +229,10 @@ enum OsdCmd {
     /// Starts a scrub pass of an OSD's disks now (`osd list` shows when it
     /// finished and what it found).
     Scrub { id: String },
+    /// Whether stopping the OSD now keeps every object readable with a
+    /// failure to spare (k+1 shards reachable): exit 0 when it does, 1 when
+    /// it does not.
+    OkToStop { id: String },
 }
 
 #[derive(Subcommand)]
@@ -662,6 +666,25 @@ async fn admin(
                     local_date(&r.requested)
                 )
             });
+        }
+        AdminCmd::Osd {
+            cmd: OsdCmd::OkToStop { id },
+        } => {
+            let r: OkToStopOut = api.get(&format!("/api/v1/osds/{id}/ok-to-stop")).await?;
+            print(o, &r, |r| {
+                let mut out = if r.ok_to_stop {
+                    format!("{}: ok to stop ({})\n", r.osd, r.reason)
+                } else {
+                    format!("{}: NOT ok to stop ({})\n", r.osd, r.reason)
+                };
+                for e in &r.examples {
+                    out += &format!("  {e}\n");
+                }
+                out
+            });
+            if !r.ok_to_stop {
+                bail!("stopping {id} now could make objects unreadable");
+            }
         }
         AdminCmd::Object {
             cmd: ObjectCmd::Health { path, version_id },

@@ -388,6 +388,22 @@ pub struct RepairStartIn {
     pub osd: Option<String>,
 }
 
+/// `GET /api/v1/osds/{id}/ok-to-stop`: whether stopping the OSD now keeps
+/// every object readable with one more failure to spare.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct OkToStopOut {
+    pub osd: String,
+    pub ok_to_stop: bool,
+    /// Objects checked (every object in the index).
+    pub objects: u64,
+    /// Objects that would keep fewer than k+1 reachable shards.
+    pub objects_short: u64,
+    /// Some of them (the first 10), as `bucket/key`.
+    pub examples: Vec<String>,
+    /// Why, in words.
+    pub reason: String,
+}
+
 /// `POST /api/v1/osds/{id}/out` and `/in`: what changed.
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 pub struct OsdStateChangeOut {

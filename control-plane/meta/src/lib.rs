@@ -173,6 +173,7 @@ pub struct AppState {
         v1::osds::mark_out,
         v1::osds::mark_in,
         v1::osds::scrub,
+        v1::osds::ok_to_stop,
         v1::repair::status,
         v1::repair::start,
         v1::repair::stop,

@@ -17,6 +17,72 @@ pub fn router() -> Router<AppState> {
         .route("/api/v1/osds/{id}/out", post(mark_out))
         .route("/api/v1/osds/{id}/in", post(mark_in))
         .route("/api/v1/osds/{id}/scrub", post(scrub))
+        .route("/api/v1/osds/{id}/ok-to-stop", get(ok_to_stop))
+}
+
+/// Whether stopping the OSD now would leave any object with fewer than
+/// k+1 reachable shards (as Ceph's `ok-to-stop`): every object record is
+/// read and its shards counted on the OSDs up now, less this one.
+#[utoipa::path(get, path = "/api/v1/osds/{id}/ok-to-stop", operation_id = "osd.ok_to_stop", tag = "osds",
+    security(("bearer" = [])),
+    params(("id" = String, Path, description = "The OSD id")),
+    responses((status = 200, body = OkToStopOut), (status = 404, body = ErrorOut), (status = 401, body = ErrorOut)))]
+pub async fn ok_to_stop(
+    _: Admin,
+    State(st): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<Json<OkToStopOut>, ApiError> {
+    let store = &st.store;
+    if id.contains('/')
+        || store
+            .get::<OsdRecord>(store.keys().osd(&id))
+            .await?
+            .is_none()
+    {
+        return Err(ApiError::not_found(&format!("no such OSD {id:?}")));
+    }
+    let snap = st.objects.map();
+    let (mut objects, mut short) = (0u64, 0u64);
+    let mut examples = Vec::new();
+    for (_, rec) in store
+        .list::<objectio_cluster::ObjectRecord>(store.keys().objects_root())
+        .await?
+    {
+        objects += 1;
+        let left = rec
+            .all_segments()
+            .iter()
+            .filter(|s| s.size > 0)
+            .map(|s| {
+                s.shards
+                    .iter()
+                    .flatten()
+                    .filter(|l| l.osd != id && snap.is_reachable(l))
+                    .count()
+            })
+            .min();
+        if left.is_some_and(|n| n < rec.ec.k as usize + 1) {
+            short += 1;
+            if examples.len() < 10 {
+                examples.push(format!("{}/{}", rec.bucket, rec.key));
+            }
+        }
+    }
+    let reason = if short == 0 {
+        format!("every object keeps at least k+1 reachable shards without {id}")
+    } else {
+        format!(
+            "{short} object(s) would keep fewer than k+1 reachable shards without {id}: bring the OSDs that are down back first"
+        )
+    };
+    Ok(Json(OkToStopOut {
+        ok_to_stop: short == 0,
+        osd: id,
+        objects,
+        objects_short: short,
+        examples,
+        reason,
+    }))
 }
 
 /// Asks an OSD to scrub its disks now: every chunk re-read and checked;

@@ -1003,3 +1003,39 @@ async fn test_object_repair_force_finds_a_shard_on_a_disk_the_record_no_longer_n
     let r = s3c.get_object().bucket("force").key("b").send().await;
     assert!(r.is_err(), "never wrong bytes");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn test_osd_ok_to_stop_says_whether_every_object_keeps_a_failure_to_spare() {
+    let mut c = Cluster::start().await.unwrap();
+    let s3c = s3(&c);
+    s3c.create_bucket().bucket("stop").send().await.unwrap();
+    for i in 0..3u64 {
+        put(
+            &s3c,
+            "stop",
+            &format!("k{i}"),
+            data((1 << 20) + i as usize, i),
+        )
+        .await;
+    }
+    // Six OSDs, six shards each: without any one, five of six are left.
+    let (ok, out, err) = cli(&c, &["osd", "ok-to-stop", "osd1"]);
+    assert!(ok, "{out}{err}");
+    assert!(out.contains("osd1: ok to stop"), "{out}");
+    // With osd2 already down, stopping osd1 would leave four: exactly k,
+    // no failure to spare.
+    c.kill_osd(1);
+    c.wait_osds_up(5).await.unwrap();
+    let (ok, out, err) = cli(&c, &["osd", "ok-to-stop", "osd1", "--format", "json"]);
+    assert!(!ok, "{out}");
+    assert!(err.contains("could make objects unreadable"), "{err}");
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(v["ok_to_stop"], false, "{v}");
+    assert_eq!(v["objects_short"], 3, "{v}");
+    assert_eq!(v["objects"], 3, "{v}");
+    // The OSD that is down itself can be stopped: nothing reads from it.
+    let (ok, out, _) = cli(&c, &["osd", "ok-to-stop", "osd2"]);
+    assert!(ok && out.contains("ok to stop"), "{out}");
+    let (ok, _, err) = cli(&c, &["osd", "ok-to-stop", "osd99"]);
+    assert!(!ok && err.contains("404"), "{err}");
+}
