@@ -410,15 +410,7 @@ impl ObjectRecord {
                 shards: self.shards.clone(),
             }];
         }
-        self.parts
-            .iter()
-            .map(|p| Segment {
-                version_id: p.version_id,
-                part: p.number,
-                size: p.size,
-                shards: p.shards.clone(),
-            })
-            .collect()
+        self.parts.iter().map(PartLocation::segment).collect()
     }
 }
 
@@ -457,6 +449,17 @@ pub struct PartRecord {
 }
 
 impl PartRecord {
+    /// The part as a completed object's record names it.
+    pub fn location(&self) -> PartLocation {
+        PartLocation {
+            number: self.number,
+            version_id: self.version_id,
+            size: self.size,
+            etag: self.etag.clone(),
+            shards: self.shards.clone(),
+        }
+    }
+
     pub fn segment(&self) -> Segment {
         Segment {
             version_id: self.version_id,

@@ -269,6 +269,18 @@ impl Index {
         }
     }
 
+    /// Runs `then` if every `when` holds; whether it ran.
+    async fn when_then(&self, when: Vec<Cmp>, then: Vec<Op>) -> Result<bool> {
+        Ok(self
+            .txn(Txn {
+                when,
+                then,
+                otherwise: Vec::new(),
+            })
+            .await?
+            .succeeded)
+    }
+
     /// Reads one key: its value and modification revision.
     pub async fn get(&self, key: Vec<u8>) -> Result<Option<(Vec<u8>, i64)>> {
         let a = self
@@ -319,10 +331,18 @@ impl Index {
     /// For a record short of a shard (a write at the quorum), an op leaving
     /// a hint that sends repair straight to it.
     pub fn hint_put(&self, rec: &ObjectRecord) -> Option<Op> {
-        let short = rec
-            .all_segments()
-            .iter()
-            .any(|s| s.size > 0 && s.shards.iter().any(Option::is_none));
+        // On every PUT: looked at in place, nothing copied.
+        let gap = |size: u64, shards: &[Option<objectio_cluster::ShardLocation>]| {
+            size > 0 && shards.iter().any(Option::is_none)
+        };
+        let short = if rec.parts.is_empty() {
+            gap(rec.size, &rec.shards)
+        } else {
+            rec.parts.iter().any(|p| gap(p.size, &p.shards))
+        } || rec
+            .manifest
+            .as_ref()
+            .is_some_and(|m| gap(m.size, &m.shards));
         short.then(|| {
             let hint = RepairHint {
                 version: SCHEMA_VERSION,
@@ -404,14 +424,10 @@ impl Index {
             };
             let mut then = vec![Op::Delete(okey.clone())];
             then.extend(self.gc_put(o.all_segments(), true));
-            let a = self
-                .txn(Txn {
-                    when: vec![Cmp::ModRevision(okey.clone(), rev)],
-                    then,
-                    otherwise: Vec::new(),
-                })
-                .await?;
-            if a.succeeded {
+            if self
+                .when_then(vec![Cmp::ModRevision(okey.clone(), rev)], then)
+                .await?
+            {
                 return Ok(true);
             }
         }
@@ -423,14 +439,8 @@ impl Index {
     pub async fn abandon(&self, intent: &str, seg: Segment) -> Result<bool> {
         let mut then = vec![Op::Delete(intent.as_bytes().to_vec())];
         then.extend(self.gc_put(vec![seg], false));
-        Ok(self
-            .txn(Txn {
-                when: vec![Cmp::Exists(intent.as_bytes().to_vec())],
-                then,
-                otherwise: Vec::new(),
-            })
-            .await?
-            .succeeded)
+        self.when_then(vec![Cmp::Exists(intent.as_bytes().to_vec())], then)
+            .await
     }
 
     /// Swaps repaired shards into a record: only if the record is still the
@@ -444,14 +454,7 @@ impl Index {
         then.extend(s.intents.iter().map(|i| Op::Delete(i.as_bytes().to_vec())));
         then.extend(s.deletes.into_iter().map(Op::Delete));
         then.extend(self.gc_put(s.replaced, false));
-        Ok(self
-            .txn(Txn {
-                when,
-                then,
-                otherwise: Vec::new(),
-            })
-            .await?
-            .succeeded)
+        self.when_then(when, then).await
     }
 
     /// Changes a record by compare-and-swap until it sticks; `None` when
@@ -491,18 +494,15 @@ impl Index {
         let oend = prefix_end(&objects).expect("bucket prefix ends with '/'");
         let uploads = self.keys.uploads_prefix(name);
         let uend = prefix_end(&uploads).expect("upload prefix ends with '/'");
-        Ok(self
-            .txn(Txn {
-                when: vec![
-                    Cmp::Exists(bkey.clone()),
-                    Cmp::RangeEmpty(objects, oend),
-                    Cmp::RangeEmpty(uploads, uend),
-                ],
-                then: vec![Op::Delete(bkey)],
-                otherwise: Vec::new(),
-            })
-            .await?
-            .succeeded)
+        self.when_then(
+            vec![
+                Cmp::Exists(bkey.clone()),
+                Cmp::RangeEmpty(objects, oend),
+                Cmp::RangeEmpty(uploads, uend),
+            ],
+            vec![Op::Delete(bkey)],
+        )
+        .await
     }
 
     /// Commits an uploaded part: the upload stands and is not being
@@ -533,14 +533,7 @@ impl Index {
             when.push(Cmp::Exists(i.as_bytes().to_vec()));
             then.push(Op::Delete(i.as_bytes().to_vec()));
         }
-        Ok(self
-            .txn(Txn {
-                when,
-                then,
-                otherwise: Vec::new(),
-            })
-            .await?
-            .succeeded)
+        self.when_then(when, then).await
     }
 
     /// Ends an upload: its record, parts and completion marker go, its
@@ -557,14 +550,8 @@ impl Index {
             Op::Delete(self.keys.completing(upload_id).into_bytes()),
         ];
         then.extend(self.gc_put(parts, false));
-        Ok(self
-            .txn(Txn {
-                when: vec![Cmp::Exists(upload.to_vec())],
-                then,
-                otherwise: Vec::new(),
-            })
-            .await?
-            .succeeded)
+        self.when_then(vec![Cmp::Exists(upload.to_vec())], then)
+            .await
     }
 
     /// GC takes over an orphaned intent (its writer is gone): the intent
@@ -573,14 +560,8 @@ impl Index {
     pub async fn reclaim_intent(&self, intent: &[u8], rev: i64, seg: Segment) -> Result<bool> {
         let mut then = vec![Op::Delete(intent.to_vec())];
         then.extend(self.gc_put(vec![seg], false));
-        Ok(self
-            .txn(Txn {
-                when: vec![Cmp::ModRevision(intent.to_vec(), rev)],
-                then,
-                otherwise: Vec::new(),
-            })
-            .await?
-            .succeeded)
+        self.when_then(vec![Cmp::ModRevision(intent.to_vec(), rev)], then)
+            .await
     }
 
     /// Records GC's progress on a GC record read at `rev`: dropped when
@@ -610,26 +591,14 @@ impl Index {
                 .into_iter()
                 .map(|(v, p, i, d)| Op::Delete(self.keys.damaged(&v, p, i, &d).into_bytes())),
         );
-        Ok(self
-            .txn(Txn {
-                when: vec![Cmp::ModRevision(key.to_vec(), rev)],
-                then,
-                otherwise: Vec::new(),
-            })
-            .await?
-            .succeeded)
+        self.when_then(vec![Cmp::ModRevision(key.to_vec(), rev)], then)
+            .await
     }
 
     /// Writes a record if the key is absent; whether it did.
     pub async fn create(&self, key: Vec<u8>, value: Vec<u8>) -> Result<bool> {
-        Ok(self
-            .txn(Txn {
-                when: vec![Cmp::Absent(key.clone())],
-                then: vec![Op::Put(key, value)],
-                otherwise: Vec::new(),
-            })
-            .await?
-            .succeeded)
+        self.when_then(vec![Cmp::Absent(key.clone())], vec![Op::Put(key, value)])
+            .await
     }
 
     /// Writes a bucket record if none of that name exists.

@@ -270,16 +270,7 @@ impl Objects {
             acl: up.acl,
             ec: self.inner.config.ec,
             shards: Vec::new(),
-            parts: used
-                .iter()
-                .map(|p| PartLocation {
-                    number: p.number,
-                    version_id: p.version_id,
-                    size: p.size,
-                    etag: p.etag.clone(),
-                    shards: p.shards.clone(),
-                })
-                .collect(),
+            parts: used.iter().map(|p| p.location()).collect(),
             manifest: None,
         };
         let unused: Vec<_> = stored

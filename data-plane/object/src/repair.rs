@@ -65,12 +65,7 @@ impl Snapshot {
     pub fn redundancy(&self, rec: &ObjectRecord) -> Redundancy {
         let mut worst = Redundancy::Healthy;
         for seg in rec.all_segments().iter().filter(|s| s.size > 0) {
-            let readable: Vec<&ShardLocation> = seg
-                .shards
-                .iter()
-                .flatten()
-                .filter(|l| self.is_reachable(l))
-                .collect();
+            let readable = self.readable(seg, None);
             let r = if readable.len() < rec.ec.k as usize {
                 Redundancy::AtRisk
             } else if readable.len() < rec.ec.total() || readable.iter().any(|l| self.is_lost(l)) {
@@ -81,6 +76,26 @@ impl Snapshot {
             worst = worst.max(r);
         }
         worst
+    }
+
+    /// A segment's shards readable now (OSD up and serving the disk),
+    /// leaving out those on OSD `without`.
+    pub fn readable<'a>(&self, seg: &'a Segment, without: Option<&str>) -> Vec<&'a ShardLocation> {
+        seg.shards
+            .iter()
+            .flatten()
+            .filter(|l| without != Some(l.osd.as_str()) && self.is_reachable(l))
+            .collect()
+    }
+
+    /// The fewest shards readable now of any segment of `rec` that has
+    /// shards, leaving out OSD `without` (`None` for an empty object).
+    pub fn fewest_readable(&self, rec: &ObjectRecord, without: Option<&str>) -> Option<usize> {
+        rec.all_segments()
+            .iter()
+            .filter(|s| s.size > 0)
+            .map(|s| self.readable(s, without).len())
+            .min()
     }
 
     /// A digest of what decides where shards are and whether they count:
@@ -277,13 +292,7 @@ impl Objects {
             created_ms: part.created_ms,
             ec: part.ec,
             shards: Vec::new(),
-            parts: vec![objectio_cluster::PartLocation {
-                number: part.number,
-                version_id: part.version_id,
-                size: part.size,
-                etag: part.etag.clone(),
-                shards: part.shards.clone(),
-            }],
+            parts: vec![part.location()],
             acl: Default::default(),
             manifest: None,
         };

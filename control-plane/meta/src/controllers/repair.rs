@@ -30,7 +30,6 @@ use objectio_cluster::{
     RepairPass, SkippedObject, Store, UploadRecord, now_secs,
 };
 use objectio_object::{Objects, Outcome, Redundancy};
-use uuid::Uuid;
 
 use super::Leader;
 
@@ -121,38 +120,33 @@ pub async fn targeted(
     };
     let hints = page(k.hints_prefix()).await?;
     let damaged = page(k.damaged_prefix()).await?;
-    let fresh: Vec<_> = damaged
-        .kvs()
-        .iter()
-        .filter(|kv| kv.mod_revision() > *seen)
-        .collect();
+    let mut fresh: Vec<(&[u8], DamagedShard)> = Vec::new();
+    let since = *seen;
+    for kv in damaged.kvs().iter().filter(|kv| kv.mod_revision() > since) {
+        *seen = (*seen).max(kv.mod_revision());
+        fresh.push((kv.key(), decode(kv.key(), kv.value())?));
+    }
     if hints.kvs().is_empty() && fresh.is_empty() {
         return Ok(false);
     }
     let known = objectio_object::known(store).await?;
     // Each object once, whatever names it.
-    let mut wanted: Vec<(String, String, Option<Uuid>)> = Vec::new();
+    let mut wanted: Vec<(String, String)> = Vec::new();
     for kv in hints.kvs() {
         let hint: RepairHint = decode(kv.key(), kv.value())?;
-        let vid = std::str::from_utf8(kv.key())
-            .ok()
-            .and_then(|s| s.rsplit('/').next())
-            .and_then(|s| s.parse().ok());
-        wanted.push((hint.bucket, hint.key, vid));
+        wanted.push((hint.bucket, hint.key));
     }
-    for kv in &fresh {
-        *seen = (*seen).max(kv.mod_revision());
-        let d: DamagedShard = decode(kv.key(), kv.value())?;
-        match (d.bucket, d.key) {
-            (Some(b), Some(key)) => wanted.push((b, key, None)),
+    for (_, d) in &fresh {
+        match (&d.bucket, &d.key) {
+            (Some(b), Some(key)) => wanted.push((b.clone(), key.clone())),
             _ => needed = true,
         }
     }
     wanted.sort();
-    wanted.dedup_by(|a, b| a.0 == b.0 && a.1 == b.1);
+    wanted.dedup();
     // Objects, shards and bytes repaired: the job's totals count them.
     let mut done = (0u64, 0u64, 0u64);
-    for (bucket, key, _) in &wanted {
+    for (bucket, key) in &wanted {
         let okey = k.object(bucket, key);
         if let Some((rec, rev)) = store.get::<ObjectRecord>(okey.clone()).await? {
             match objects.repair(&rec, rev, &known).await {
@@ -179,26 +173,22 @@ pub async fn targeted(
     for kv in hints.kvs() {
         store.delete(kv.key().to_vec()).await?;
     }
-    for kv in &fresh {
-        let d: DamagedShard = decode(kv.key(), kv.value())?;
+    for (dkey, d) in &fresh {
         let (Some(b), Some(key)) = (&d.bucket, &d.key) else {
             continue;
         };
         let held = match store.get::<ObjectRecord>(k.object(b, key)).await? {
-            Some((rec, _)) => {
-                let name = std::str::from_utf8(kv.key()).unwrap_or_default();
-                rec.all_segments().iter().any(|s| {
-                    s.shards.iter().enumerate().any(|(i, l)| {
-                        l.as_ref().is_some_and(|l| {
-                            name.ends_with(&format!("{}/{}/{i}/{}", s.version_id, s.part, l.disk))
-                        })
+            Some((rec, _)) => rec.all_segments().iter().any(|s| {
+                s.shards.iter().enumerate().any(|(i, l)| {
+                    l.as_ref().is_some_and(|l| {
+                        k.damaged(&s.version_id, s.part, i, &l.disk).as_bytes() == *dkey
                     })
                 })
-            }
+            }),
             None => false,
         };
         if !held {
-            store.delete(kv.key().to_vec()).await?;
+            store.delete(dkey.to_vec()).await?;
         }
     }
     if done.0 > 0 {

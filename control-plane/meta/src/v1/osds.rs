@@ -20,6 +20,17 @@ pub fn router() -> Router<AppState> {
         .route("/api/v1/osds/{id}/ok-to-stop", get(ok_to_stop))
 }
 
+/// The record of a registered OSD, or 404 (an id with `/` is none).
+pub async fn known_osd(store: &objectio_cluster::Store, id: &str) -> Result<OsdRecord, ApiError> {
+    let found = match id.contains('/') {
+        true => None,
+        false => store.get::<OsdRecord>(store.keys().osd(id)).await?,
+    };
+    found
+        .map(|(o, _)| o)
+        .ok_or_else(|| ApiError::not_found(&format!("no such OSD {id:?}")))
+}
+
 /// Whether stopping the OSD now would leave any object with fewer than
 /// k+1 reachable shards (as Ceph's `ok-to-stop`): every object record is
 /// read and its shards counted on the OSDs up now, less this one.
@@ -33,14 +44,7 @@ pub async fn ok_to_stop(
     Path(id): Path<String>,
 ) -> Result<Json<OkToStopOut>, ApiError> {
     let store = &st.store;
-    if id.contains('/')
-        || store
-            .get::<OsdRecord>(store.keys().osd(&id))
-            .await?
-            .is_none()
-    {
-        return Err(ApiError::not_found(&format!("no such OSD {id:?}")));
-    }
+    known_osd(store, &id).await?;
     let snap = st.objects.map();
     let (mut objects, mut short) = (0u64, 0u64);
     let mut examples = Vec::new();
@@ -49,18 +53,7 @@ pub async fn ok_to_stop(
         .await?
     {
         objects += 1;
-        let left = rec
-            .all_segments()
-            .iter()
-            .filter(|s| s.size > 0)
-            .map(|s| {
-                s.shards
-                    .iter()
-                    .flatten()
-                    .filter(|l| l.osd != id && snap.is_reachable(l))
-                    .count()
-            })
-            .min();
+        let left = snap.fewest_readable(&rec, Some(&id));
         if left.is_some_and(|n| n < rec.ec.k as usize + 1) {
             short += 1;
             if examples.len() < 10 {
@@ -97,14 +90,7 @@ pub async fn scrub(
     Path(id): Path<String>,
 ) -> Result<Json<ScrubRequestOut>, ApiError> {
     let store = &st.store;
-    if id.contains('/')
-        || store
-            .get::<OsdRecord>(store.keys().osd(&id))
-            .await?
-            .is_none()
-    {
-        return Err(ApiError::not_found(&format!("no such OSD {id:?}")));
-    }
+    known_osd(store, &id).await?;
     let now = objectio_cluster::now_millis();
     store
         .put(
@@ -127,14 +113,7 @@ async fn set_state(
     state: DiskState,
 ) -> Result<Json<OsdStateChangeOut>, ApiError> {
     let store = &st.store;
-    if id.contains('/')
-        || store
-            .get::<OsdRecord>(store.keys().osd(id))
-            .await?
-            .is_none()
-    {
-        return Err(ApiError::not_found(&format!("no such OSD {id:?}")));
-    }
+    known_osd(store, id).await?;
     let mut changed = Vec::new();
     for (_, d) in store
         .list::<DiskRecord>(store.keys().disks_prefix())

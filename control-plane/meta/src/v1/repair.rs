@@ -39,14 +39,8 @@ pub async fn start(
     Json(input): Json<RepairStartIn>,
 ) -> Result<Json<RepairStatusOut>, ApiError> {
     let store = &st.store;
-    if let Some(osd) = &input.osd
-        && (osd.contains('/')
-            || store
-                .get::<objectio_cluster::OsdRecord>(store.keys().osd(osd))
-                .await?
-                .is_none())
-    {
-        return Err(ApiError::not_found(&format!("no such OSD {osd:?}")));
+    if let Some(osd) = &input.osd {
+        crate::v1::osds::known_osd(store, osd).await?;
     }
     let ctl = objectio_cluster::RepairControl {
         version: objectio_cluster::SCHEMA_VERSION,
