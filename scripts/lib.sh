@@ -37,13 +37,15 @@ ensure_cargo() {
     fi
 }
 
-# etcd, protoc (etcd-client's build), curl.
+# etcd, protoc (etcd-client's build), curl, systemd-analyze.
 ensure_system_tools() {
     local missing=()
     command -v etcd >/dev/null || missing+=(etcd-server)
     command -v etcdctl >/dev/null || missing+=(etcd-client)
     command -v protoc >/dev/null || missing+=(protobuf-compiler)
     command -v curl >/dev/null || missing+=(curl)
+    # systemd-analyze verifies the shipped units (no systemd need run).
+    command -v systemd-analyze >/dev/null || missing+=(systemd)
     if [ ${#missing[@]} -gt 0 ]; then
         apt_install "${missing[@]}"
     fi

@@ -213,6 +213,26 @@ enum ClusterCmd {
         kind: String,
         id: String,
     },
+    /// Moving shards to their preferred placement after capacity changed
+    /// (automatic after `osd add`, a disk added, `osd reweight`).
+    Rebalance {
+        #[command(subcommand)]
+        cmd: RebalanceCmd,
+    },
+}
+
+#[derive(Subcommand)]
+enum RebalanceCmd {
+    /// State, objects and bytes moved and left, rate and ETA.
+    Status {
+        /// Redraw the progress until the rebalance is done.
+        #[arg(long)]
+        watch: bool,
+    },
+    /// Resumes a stopped rebalance and runs one now.
+    Start,
+    /// Pauses rebalancing (drains and repair go on).
+    Stop,
 }
 
 #[derive(Subcommand)]
@@ -233,6 +253,66 @@ enum OsdCmd {
     /// failure to spare (k+1 shards reachable): exit 0 when it does, 1 when
     /// it does not.
     OkToStop { id: String },
+    /// Records an OSD to expect (`new` until its daemon registers with that
+    /// address), or with `--id` of an existing OSD adds disks to it.
+    Add {
+        /// HOST:PORT its daemon registers with (needed for a new OSD).
+        #[arg(long)]
+        address: Option<String>,
+        /// Devices or files the daemon opens, comma-separated.
+        #[arg(long, value_delimiter = ',')]
+        disks: Vec<String>,
+        /// The id (default: the next free osdN).
+        #[arg(long)]
+        id: Option<String>,
+        /// Failure domain (default: the daemon's host name).
+        #[arg(long)]
+        failure_domain: Option<String>,
+        /// Placement weight (default: its capacity in GiB).
+        #[arg(long)]
+        weight: Option<f64>,
+    },
+    /// Sets an OSD's placement weight; a rebalance follows.
+    Reweight { id: String, weight: f64 },
+    /// Empties an OSD: no new shards go to it and its shards are copied
+    /// elsewhere (refused when the rest could not hold them).
+    Drain { id: String },
+    /// Waits until nothing references a draining OSD, with progress; exit 0
+    /// when drained, 1 with the reason on timeout or when it cannot finish.
+    WaitDrained {
+        id: String,
+        /// Give up after this long (e.g. 90s, 30m, 2h; default: no limit).
+        #[arg(long, value_parser = parse_duration)]
+        timeout: Option<std::time::Duration>,
+    },
+    /// Puts a draining OSD back in service (moved shards stay moved).
+    Undrain { id: String },
+    /// Takes an OSD and its disks out of the cluster; refused while
+    /// anything references it unless --force (repair rebuilds its shards).
+    Remove {
+        id: String,
+        #[arg(long)]
+        force: bool,
+    },
+}
+
+/// `90`, `90s`, `30m`, `2h`.
+fn parse_duration(s: &str) -> Result<std::time::Duration, String> {
+    let s = s.trim();
+    let (n, unit) = match s.find(|c: char| !c.is_ascii_digit()) {
+        Some(i) => s.split_at(i),
+        None => (s, "s"),
+    };
+    let n: u64 = n
+        .parse()
+        .map_err(|_| format!("{s:?} is not a duration (e.g. 90s, 30m, 2h)"))?;
+    let mult = match unit.trim() {
+        "s" | "sec" | "secs" => 1,
+        "m" | "min" | "mins" => 60,
+        "h" => 3600,
+        _ => return Err(format!("{s:?} is not a duration (e.g. 90s, 30m, 2h)")),
+    };
+    Ok(std::time::Duration::from_secs(n * mult))
 }
 
 #[derive(Subcommand)]
@@ -332,18 +412,7 @@ fn duration(secs: u64) -> String {
 
 /// A size in IEC units, as the flags take them (`2 GiB` is `2.0 GiB`).
 fn human(b: u64) -> String {
-    let units = ["B", "KiB", "MiB", "GiB", "TiB", "PiB", "EiB"];
-    let mut v = b as f64;
-    let mut u = 0;
-    while v >= 1024.0 && u + 1 < units.len() {
-        v /= 1024.0;
-        u += 1;
-    }
-    if u == 0 {
-        format!("{b} B")
-    } else {
-        format!("{v:.1} {}", units[u])
-    }
+    objectio_api::iec(b)
 }
 
 /// `used` of `total` as a percentage: one decimal under 10 %, whole above.
@@ -571,9 +640,12 @@ async fn admin(
                         .map(|x| {
                             vec![
                                 x.id.clone(),
-                                match x.state {
-                                    OsdState::Up => "up".into(),
-                                    OsdState::Down => "DOWN".into(),
+                                match (x.state, x.service.as_str()) {
+                                    (OsdState::Up, "active") => "up".into(),
+                                    (OsdState::Up, svc) => format!("up, {svc}"),
+                                    (OsdState::Down, "new") => "new".into(),
+                                    (OsdState::Down, "active") => "DOWN".into(),
+                                    (OsdState::Down, svc) => format!("DOWN, {svc}"),
                                 },
                                 x.address.clone(),
                                 x.failure_domain.clone(),
@@ -686,6 +758,149 @@ async fn admin(
                 bail!("stopping {id} now could make objects unreadable");
             }
         }
+        AdminCmd::Osd {
+            cmd:
+                OsdCmd::Add {
+                    address,
+                    disks,
+                    id,
+                    failure_domain,
+                    weight,
+                },
+        } => {
+            let r: OsdAddOut = api
+                .send(api.http.post(api.url("/api/v1/osds")).json(&OsdAddIn {
+                    id,
+                    address,
+                    disks,
+                    failure_domain,
+                    weight,
+                }))
+                .await?
+                .context("empty response")?;
+            print(o, &r, |r| {
+                let what = if r.created {
+                    format!("added OSD {} at {} (state {})", r.osd, r.address, r.service)
+                } else {
+                    format!("added disks to OSD {}", r.osd)
+                };
+                let disks = if r.disk_paths.is_empty() {
+                    String::new()
+                } else {
+                    format!(", disks {}", r.disk_paths.join(", "))
+                };
+                format!("{what}{disks}\n{}\n", r.message)
+            });
+        }
+        AdminCmd::Osd {
+            cmd: OsdCmd::Reweight { id, weight },
+        } => {
+            let r: OsdAddOut = api
+                .send(
+                    api.http
+                        .post(api.url(&format!("/api/v1/osds/{id}/weight")))
+                        .json(&OsdWeightIn { weight }),
+                )
+                .await?
+                .context("empty response")?;
+            print(o, &r, |r| {
+                format!("OSD {} weight {}\n{}\n", r.osd, weight, r.message)
+            });
+        }
+        AdminCmd::Osd {
+            cmd: OsdCmd::Drain { id },
+        } => {
+            let r: DrainOut = api
+                .send(api.http.post(api.url(&format!("/api/v1/osds/{id}/drain"))))
+                .await?
+                .context("empty response")?;
+            print(o, &r, |r| {
+                format!(
+                    "{}: draining; no new shards go to it and its shards move elsewhere\nwait with: objectio-cli osd wait-drained {}\n",
+                    r.osd, r.osd
+                )
+            });
+        }
+        AdminCmd::Osd {
+            cmd: OsdCmd::Undrain { id },
+        } => {
+            let r: DrainOut = api
+                .send(
+                    api.http
+                        .post(api.url(&format!("/api/v1/osds/{id}/undrain"))),
+                )
+                .await?
+                .context("empty response")?;
+            print(o, &r, |r| {
+                format!(
+                    "{}: back in service ({} objects moved off it stay moved)\n",
+                    r.osd,
+                    thousands(r.moved_objects)
+                )
+            });
+        }
+        AdminCmd::Osd {
+            cmd: OsdCmd::WaitDrained { id, timeout },
+        } => wait_drained(&api, o, &id, timeout).await?,
+        AdminCmd::Osd {
+            cmd: OsdCmd::Remove { id, force },
+        } => {
+            let r: OsdRemoveOut = api
+                .send(
+                    api.http
+                        .delete(api.url(&format!("/api/v1/osds/{id}")))
+                        .query(&[("force", force)]),
+                )
+                .await?
+                .context("empty response")?;
+            print(o, &r, |r| {
+                let mut out = format!("removed OSD {}\n", r.osd);
+                if r.objects_losing_redundancy > 0 {
+                    out += &format!(
+                        "{} object(s) lost {} shard(s) with it; repair is rebuilding them:\n",
+                        thousands(r.objects_losing_redundancy),
+                        thousands(r.shards_referencing)
+                    );
+                    for e in &r.examples {
+                        out += &format!("  {e}\n");
+                    }
+                }
+                out
+            });
+        }
+        AdminCmd::Cluster {
+            cmd: ClusterCmd::Rebalance { cmd },
+        } => {
+            let path = match cmd {
+                RebalanceCmd::Status { .. } => None,
+                RebalanceCmd::Start => Some("/api/v1/cluster/rebalance/start"),
+                RebalanceCmd::Stop => Some("/api/v1/cluster/rebalance/stop"),
+            };
+            let mut r: RebalanceOut = match path {
+                None => api.get("/api/v1/cluster/rebalance").await?,
+                Some(p) => api
+                    .send(api.http.post(api.url(p)))
+                    .await?
+                    .context("empty response")?,
+            };
+            if matches!(cmd, RebalanceCmd::Status { watch: true }) && o == Output::Table {
+                let mut bar = Bar::new();
+                while matches!(r.state.as_str(), "pending" | "planning" | "moving") {
+                    bar.draw(&moves_line(
+                        r.objects_left,
+                        r.bytes_left,
+                        r.moved_objects,
+                        r.moved_bytes,
+                        r.rate_bytes_per_sec,
+                        r.eta_secs,
+                    ))?;
+                    tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+                    r = api.get("/api/v1/cluster/rebalance").await?;
+                }
+                bar.done();
+            }
+            print(o, &r, rebalance_text);
+        }
         AdminCmd::Object {
             cmd: ObjectCmd::Health { path, version_id },
         } => {
@@ -770,22 +985,13 @@ async fn admin(
         } => {
             let mut r: RepairStatusOut = api.get("/api/v1/repair").await?;
             if watch && o == Output::Table {
-                use std::io::{IsTerminal, Write};
-                let tty = std::io::stdout().is_terminal();
+                let mut bar = Bar::new();
                 while r.running && !r.stopped {
-                    let line = progress_line(&r);
-                    if tty {
-                        print!("\r{line}\x1b[K");
-                        std::io::stdout().flush()?;
-                    } else {
-                        println!("{line}");
-                    }
+                    bar.draw(&progress_line(&r))?;
                     tokio::time::sleep(std::time::Duration::from_secs(1)).await;
                     r = api.get("/api/v1/repair").await?;
                 }
-                if tty {
-                    println!();
-                }
+                bar.done();
             }
             print(o, &r, repair_text);
         }
@@ -991,6 +1197,183 @@ fn health_text(h: &ObjectHealthOut) -> String {
 }
 
 /// `[#####-----] 42% (4,200 of 10,000 objects), 35.2 MiB/s, ETA 3m 10s`.
+/// A progress line redrawn in place on a terminal (one line per draw
+/// otherwise).
+struct Bar {
+    tty: bool,
+    drawn: bool,
+}
+
+impl Bar {
+    fn new() -> Self {
+        use std::io::IsTerminal;
+        Self {
+            tty: std::io::stdout().is_terminal(),
+            drawn: false,
+        }
+    }
+
+    fn draw(&mut self, line: &str) -> anyhow::Result<()> {
+        use std::io::Write;
+        if self.tty {
+            print!("\r{line}\x1b[K");
+            std::io::stdout().flush()?;
+        } else {
+            println!("{line}");
+        }
+        self.drawn = true;
+        Ok(())
+    }
+
+    fn done(&self) {
+        if self.tty && self.drawn {
+            println!();
+        }
+    }
+}
+
+/// A mover's progress: a bar over bytes, objects and bytes left, rate, ETA.
+fn moves_line(
+    objects_left: Option<u64>,
+    bytes_left: Option<u64>,
+    moved_objects: u64,
+    moved_bytes: u64,
+    rate: u64,
+    eta: Option<u64>,
+) -> String {
+    const WIDTH: u64 = 30;
+    let (Some(ol), Some(bl)) = (objects_left, bytes_left) else {
+        return format!(
+            "counting what to move... ({} objects, {} moved so far)",
+            thousands(moved_objects),
+            human(moved_bytes)
+        );
+    };
+    let total = (moved_bytes + bl).max(1);
+    let done = (moved_bytes * WIDTH / total).min(WIDTH);
+    format!(
+        "[{}{}] {}% {} objects ({}) left, {} moved, {}/s, ETA {}",
+        "#".repeat(done as usize),
+        "-".repeat((WIDTH - done) as usize),
+        moved_bytes * 100 / total,
+        thousands(ol),
+        human(bl),
+        human(moved_bytes),
+        human(rate),
+        eta.map(duration).unwrap_or_else(|| "unknown".into())
+    )
+}
+
+fn rebalance_text(r: &RebalanceOut) -> String {
+    let mut out = match r.state.as_str() {
+        "paused" => "Rebalance: paused (objectio-cli cluster rebalance start resumes it)\n".into(),
+        "waiting" => {
+            "Rebalance: waiting (an OSD in service is down; it resumes when the OSD is back)\n"
+                .into()
+        }
+        "idle" => "Rebalance: idle (every shard is where placement prefers it)\n".to_string(),
+        "pending" => "Rebalance: pending (capacity changed; a pass starts shortly)\n".to_string(),
+        state => format!(
+            "Rebalance: {state} since {}\n{}\n",
+            r.pass_started
+                .as_deref()
+                .map(local_date)
+                .unwrap_or_default(),
+            moves_line(
+                r.objects_left,
+                r.bytes_left,
+                r.moved_objects,
+                r.moved_bytes,
+                r.rate_bytes_per_sec,
+                r.eta_secs
+            )
+        ),
+    };
+    if let Some(f) = &r.last_finished {
+        out += &format!("Last rebalance finished: {}\n", local_date(f));
+    }
+    out += &format!(
+        "Moved since the start: {} shards, {}\n",
+        thousands(r.total_moved_shards),
+        human(r.total_moved_bytes)
+    );
+    out
+}
+
+/// `osd wait-drained`: polls the drain until nothing references the OSD.
+async fn wait_drained(
+    api: &Api,
+    o: Output,
+    id: &str,
+    timeout: Option<std::time::Duration>,
+) -> anyhow::Result<()> {
+    let began = std::time::Instant::now();
+    let path = format!("/api/v1/osds/{id}/drain");
+    let mut bar = Bar::new();
+    loop {
+        let r: DrainOut = api.get(&path).await?;
+        if r.service != "draining" {
+            bar.done();
+            bail!(
+                "{id} is not draining (it is {}): start with objectio-cli osd drain {id}",
+                r.service
+            );
+        }
+        if r.drained {
+            bar.done();
+            print(o, &r, |r| {
+                format!(
+                    "{}: drained; nothing references it ({} objects, {} moved in the last pass)\n",
+                    r.osd,
+                    thousands(r.moved_objects),
+                    human(r.moved_bytes)
+                )
+            });
+            return Ok(());
+        }
+        // A shard blocked for one pass (a stray copy awaiting GC) moves in
+        // the next; three passes in a row is a failure.
+        if r.blocked_passes >= 3 && !r.blocked.is_empty() {
+            bar.done();
+            bail!(
+                "{id} cannot finish draining: {} shard(s) could not move: {}",
+                r.shards_left.unwrap_or(0),
+                r.blocked.join("; ")
+            );
+        }
+        if let Some(t) = timeout
+            && began.elapsed() >= t
+        {
+            bar.done();
+            bail!(
+                "timed out after {} with {id} not drained ({}){}",
+                duration(t.as_secs()),
+                match (r.objects_left, r.bytes_left) {
+                    (Some(ol), Some(bl)) =>
+                        format!("{} objects, {} left", thousands(ol), human(bl)),
+                    _ => "still counting what to move".into(),
+                },
+                if r.blocked.is_empty() {
+                    String::new()
+                } else {
+                    format!("; could not move: {}", r.blocked.join("; "))
+                }
+            );
+        }
+        if o == Output::Table {
+            bar.draw(&moves_line(
+                r.objects_left,
+                r.bytes_left,
+                r.moved_objects,
+                r.moved_bytes,
+                r.rate_bytes_per_sec,
+                r.eta_secs,
+            ))?;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    }
+}
+
 fn progress_line(r: &RepairStatusOut) -> String {
     const WIDTH: u64 = 30;
     let of = r.objects.max(r.scanned).max(1);

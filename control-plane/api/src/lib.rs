@@ -156,13 +156,152 @@ pub struct OsdOut {
     pub address: String,
     pub failure_domain: String,
     pub state: OsdState,
+    /// `new` (added, its daemon not registered yet), `active` or
+    /// `draining`.
+    pub service: String,
+    /// The placement weight an operator set (default: capacity in GiB).
+    pub weight: Option<f64>,
     pub disks: Vec<DiskOut>,
+}
+
+/// `POST /api/v1/osds`: an OSD to expect (`address` required), or disks to
+/// add to an OSD that exists (`id` and `disks`).
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema, Default)]
+pub struct OsdAddIn {
+    /// The id (default: the next free `osdN`).
+    #[serde(default)]
+    pub id: Option<String>,
+    /// `HOST:PORT` its daemon will register with.
+    #[serde(default)]
+    pub address: Option<String>,
+    /// Device or file paths the daemon opens besides its `--disk` flags.
+    #[serde(default)]
+    pub disks: Vec<String>,
+    /// Failure domain (default: the daemon's host name).
+    #[serde(default)]
+    pub failure_domain: Option<String>,
+    /// Placement weight (default: capacity in GiB).
+    #[serde(default)]
+    pub weight: Option<f64>,
+}
+
+/// What `POST /api/v1/osds` recorded.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct OsdAddOut {
+    pub osd: String,
+    /// `new` until the daemon registers, else the OSD's state.
+    pub service: String,
+    pub address: String,
+    pub failure_domain: Option<String>,
+    pub weight: Option<f64>,
+    /// Disks the daemon opens besides its own flags.
+    pub disk_paths: Vec<String>,
+    /// A new OSD was recorded (else disks were added to one).
+    pub created: bool,
+    /// What to do next, in words.
+    pub message: String,
+}
+
+/// `POST /api/v1/osds/{id}/weight`.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct OsdWeightIn {
+    /// The OSD's placement weight (shared by its disks by capacity).
+    pub weight: f64,
+}
+
+/// `GET /api/v1/osds/{id}/drain` (and what `drain`/`undrain` answer): how
+/// far the OSD's drain is.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct DrainOut {
+    pub osd: String,
+    /// `draining`, `active` (undrained), `new`.
+    pub service: String,
+    /// Its daemon holds a live lease.
+    pub up: bool,
+    /// Nothing references the OSD any more (no object, part or write in
+    /// progress), as a whole pass that began while it drained found.
+    pub drained: bool,
+    /// A pass is working on it now.
+    pub pass_running: bool,
+    /// The pass is still counting what it will move.
+    pub planning: bool,
+    /// Objects and bytes left to move (once the pass has counted them).
+    pub objects_left: Option<u64>,
+    pub bytes_left: Option<u64>,
+    /// Moved by this pass.
+    pub moved_objects: u64,
+    pub moved_bytes: u64,
+    pub rate_bytes_per_sec: u64,
+    pub eta_secs: Option<u64>,
+    /// Shards that still referenced it after the last pass that began
+    /// while it drained.
+    pub shards_left: Option<u64>,
+    /// When the drain began and when it was found drained (RFC 3339).
+    pub started: Option<String>,
+    pub drained_at: Option<String>,
+    /// Why some shards could not move in this pass.
+    pub blocked: Vec<String>,
+    /// Passes in a row that ended with shards that could not move.
+    pub blocked_passes: u32,
+}
+
+/// `DELETE /api/v1/osds/{id}`: what removing the OSD did or would do.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct OsdRemoveOut {
+    pub osd: String,
+    pub removed: bool,
+    /// Shards that referenced the OSD (objects, parts, writes in progress).
+    pub shards_referencing: u64,
+    /// Objects and parts that lose redundancy (their shards there).
+    pub objects_losing_redundancy: u64,
+    /// Some of them, as `bucket/key`.
+    pub examples: Vec<String>,
+    /// A repair pass was asked for, to rebuild what it held.
+    pub repair_started: bool,
+}
+
+/// `GET /api/v1/cluster/rebalance`.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct RebalanceOut {
+    /// `idle`, `pending` (capacity changed; a pass starts shortly),
+    /// `planning`, `moving`, `paused` (rebalance stopped) or `waiting` (an
+    /// OSD in service is down: no rebalance until it is back).
+    pub state: String,
+    pub moved_objects: u64,
+    pub moved_bytes: u64,
+    pub objects_left: Option<u64>,
+    pub bytes_left: Option<u64>,
+    pub rate_bytes_per_sec: u64,
+    pub eta_secs: Option<u64>,
+    /// The pass under way began (RFC 3339).
+    pub pass_started: Option<String>,
+    /// The last rebalancing pass ended (RFC 3339).
+    pub last_finished: Option<String>,
+    /// Since the job began: shards moved (drains and rebalances) and bytes.
+    pub total_moved_shards: u64,
+    pub total_moved_bytes: u64,
 }
 
 /// `GET /api/v1/osds`.
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 pub struct ListOsdsOut {
     pub osds: Vec<OsdOut>,
+}
+
+/// A size in IEC units, as the flags take them (`2 GiB` is `2.0 GiB`).
+pub fn iec(b: u64) -> String {
+    let units = ["B", "KiB", "MiB", "GiB", "TiB", "PiB", "EiB"];
+    let mut v = b as f64;
+    let mut u = 0;
+    while v >= 1024.0 && u + 1 < units.len() {
+        v /= 1024.0;
+        u += 1;
+    }
+    if u == 0 {
+        format!("{b} B")
+    } else {
+        format!("{v:.1} {}", units[u])
+    }
 }
 
 /// A time as RFC 3339 (UTC), as the admin API writes every date.

@@ -116,8 +116,39 @@ pub struct ClusterConfig {
     pub created: u64,
 }
 
+/// Where an OSD is in its life in the cluster.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum OsdService {
+    /// Added by an operator (`osd add`), its daemon not registered yet:
+    /// takes no shards.
+    New,
+    /// In service: takes shards.
+    #[default]
+    Active,
+    /// Being emptied (`osd drain`): takes no new shards, and the mover
+    /// copies its shards elsewhere.
+    Draining,
+    /// Taken out of the cluster (`osd remove`): its shards count as lost,
+    /// and its process is refused.
+    Removed,
+}
+
+impl OsdService {
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            Self::New => "new",
+            Self::Active => "active",
+            Self::Draining => "draining",
+            Self::Removed => "removed",
+        }
+    }
+}
+
 /// An OSD's registration. Persistent: it outlives the OSD process, whose
-/// liveness is the separate lease-bound [`OsdAlive`] key.
+/// liveness is the separate lease-bound [`OsdAlive`] key. Written by the
+/// OSD when it starts (address, disks) and by operators (`osd add`,
+/// `drain`, `reweight`, `remove`): each keeps the other's fields.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct OsdRecord {
     #[serde(default = "schema")]
@@ -129,6 +160,23 @@ pub struct OsdRecord {
     pub failure_domain: String,
     pub disks: Vec<Uuid>,
     pub registered: u64,
+    #[serde(default)]
+    pub state: OsdService,
+    /// The OSD's placement weight, shared by its disks in proportion to
+    /// their capacity (default: the capacity in GiB).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub weight: Option<f64>,
+    /// Disks an operator added (`osd add --disks`): the daemon opens them
+    /// besides its own `--disk` flags.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub disk_paths: Vec<String>,
+    /// Seconds since the epoch when the current drain began (0: none).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub drain_started: u64,
+}
+
+fn is_zero(v: &u64) -> bool {
+    *v == 0
 }
 
 /// Value of the lease-bound liveness key of an OSD.
@@ -672,6 +720,84 @@ pub struct RepairJob {
     /// from: a change starts a new pass.
     #[serde(default)]
     pub map_fingerprint: u64,
+    /// The pass is counting what it will move before it works (from
+    /// `cursor`).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub planning: bool,
+    /// This pass moves shards off their preferred placement (a rebalance).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub rebalancing: bool,
+    /// The capacity (disks in service and their weights) this pass, if
+    /// rebalancing, and the last completed rebalance started from.
+    #[serde(default)]
+    pub capacity_fingerprint: u64,
+    #[serde(default)]
+    pub rebalanced_fingerprint: u64,
+    /// This pass's rebalance.
+    #[serde(default)]
+    pub rebalance: Moves,
+    /// OSDs draining when this pass began, and each drain's progress.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub draining: Vec<String>,
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub drains: BTreeMap<String, DrainProgress>,
+    /// Since the job began: shards moved and their bytes.
+    #[serde(default)]
+    pub total_moved_shards: u64,
+    #[serde(default)]
+    pub total_moved_bytes: u64,
+    /// When the last rebalancing pass ended (seconds; 0: never).
+    #[serde(default)]
+    pub rebalanced_at: u64,
+    /// The last rebalance request a pass took up (ms).
+    #[serde(default)]
+    pub rebalance_handled_ms: u64,
+}
+
+/// Shards a pass means to move (counted before it works) and has moved.
+#[derive(Clone, Debug, Serialize, Deserialize, Default, PartialEq)]
+pub struct Moves {
+    pub planned_objects: u64,
+    pub planned_bytes: u64,
+    pub moved_objects: u64,
+    pub moved_bytes: u64,
+}
+
+impl Moves {
+    /// What is left of the plan: objects and bytes.
+    pub fn left(&self) -> (u64, u64) {
+        (
+            self.planned_objects.saturating_sub(self.moved_objects),
+            self.planned_bytes.saturating_sub(self.moved_bytes),
+        )
+    }
+}
+
+/// One OSD's drain, as the repair controller's passes move its shards.
+#[derive(Clone, Debug, Serialize, Deserialize, Default, PartialEq)]
+pub struct DrainProgress {
+    /// This pass's moves off the OSD.
+    #[serde(default)]
+    pub moves: Moves,
+    /// Shards still referencing the OSD seen so far by this pass, after
+    /// its work (objects, parts of uploads).
+    #[serde(default)]
+    pub pass_left: u64,
+    /// After the last pass that began while the OSD drained: the shards
+    /// that still referenced it (objects, parts, writes in progress).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub left: Option<u64>,
+    /// When such a pass found nothing referencing it (seconds; 0: not yet).
+    #[serde(default)]
+    pub drained_at: u64,
+    /// Why shards could not move in this pass (a few reasons).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub blocked: Vec<String>,
+    /// Passes in a row that ended with shards that could not move (a
+    /// stray shard awaiting GC blocks a disk for one pass; what lasts is a
+    /// failure).
+    #[serde(default)]
+    pub blocked_passes: u32,
 }
 
 /// An operator's control of the repair controller, at
@@ -689,6 +815,13 @@ pub struct RepairControl {
     /// The asked-for pass covers only objects with a shard on this OSD.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub osd: Option<String>,
+    /// Rebalancing is paused (`cluster rebalance stop`); drains go on.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub rebalance_stopped: bool,
+    /// A rebalance was asked for at this time (ms): the next pass
+    /// rebalances even with no capacity change.
+    #[serde(default)]
+    pub rebalance_requested_ms: u64,
 }
 
 /// Summary of a completed repair pass.

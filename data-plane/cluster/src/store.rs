@@ -243,6 +243,46 @@ impl Store {
         Ok(self.kv().txn(txn).await?.succeeded())
     }
 
+    /// Changes one record by compare-and-swap until it sticks: `change`
+    /// gets the record (`None` when absent) and returns the new one, or
+    /// `None` to leave it as it is; the record written, if any.
+    pub async fn update<T, E>(
+        &self,
+        key: impl Into<Vec<u8>>,
+        mut change: impl FnMut(Option<T>) -> std::result::Result<Option<T>, E>,
+    ) -> std::result::Result<Option<T>, E>
+    where
+        T: DeserializeOwned + Serialize + Versioned,
+        E: From<crate::Error>,
+    {
+        let key = key.into();
+        loop {
+            let prev = self.get::<T>(key.clone()).await?;
+            let rev = prev.as_ref().map(|(_, r)| *r).unwrap_or(0);
+            let Some(rec) = change(prev.map(|(r, _)| r))? else {
+                return Ok(None);
+            };
+            let cmp = if rev == 0 {
+                Compare::version(key.clone(), CompareOp::Equal, 0)
+            } else {
+                Compare::mod_revision(key.clone(), CompareOp::Equal, rev)
+            };
+            let txn =
+                Txn::new()
+                    .when([cmp])
+                    .and_then([TxnOp::put(key.clone(), encode(&rec), None)]);
+            if self
+                .kv()
+                .txn(txn)
+                .await
+                .map_err(crate::Error::from)?
+                .succeeded()
+            {
+                return Ok(Some(rec));
+            }
+        }
+    }
+
     /// Deletes a key; returns whether it existed.
     pub async fn delete(&self, key: impl Into<Vec<u8>>) -> Result<bool> {
         Ok(self.kv().delete(key, None).await?.deleted() > 0)

@@ -181,6 +181,8 @@ impl Objects {
                 rebuild,
                 source,
                 adopt,
+                moves: Vec::new(),
+                only: None,
             });
         }
         if !lost_stripes.is_empty() {

@@ -200,6 +200,10 @@ pub struct Swap {
     pub deletes: Vec<Vec<u8>>,
     /// The replaced shards, queued for GC.
     pub replaced: Vec<Segment>,
+    /// Moved shards' old copies, still readable: queued for GC after the
+    /// grace period (a GET that read the record before may be streaming
+    /// them).
+    pub moved: Vec<Segment>,
 }
 
 impl Index {
@@ -454,6 +458,7 @@ impl Index {
         then.extend(s.intents.iter().map(|i| Op::Delete(i.as_bytes().to_vec())));
         then.extend(s.deletes.into_iter().map(Op::Delete));
         then.extend(self.gc_put(s.replaced, false));
+        then.extend(self.gc_put(s.moved, true));
         self.when_then(when, then).await
     }
 
@@ -757,6 +762,7 @@ mod tests {
             also: vec![],
             deletes: vec![],
             replaced: vec![segment(rec.version_id)],
+            moved: vec![],
         };
         // Overwritten meanwhile: the swap fails.
         let i = intent(&ix).await;

@@ -20,7 +20,7 @@ mod repair;
 mod write;
 
 pub use read::ChunkRead;
-pub use repair::{Known, Outcome, Redundancy, ShardSet, known};
+pub use repair::{Known, Outcome, Redundancy, ShardSet, Work, known};
 pub use write::Written;
 
 use std::collections::BTreeMap;
@@ -497,6 +497,11 @@ fn tokio_stream_from<T: Send + 'static>(
 
 /// The metadata a single-part object's shard headers carry (none when
 /// there is nothing to carry).
+/// The bytes each shard of a segment of `size` bytes holds.
+pub fn shard_size(ec: objectio_cluster::EcProfile, size: u64) -> u64 {
+    read::geometry(ec, size).shard_size()
+}
+
 pub(crate) fn shard_meta(
     content_type: &Option<String>,
     user_metadata: &std::collections::BTreeMap<String, String>,

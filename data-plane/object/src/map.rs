@@ -11,7 +11,7 @@ use std::time::Duration;
 use objectio_cluster::mirror::Mirror;
 use objectio_cluster::placement::Candidate;
 use objectio_cluster::store::decode;
-use objectio_cluster::{DiskRecord, DiskState, OsdRecord, Store};
+use objectio_cluster::{DiskRecord, DiskState, OsdRecord, OsdService, Store};
 use uuid::Uuid;
 
 /// One snapshot of the map.
@@ -23,36 +23,66 @@ pub struct Snapshot {
 }
 
 impl Snapshot {
-    /// Disks that may take new shards: OSD alive and serving the disk now
-    /// (a replaced disk's record outlives it), disk in, not full.
+    /// Disks that may take new shards: OSD in service (not new, draining
+    /// or removed), alive and serving the disk now (a replaced disk's
+    /// record outlives it), disk in, not full.
     pub fn candidates(&self) -> Vec<Candidate> {
+        self.in_service()
+            .into_iter()
+            .filter(|c| self.alive.contains(&c.osd) && self.has_room(&c.disk))
+            .collect()
+    }
+
+    /// The disks in service, up or not, full or not: what a preferred
+    /// placement (a rebalance's) is computed over. Each disk's weight is
+    /// its capacity's, or its share of the OSD's weight when an operator
+    /// set one.
+    pub fn in_service(&self) -> Vec<Candidate> {
         self.disks
             .values()
-            .filter(|d| d.state == DiskState::In && self.alive.contains(&d.osd))
-            .filter(|d| d.used_bytes + (64 << 20) < d.capacity_bytes)
+            .filter(|d| d.state == DiskState::In)
             .filter_map(|d| {
                 let osd = self.osds.get(&d.osd)?;
-                if !osd.disks.contains(&d.id) {
+                if osd.state != OsdService::Active || !osd.disks.contains(&d.id) {
                     return None;
                 }
+                let weight = match osd.weight {
+                    None => d.weight,
+                    Some(w) => {
+                        let total: f64 = osd
+                            .disks
+                            .iter()
+                            .filter_map(|x| self.disks.get(x))
+                            .map(|x| x.weight)
+                            .sum();
+                        w * d.weight / total.max(1e-9)
+                    }
+                };
                 Some(Candidate {
                     disk: d.id,
                     osd: d.osd.clone(),
                     domain: osd.failure_domain.clone(),
-                    weight: d.weight,
+                    weight,
                 })
             })
             .collect()
     }
 
-    /// Whether a shard can be read now: its OSD is alive and still serves
-    /// its disk (a replaced disk's record outlives it).
+    /// Whether a disk has room for another shard.
+    pub fn has_room(&self, disk: &Uuid) -> bool {
+        self.disks
+            .get(disk)
+            .is_some_and(|d| d.used_bytes + (64 << 20) < d.capacity_bytes)
+    }
+
+    /// Whether a shard can be read now: its OSD is alive, not removed, and
+    /// still serves its disk (a replaced disk's record outlives it).
     pub fn is_reachable(&self, loc: &objectio_cluster::ShardLocation) -> bool {
         self.alive.contains(&loc.osd)
             && self
                 .osds
                 .get(&loc.osd)
-                .is_some_and(|o| o.disks.contains(&loc.disk))
+                .is_some_and(|o| o.state != OsdService::Removed && o.disks.contains(&loc.disk))
     }
 
     /// The shard-protocol address of an OSD believed alive.
@@ -60,7 +90,10 @@ impl Snapshot {
         if !self.alive.contains(osd) {
             return None;
         }
-        self.osds.get(osd).map(|o| o.address.clone())
+        self.osds
+            .get(osd)
+            .filter(|o| o.state != OsdService::Removed)
+            .map(|o| o.address.clone())
     }
 }
 

@@ -198,6 +198,21 @@ impl Objects {
         .await
     }
 
+    /// Reads chunk `i` of stripe `s` of segment `seg` of `rec`, with its
+    /// verdict.
+    pub async fn read_chunk(
+        &self,
+        rec: &ObjectRecord,
+        seg: &Segment,
+        i: usize,
+        s: u64,
+    ) -> ChunkRead {
+        let snap = self.inner.map.get();
+        let cl = geometry(rec.ec, seg.size).chunk_len(s) as usize;
+        self.fetch_chunk(Of(&rec.bucket, &rec.key), &snap, seg, i, s, cl)
+            .await
+    }
+
     /// Reads the `k` data chunks of stripe `s` of a segment, decoding from
     /// parity when a data chunk is missing, unreachable or corrupt.
     async fn read_stripe(

@@ -34,8 +34,13 @@ use crate::{Error, Objects, Result, shard_id};
 pub enum Outcome {
     /// Every shard present and on a disk in service.
     Healthy,
-    /// `shards` shards rebuilt (`bytes` written) and swapped in.
-    Repaired { shards: usize, bytes: u64 },
+    /// `shards` lost shards rebuilt (`bytes` written) and the shards in
+    /// `moved` relocated (the OSD each came from, its bytes), swapped in.
+    Repaired {
+        shards: usize,
+        bytes: u64,
+        moved: Vec<(String, u64)>,
+    },
     /// The object changed (overwritten, deleted) while it was repaired:
     /// the change wins and the rebuilt shards go to GC.
     Raced,
@@ -55,6 +60,7 @@ impl Snapshot {
         }
         match self.osds.get(&loc.osd) {
             None => true,
+            Some(o) if o.state == objectio_cluster::OsdService::Removed => true,
             Some(o) => self.alive.contains(&o.id) && !o.disks.contains(&loc.disk),
         }
     }
@@ -107,13 +113,48 @@ impl Snapshot {
         let mut osds: Vec<_> = self.osds.values().collect();
         osds.sort_by(|a, b| a.id.cmp(&b.id));
         for o in osds {
-            (&o.id, self.alive.contains(&o.id), &o.disks).hash(&mut h);
+            let weight = o.weight.map(f64::to_bits);
+            (&o.id, self.alive.contains(&o.id), &o.disks, o.state, weight).hash(&mut h);
         }
         let mut disks: Vec<_> = self.disks.values().collect();
         disks.sort_by_key(|d| d.id);
         for d in disks {
-            (d.id, &d.osd, d.state == objectio_cluster::DiskState::Out).hash(&mut h);
+            let out = d.state == objectio_cluster::DiskState::Out;
+            (d.id, &d.osd, out, d.weight.to_bits()).hash(&mut h);
         }
+        h.finish()
+    }
+
+    /// A digest of the capacity in service: the disks in, of OSDs active
+    /// or draining, with their weights (not liveness, not drains): a
+    /// change is what a rebalance answers (an OSD or disk added, a weight
+    /// changed), while a drain and its undrain are not.
+    pub fn capacity_fingerprint(&self) -> u64 {
+        use std::hash::{Hash, Hasher};
+        let mut h = std::hash::DefaultHasher::new();
+        let mut disks: Vec<_> = self
+            .disks
+            .values()
+            .filter(|d| d.state == objectio_cluster::DiskState::In)
+            .filter_map(|d| {
+                let o = self.osds.get(&d.osd)?;
+                let serving = matches!(
+                    o.state,
+                    objectio_cluster::OsdService::Active | objectio_cluster::OsdService::Draining
+                ) && o.disks.contains(&d.id);
+                serving.then(|| {
+                    (
+                        d.id,
+                        &o.id,
+                        &o.failure_domain,
+                        d.weight.to_bits(),
+                        o.weight.map(f64::to_bits),
+                    )
+                })
+            })
+            .collect();
+        disks.sort();
+        disks.hash(&mut h);
         h.finish()
     }
 
@@ -136,6 +177,112 @@ impl Snapshot {
     }
 }
 
+/// What one segment needs: shards to rebuild (lost or damaged), shards to
+/// move while they are still readable (on a draining OSD, or off their
+/// preferred placement when rebalancing), and the disks a move may go to
+/// (`None`: any, by placement).
+#[derive(Debug, Default, Clone, PartialEq)]
+pub struct Work {
+    pub lost: Vec<usize>,
+    pub moves: Vec<usize>,
+    pub only: Option<Vec<Uuid>>,
+}
+
+impl Work {
+    pub fn is_empty(&self) -> bool {
+        self.lost.is_empty() && self.moves.is_empty()
+    }
+}
+
+impl Snapshot {
+    /// Whether an OSD is being drained.
+    pub fn is_draining(&self, osd: &str) -> bool {
+        self.osds
+            .get(osd)
+            .is_some_and(|o| o.state == objectio_cluster::OsdService::Draining)
+    }
+
+    /// Whether rebalancing may move shards now: every OSD in service with
+    /// a disk in is up (a merely down OSD would look like capacity gone).
+    pub fn rebalance_ready(&self) -> bool {
+        self.osds
+            .values()
+            .filter(|o| o.state == objectio_cluster::OsdService::Active)
+            .filter(|o| {
+                o.disks.iter().any(|d| {
+                    self.disks
+                        .get(d)
+                        .is_some_and(|d| d.state == objectio_cluster::DiskState::In)
+                })
+            })
+            .all(|o| self.alive.contains(&o.id))
+    }
+
+    /// What segment `seg` needs (see [`Work`]). Lost shards come first: a
+    /// segment with one is not rebalanced until it is whole. A rebalance
+    /// moves the shards whose disk left the segment's preferred placement
+    /// (HRW over the disks in service) to the preferred disks it does not
+    /// use, so the result is that placement, failure-domain cap and all.
+    pub fn work(&self, seg: &Segment, known: &Known) -> Work {
+        let lost = self.lost_shards(seg, &known.damaged);
+        if seg.size == 0 {
+            return Work::default();
+        }
+        let moves: Vec<usize> = seg
+            .shards
+            .iter()
+            .enumerate()
+            .filter(|(i, l)| {
+                !lost.contains(i) && l.as_ref().is_some_and(|l| self.is_draining(&l.osd))
+            })
+            .map(|(i, _)| i)
+            .collect();
+        if !lost.is_empty() || !moves.is_empty() || !known.rebalance {
+            return Work {
+                lost,
+                moves,
+                only: None,
+            };
+        }
+        let Ok(preferred) = objectio_cluster::placement::place(
+            seg.version_id.as_bytes(),
+            &self.in_service(),
+            seg.shards.len(),
+        ) else {
+            return Work::default();
+        };
+        let misplaced: Vec<usize> = seg
+            .shards
+            .iter()
+            .enumerate()
+            .filter(|(_, l)| {
+                l.as_ref()
+                    .is_some_and(|l| !preferred.iter().any(|c| c.disk == l.disk))
+            })
+            .map(|(i, _)| i)
+            .collect();
+        let only: Vec<Uuid> = preferred
+            .iter()
+            .filter(|c| !seg.shards.iter().flatten().any(|l| l.disk == c.disk))
+            .filter(|c| self.has_room(&c.disk))
+            .map(|c| c.disk)
+            .collect();
+        let reachable = misplaced.iter().all(|i| {
+            seg.shards[*i]
+                .as_ref()
+                .is_some_and(|l| self.is_reachable(l))
+        });
+        if misplaced.is_empty() || !reachable || only.len() < misplaced.len() {
+            return Work::default();
+        }
+        Work {
+            lost: Vec::new(),
+            moves: misplaced,
+            only: Some(only),
+        }
+    }
+}
+
 /// What to do to one segment: rebuild shards `rebuild` from the chunks of
 /// `source` (the record's segment, or one with copies found elsewhere in
 /// place of unreadable shards), and take the whole copies `adopt` into the
@@ -144,6 +291,23 @@ pub(crate) struct Plan {
     pub rebuild: Vec<usize>,
     pub source: Segment,
     pub adopt: Vec<(usize, ShardLocation)>,
+    /// Shards to move (copied from where they are, decoded only when that
+    /// copy cannot be read), and the disks they may go to.
+    pub moves: Vec<usize>,
+    pub only: Option<Vec<Uuid>>,
+}
+
+impl Plan {
+    /// The plan for `work` on segment `seg`.
+    pub(crate) fn of(seg: Segment, work: Work) -> Self {
+        Plan {
+            rebuild: work.lost,
+            source: seg,
+            adopt: Vec::new(),
+            moves: work.moves,
+            only: work.only,
+        }
+    }
 }
 
 /// The record a repair swaps shards into.
@@ -176,6 +340,8 @@ pub type ShardSet = HashSet<(Uuid, u32, usize, Uuid)>;
 pub struct Known {
     pub damaged: ShardSet,
     pub named: ShardSet,
+    /// Shards off their preferred placement move too (a rebalance).
+    pub rebalance: bool,
 }
 
 fn add_segment(set: &mut ShardSet, seg: &Segment) {
@@ -217,7 +383,11 @@ pub async fn known(store: &objectio_cluster::Store) -> objectio_cluster::Result<
             add_segment(&mut named, seg);
         }
     }
-    Ok(Known { damaged, named })
+    Ok(Known {
+        damaged,
+        named,
+        rebalance: false,
+    })
 }
 
 impl Objects {
@@ -260,10 +430,9 @@ impl Objects {
         let plan: Vec<Plan> = rec
             .all_segments()
             .into_iter()
-            .map(|s| Plan {
-                rebuild: snap.lost_shards(&s, &known.damaged),
-                source: s,
-                adopt: Vec::new(),
+            .map(|s| {
+                let w = snap.work(&s, known);
+                Plan::of(s, w)
             })
             .collect();
         self.repair_plan(rec, rev, known, plan, &Home::Object).await
@@ -298,11 +467,8 @@ impl Objects {
         };
         let snap = self.inner.map.get();
         let seg = part.segment();
-        let plan = vec![Plan {
-            rebuild: snap.lost_shards(&seg, &known.damaged),
-            source: seg,
-            adopt: Vec::new(),
-        }];
+        let w = snap.work(&seg, known);
+        let plan = vec![Plan::of(seg, w)];
         self.repair_plan(&rec, rev, known, plan, &Home::Part(part.clone()))
             .await
     }
@@ -323,15 +489,17 @@ impl Objects {
         let lost: Vec<&Vec<usize>> = plan.iter().map(|p| &p.rebuild).collect();
         if plan
             .iter()
-            .all(|p| p.rebuild.is_empty() && p.adopt.is_empty())
+            .all(|p| p.rebuild.is_empty() && p.adopt.is_empty() && p.moves.is_empty())
         {
             return Ok(Outcome::Healthy);
         }
         let mut new = rec.clone();
         let mut old = Vec::new();
+        let mut old_live = Vec::new();
         let mut written = Vec::new();
         let mut intents = Vec::new();
         let (mut shards, mut bytes) = (0usize, 0u64);
+        let mut moved = Vec::new();
         let mut result: Result<Option<String>> = Ok(None);
         for (si, seg) in segments.iter().enumerate() {
             if !plan[si].adopt.is_empty() {
@@ -347,8 +515,25 @@ impl Objects {
                 }
                 old.push(gone);
             }
-            if lost[si].is_empty() {
+            let mut fix: Vec<usize> = lost[si].iter().chain(&plan[si].moves).copied().collect();
+            fix.sort_unstable();
+            fix.dedup();
+            if fix.is_empty() {
                 continue;
+            }
+            // A move whose copy cannot be read now is rebuilt by decoding.
+            let copy: Vec<usize> = plan[si]
+                .moves
+                .iter()
+                .copied()
+                .filter(|i| {
+                    seg.shards[*i]
+                        .as_ref()
+                        .is_some_and(|l| snap.is_reachable(l))
+                })
+                .collect();
+            if copy.len() < plan[si].moves.len() {
+                tracing::info!(bucket = %rec.bucket, key = %rec.key, part = seg.part, shards = plan[si].moves.len() - copy.len(), "moving shards whose copy cannot be read: decoding them");
             }
             let etag = rec.segment_etag(si).to_string();
             match self
@@ -357,7 +542,11 @@ impl Objects {
                     rec,
                     seg,
                     &plan[si].source,
-                    lost[si],
+                    Targets {
+                        fix: &fix,
+                        copy: &copy,
+                        only: plan[si].only.as_deref(),
+                    },
                     &etag,
                     &known.named,
                 )
@@ -368,20 +557,31 @@ impl Objects {
                     intent,
                     bytes: b,
                 }) => {
+                    let per_shard = b / replaced.len().max(1) as u64;
                     let target = new.segment_shards_mut(si);
                     let mut gone = Segment {
                         shards: vec![None; seg.shards.len()],
                         ..seg.clone()
                     };
+                    let mut gone_live = gone.clone();
                     let mut fresh = gone.clone();
                     for (i, loc) in replaced {
-                        gone.shards[i] = target[i].take();
+                        let was = target[i].take();
+                        if plan[si].moves.contains(&i) {
+                            if let Some(w) = &was {
+                                moved.push((w.osd.clone(), per_shard));
+                            }
+                            gone_live.shards[i] = was;
+                        } else {
+                            gone.shards[i] = was;
+                            shards += 1;
+                            bytes += per_shard;
+                        }
                         fresh.shards[i] = Some(loc.clone());
                         target[i] = Some(loc);
-                        shards += 1;
                     }
-                    bytes += b;
                     old.push(gone);
+                    old_live.push(gone_live);
                     written.push(fresh);
                     intents.push(intent);
                 }
@@ -425,6 +625,12 @@ impl Objects {
             }
             Ok(Some(why)) => {
                 give_up(self, written, intents).await;
+                // Overwritten or deleted meanwhile (its old shards may be
+                // gone already): the change won, nothing is short.
+                let now = self.index().get(okey.clone()).await?.map(|(_, r)| r);
+                if now != Some(rev) {
+                    return Ok(Outcome::Raced);
+                }
                 return Ok(Outcome::Skipped(why));
             }
             Ok(None) => {}
@@ -454,14 +660,24 @@ impl Objects {
                 also: when,
                 deletes,
                 replaced: old,
+                moved: old_live,
             })
             .await?;
         if !ok {
             give_up(self, written, intents).await;
             return Ok(Outcome::Raced);
         }
-        tracing::info!(bucket = %rec.bucket, key = %rec.key, shards, bytes, "object repaired");
-        Ok(Outcome::Repaired { shards, bytes })
+        if shards > 0 {
+            tracing::info!(bucket = %rec.bucket, key = %rec.key, shards, bytes, "object repaired");
+        }
+        if !moved.is_empty() {
+            tracing::debug!(bucket = %rec.bucket, key = %rec.key, shards = moved.len(), "shards moved");
+        }
+        Ok(Outcome::Repaired {
+            shards,
+            bytes,
+            moved,
+        })
     }
 
     /// Reconstructs shards `lost` of one segment (`recorded`, as the record
@@ -474,10 +690,11 @@ impl Objects {
         rec: &ObjectRecord,
         recorded: &Segment,
         seg: &Segment,
-        lost: &[usize],
+        t: Targets<'_>,
         etag: &str,
         named: &ShardSet,
     ) -> Result<Rebuilt> {
+        let lost = t.fix;
         let ec = rec.ec;
         let (k, m) = (ec.k as usize, ec.m as usize);
         let g = Geometry::new(k, m, ec.chunk_size as u64, seg.size);
@@ -503,6 +720,7 @@ impl Objects {
                 .into_iter()
                 .filter(|c| !seg.shards.iter().flatten().any(|l| l.disk == c.disk))
                 .filter(|c| !taken.contains(&c.disk))
+                .filter(|c| t.only.is_none_or(|o| o.contains(&c.disk)))
                 .collect();
             // Placement per lost shard: a disk some intent or GC record
             // names for that very shard is left out.
@@ -555,7 +773,7 @@ impl Objects {
             };
             self.store().put(ik.clone(), &intent).await?;
             match self
-                .stream_rebuilt(snap, rec, recorded, seg, &g, &replaced, etag)
+                .stream_rebuilt(snap, rec, recorded, seg, &g, &replaced, t.copy, etag)
                 .await
             {
                 Ok(Streamed::Done) => {
@@ -593,7 +811,10 @@ impl Objects {
 
     /// Streams every stripe's reconstructed chunks to the new shards and
     /// seals them. A replaced shard is read too when `seg` has a copy of it
-    /// the record does not name (found elsewhere by a forced repair).
+    /// the record does not name (found elsewhere by a forced repair). When
+    /// every shard replaced is a move in `copy`, a stripe's chunks are
+    /// copied as they are (one read per new shard, no decode); a stripe
+    /// whose copy cannot be read is decoded from the other shards.
     #[allow(clippy::too_many_arguments)]
     async fn stream_rebuilt(
         &self,
@@ -603,6 +824,7 @@ impl Objects {
         seg: &Segment,
         g: &Geometry,
         replaced: &[(usize, ShardLocation)],
+        copy: &[usize],
         etag: &str,
     ) -> Result<Streamed> {
         let (k, m) = (g.k, g.m);
@@ -640,10 +862,27 @@ impl Objects {
         let skip: Vec<usize> = replaced
             .iter()
             .map(|(i, _)| *i)
+            .filter(|i| !copy.contains(i))
             .filter(|i| seg.shards[*i].is_none() || seg.shards[*i] == recorded.shards[*i])
             .collect();
+        let copying = replaced.iter().all(|(i, _)| copy.contains(i));
         let mut encoder = Encoder::new(k, m);
         for s in 0..g.stripes() {
+            if copying {
+                let mut got = Vec::with_capacity(puts.len());
+                for (i, _) in &puts {
+                    match self.read_chunk(rec, seg, *i, s).await {
+                        crate::ChunkRead::Ok(b) => got.push(b),
+                        _ => break,
+                    }
+                }
+                if got.len() == puts.len() {
+                    for ((_, p), b) in puts.iter_mut().zip(got) {
+                        p.send(&Bytes::from(b)).await?;
+                    }
+                    continue;
+                }
+            }
             let chunks: Vec<Option<Vec<u8>>> = self
                 .read_stripe_chunks(rec, seg, s, &skip)
                 .await
@@ -683,6 +922,15 @@ impl Objects {
             tracing::error!(intent = %ik, error = %e, "could not queue abandoned shards for GC; the intent stays for it");
         }
     }
+}
+
+/// The shards one rebuild writes anew (`fix`), of which `copy` are moves
+/// read from where they are, and the disks the new ones may go to.
+#[derive(Clone, Copy)]
+struct Targets<'a> {
+    fix: &'a [usize],
+    copy: &'a [usize],
+    only: Option<&'a [Uuid]>,
 }
 
 enum Streamed {

@@ -15,7 +15,9 @@ use std::time::Duration;
 
 use anyhow::{Context, bail};
 use clap::Parser;
-use objectio_cluster::{DiskRecord, DiskState, Lease, OsdAlive, OsdRecord, Store, now_secs};
+use objectio_cluster::{
+    DiskRecord, DiskState, Lease, OsdAlive, OsdRecord, OsdService, Store, now_secs,
+};
 use tokio::net::TcpListener;
 
 /// Configuration of one OSD (flags, or `OBJECTIO_*` environment variables).
@@ -39,13 +41,9 @@ pub struct Config {
     /// machine's host name, so OSDs of one host share a domain).
     #[arg(long, env = "OBJECTIO_FAILURE_DOMAIN")]
     pub failure_domain: Option<String>,
-    /// A disk: a device or file path. Repeat for several disks.
-    #[arg(
-        long = "disk",
-        env = "OBJECTIO_OSD_DISKS",
-        value_delimiter = ',',
-        required = true
-    )]
+    /// A disk: a device or file path. Repeat for several disks. Disks an
+    /// operator added with `objectio-cli osd add --disks` are opened too.
+    #[arg(long = "disk", env = "OBJECTIO_OSD_DISKS", value_delimiter = ',')]
     pub disks: Vec<PathBuf>,
     /// I/O backend: auto (io_uring when the kernel allows it), uring or sync.
     #[arg(long, env = "OBJECTIO_OSD_BACKEND", default_value = "auto")]
@@ -149,14 +147,61 @@ fn check_disk_path(p: &std::path::Path) -> anyhow::Result<()> {
     }
 }
 
+/// The OSD was removed from the cluster (`osd remove`): the process is
+/// refused, and exits with [`Removed::EXIT_STATUS`] (its systemd unit does
+/// not restart it).
+#[derive(Debug)]
+pub struct Removed(pub String);
+
+impl Removed {
+    pub const EXIT_STATUS: u8 = 3;
+}
+
+impl std::fmt::Display for Removed {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "OSD {} was removed from the cluster (objectio-cli osd remove); \
+             `objectio-cli osd add --id {} --address HOST:PORT` makes it expected again",
+            self.0, self.0
+        )
+    }
+}
+
+impl std::error::Error for Removed {}
+
 /// Runs the OSD until the process is stopped.
 pub async fn run(cfg: Config) -> anyhow::Result<()> {
     let secret = cfg.check()?;
     let store = cfg.cluster.connect().await.context("connecting to etcd")?;
     let cc = store.wait_config(Duration::from_secs(60)).await?;
+    let expected = store
+        .get::<OsdRecord>(store.keys().osd(&cfg.id))
+        .await?
+        .map(|(r, _)| r);
+    if let Some(r) = &expected
+        && r.state == OsdService::Removed
+    {
+        return Err(Removed(cfg.id.clone()).into());
+    }
+    let mut wanted: Vec<PathBuf> = cfg.disks.clone();
+    for p in expected.iter().flat_map(|r| &r.disk_paths) {
+        if !wanted.iter().any(|w| w.as_os_str() == p.as_str()) {
+            wanted.push(PathBuf::from(p));
+        }
+    }
+    if wanted.is_empty() {
+        bail!(
+            "no disks: give --disk, or add them with `objectio-cli osd add --id {} --disks DEV`",
+            cfg.id
+        );
+    }
+    for d in &wanted {
+        check_disk_path(d)?;
+    }
     let mut disks = HashMap::new();
     let mut paths = HashMap::new();
-    for p in &cfg.disks {
+    for p in &wanted {
         let dev = objectio_engine::device::open(p, cfg.backend, cfg.disk_size)
             .with_context(|| format!("opening disk {}", p.display()))?;
         let opts = objectio_engine::OpenOptions {
@@ -183,15 +228,7 @@ pub async fn run(cfg: Config) -> anyhow::Result<()> {
             .map(|a| a.to_string())
             .unwrap_or(cfg.listen.clone())
     });
-    let rec = OsdRecord {
-        version: objectio_cluster::SCHEMA_VERSION,
-        id: cfg.id.clone(),
-        address: address.clone(),
-        failure_domain: cfg.failure_domain(),
-        disks: disks.keys().copied().collect(),
-        registered: now_secs(),
-    };
-    store.put(store.keys().osd(&cfg.id), &rec).await?;
+    register(&store, &cfg, &address, disks.keys().copied().collect()).await?;
     let scrubbed: scrub::Stats = Default::default();
     let mut published = HashMap::new();
     publish_disks(&store, &cfg.id, &disks, &paths, &scrubbed, &mut published).await?;
@@ -221,10 +258,19 @@ pub async fn run(cfg: Config) -> anyhow::Result<()> {
     let mut tick = tokio::time::interval(Duration::from_millis(cfg.publish_ms.clamp(100, 1000)));
     let mut last_publish = tokio::time::Instant::now();
     let mut stop = std::pin::pin!(objectio_cluster::args::shutdown_signal());
+    let mut removed = false;
     let signal = loop {
         tokio::select! {
             _ = tick.tick() => {}
             s = stop.as_mut() => break s,
+        }
+        match store.get::<OsdRecord>(store.keys().osd(&cfg.id)).await {
+            Ok(Some((r, _))) if r.state == OsdService::Removed => {
+                tracing::error!(osd = %cfg.id, "this OSD was removed from the cluster: stopping");
+                removed = true;
+                break "removed from the cluster";
+            }
+            _ => {}
         }
         if lease.as_ref().is_none_or(|l| l.is_lost()) {
             match register_alive(&store, &cfg, &alive).await {
@@ -269,6 +315,62 @@ pub async fn run(cfg: Config) -> anyhow::Result<()> {
         }
     }
     tracing::info!(osd = %cfg.id, "stopped");
+    if removed {
+        return Err(Removed(cfg.id.clone()).into());
+    }
+    Ok(())
+}
+
+/// Writes the OSD's registration (address, disks, failure domain), keeping
+/// what operators set (state, weight, added disks): an OSD added with
+/// `osd add` goes from `new` to `active` here, but only from the address
+/// it was added with; a removed one is refused.
+async fn register(
+    store: &Store,
+    cfg: &Config,
+    address: &str,
+    disks: Vec<uuid::Uuid>,
+) -> anyhow::Result<()> {
+    store
+        .update::<OsdRecord, anyhow::Error>(store.keys().osd(&cfg.id), |prev| {
+            let mut rec = prev.unwrap_or_else(|| OsdRecord {
+                version: objectio_cluster::SCHEMA_VERSION,
+                id: cfg.id.clone(),
+                address: address.to_string(),
+                failure_domain: cfg.failure_domain(),
+                disks: Vec::new(),
+                registered: 0,
+                state: OsdService::Active,
+                weight: None,
+                disk_paths: Vec::new(),
+                drain_started: 0,
+            });
+            match rec.state {
+                OsdService::Removed => return Err(Removed(cfg.id.clone()).into()),
+                OsdService::New if rec.address != address => bail!(
+                    "OSD {} was added with address {}, but this daemon advertises {address}: \
+                     start it with --advertise {} (or add it again with this address)",
+                    cfg.id,
+                    rec.address,
+                    rec.address
+                ),
+                OsdService::New => {
+                    tracing::info!(osd = %cfg.id, "the added OSD registered: it joins placement");
+                    rec.state = OsdService::Active;
+                }
+                _ => {}
+            }
+            // An operator's failure domain (osd add) wins over the host name.
+            if cfg.failure_domain.is_some() || rec.failure_domain.is_empty() {
+                rec.failure_domain = cfg.failure_domain();
+            }
+            rec.version = objectio_cluster::SCHEMA_VERSION;
+            rec.address = address.to_string();
+            rec.disks = disks.clone();
+            rec.registered = now_secs();
+            Ok(Some(rec))
+        })
+        .await?;
     Ok(())
 }
 
@@ -314,55 +416,39 @@ async fn publish_disks(
         }) {
             continue;
         }
-        let key = store.keys().disk(id);
         // Compare-and-swap on the record, so an in/out change made
         // meanwhile (by the meta's health controller or an operator) is
         // never overwritten with the state read before it.
-        loop {
-            let prev = store.get::<DiskRecord>(key.clone()).await?;
-            let (state, auto_out, last_scrub, scrub_errors) = prev
-                .as_ref()
-                .map(|(r, _)| (r.state, r.auto_out, r.last_scrub, r.scrub_errors))
-                .unwrap_or((DiskState::In, false, 0, 0));
-            // This process's scrub result, else the last one recorded.
-            let (last_scrub, scrub_errors) = if sc.finished > 0 {
-                (sc.finished, sc.errors)
-            } else {
-                (last_scrub, scrub_errors)
-            };
-            let rec = DiskRecord {
-                version: objectio_cluster::SCHEMA_VERSION,
-                id: *id,
-                osd: osd.to_string(),
-                path: paths.get(id).cloned().unwrap_or_default(),
-                capacity_bytes: u.capacity,
-                used_bytes: u.used,
-                free_bytes: u.free,
-                shards: u.shards,
-                backend: d.backend().to_string(),
-                weight: (u.capacity as f64 / (1u64 << 30) as f64).max(0.001),
-                state,
-                auto_out,
-                last_scrub,
-                scrub_errors,
-            };
-            let rev = prev.map(|(_, r)| r).unwrap_or(0);
-            let cmp = if rev == 0 {
-                etcd_client::Compare::version(key.clone(), etcd_client::CompareOp::Equal, 0)
-            } else {
-                etcd_client::Compare::mod_revision(key.clone(), etcd_client::CompareOp::Equal, rev)
-            };
-            let txn = etcd_client::Txn::new()
-                .when([cmp])
-                .and_then([etcd_client::TxnOp::put(
-                    key.clone(),
-                    objectio_cluster::store::encode(&rec),
-                    None,
-                )]);
-            if store.kv().txn(txn).await?.succeeded() {
-                break;
-            }
-        }
+        store
+            .update::<DiskRecord, objectio_cluster::Error>(store.keys().disk(id), |prev| {
+                let (state, auto_out, last_scrub, scrub_errors) = prev
+                    .as_ref()
+                    .map(|r| (r.state, r.auto_out, r.last_scrub, r.scrub_errors))
+                    .unwrap_or((DiskState::In, false, 0, 0));
+                // This process's scrub result, else the last one recorded.
+                let (last_scrub, scrub_errors) = if sc.finished > 0 {
+                    (sc.finished, sc.errors)
+                } else {
+                    (last_scrub, scrub_errors)
+                };
+                Ok(Some(DiskRecord {
+                    version: objectio_cluster::SCHEMA_VERSION,
+                    id: *id,
+                    osd: osd.to_string(),
+                    path: paths.get(id).cloned().unwrap_or_default(),
+                    capacity_bytes: u.capacity,
+                    used_bytes: u.used,
+                    free_bytes: u.free,
+                    shards: u.shards,
+                    backend: d.backend().to_string(),
+                    weight: (u.capacity as f64 / (1u64 << 30) as f64).max(0.001),
+                    state,
+                    auto_out,
+                    last_scrub,
+                    scrub_errors,
+                }))
+            })
+            .await?;
         published.insert(*id, (u, sc, std::time::Instant::now()));
     }
     Ok(())

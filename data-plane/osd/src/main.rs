@@ -1,6 +1,12 @@
 #[tokio::main]
 async fn main() -> std::process::ExitCode {
-    objectio_cluster::args::exit_code(run().await)
+    match run().await {
+        Err(e) if e.downcast_ref::<objectio_osd::Removed>().is_some() => {
+            eprintln!("error: {e:#}");
+            std::process::ExitCode::from(objectio_osd::Removed::EXIT_STATUS)
+        }
+        r => objectio_cluster::args::exit_code(r),
+    }
 }
 
 async fn run() -> anyhow::Result<()> {

@@ -449,6 +449,38 @@ impl Cluster {
         Ok(())
     }
 
+    /// Makes room for one more OSD (`osd<n+1>` in failure domain `domain`,
+    /// a file disk of its own), not started; its index.
+    pub fn add_osd_slot(&mut self, domain: &str) -> usize {
+        let id = format!("osd{}", self.osds.len() + 1);
+        self.osds.push(Osd {
+            disk: self.dir.path().join(format!("{id}.img")),
+            id,
+            port: free_port(),
+            domain: domain.to_string(),
+            child: None,
+        });
+        self.osds.len() - 1
+    }
+
+    /// Starts OSD `i` without `--disk` or `--failure-domain`: it opens the
+    /// disks `osd add` recorded for it and keeps the recorded domain.
+    pub fn start_added_osd(&mut self, i: usize) -> anyhow::Result<()> {
+        let o = &self.osds[i];
+        let mut cmd = Command::new(self.bin.join("objectio-osd"));
+        cmd.args(["--etcd", &self.etcd_url(), "--cluster", "it"])
+            .args(["--id", &o.id])
+            .arg("--listen")
+            .arg(format!("127.0.0.1:{}", o.port))
+            .args(["--disk-size", self.opts.disk_size])
+            .args(["--lease-ttl", &self.opts.lease_ttl.to_string()])
+            .args(["--publish-ms", "300"])
+            .env("OBJECTIO_CLUSTER_SECRET", &self.secret);
+        let child = self.spawn(&o.id.clone(), &mut cmd)?;
+        self.osds[i].child = Some(child);
+        Ok(())
+    }
+
     /// Waits until OSD `i` accepts connections (its liveness key may still
     /// be the previous process's until that lease expires).
     pub async fn wait_osd_listening(&self, i: usize) -> anyhow::Result<()> {

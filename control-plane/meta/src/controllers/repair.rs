@@ -151,7 +151,7 @@ pub async fn targeted(
         if let Some((rec, rev)) = store.get::<ObjectRecord>(okey.clone()).await? {
             match objects.repair(&rec, rev, &known).await {
                 Ok(Outcome::Healthy) | Ok(Outcome::Raced) => {}
-                Ok(Outcome::Repaired { shards, bytes }) => {
+                Ok(Outcome::Repaired { shards, bytes, .. }) => {
                     tracing::info!(%bucket, %key, "repaired as soon as it was reported");
                     done.0 += 1;
                     done.1 += shards as u64;
@@ -205,7 +205,11 @@ pub async fn targeted(
 /// (see [`Due`]), the map changed since the last one began, or an operator
 /// asked; `None` when idle (stopped, or nothing due), else whether the pass
 /// goes on. A whole pass not limited to one OSD also counts the objects
-/// degraded and at risk ([`Census`]), which `cluster status` shows.
+/// degraded and at risk ([`Census`]), which `cluster status` shows, moves
+/// the shards of draining OSDs, and rebalances when the capacity in service
+/// changed since the last rebalance (or an operator asked): such a pass
+/// first counts what it will move (`planning`), so that progress has a
+/// total.
 pub async fn step(
     store: &Store,
     objects: &Objects,
@@ -218,14 +222,50 @@ pub async fn step(
         return Ok(None);
     }
     let mut j = job(store).await?;
-    let fingerprint = objects.map().fingerprint();
+    let snap = objects.map();
+    let fingerprint = snap.fingerprint();
     if !j.running {
         let asked = ctl.requested_ms > j.handled_request_ms;
         let skipped = j.last.as_ref().is_some_and(|l| l.skipped_count > 0);
         let moved = fingerprint != j.map_fingerprint;
-        if !(asked || moved || due.sweep || due.needed || (due.retry && skipped)) {
+        let capacity = snap.capacity_fingerprint();
+        let rebalance_asked = ctl.rebalance_requested_ms > j.rebalance_handled_ms;
+        let rebalance = !ctl.rebalance_stopped
+            && snap.rebalance_ready()
+            && (capacity != j.rebalanced_fingerprint || rebalance_asked);
+        let mut draining: Vec<String> = snap
+            .osds
+            .values()
+            .filter(|o| snap.is_draining(&o.id))
+            .map(|o| o.id.clone())
+            .collect();
+        draining.sort();
+        let unfinished = draining
+            .iter()
+            .any(|o| j.drains.get(o).is_none_or(|d| d.drained_at == 0));
+        if !(asked
+            || moved
+            || rebalance
+            || due.sweep
+            || due.needed
+            || (due.retry && (skipped || unfinished)))
+        {
             return Ok(None);
         }
+        let whole = !(asked && ctl.osd.is_some());
+        let drains = draining
+            .iter()
+            .map(|o| {
+                let was = j.drains.remove(o).unwrap_or_default();
+                let d = objectio_cluster::DrainProgress {
+                    left: was.left,
+                    drained_at: was.drained_at,
+                    blocked_passes: was.blocked_passes,
+                    ..Default::default()
+                };
+                (o.clone(), d)
+            })
+            .collect();
         j = RepairJob {
             version: objectio_cluster::SCHEMA_VERSION,
             running: true,
@@ -235,17 +275,36 @@ pub async fn step(
             total_repaired_objects: j.total_repaired_objects,
             total_repaired_shards: j.total_repaired_shards,
             total_bytes_rebuilt: j.total_bytes_rebuilt,
+            total_moved_shards: j.total_moved_shards,
+            total_moved_bytes: j.total_moved_bytes,
             handled_request_ms: j.handled_request_ms.max(ctl.requested_ms),
+            rebalance_handled_ms: if rebalance && whole {
+                j.rebalance_handled_ms.max(ctl.rebalance_requested_ms)
+            } else {
+                j.rebalance_handled_ms
+            },
             osd: if asked { ctl.osd.clone() } else { None },
             census: j.census,
             // A pass over one OSD's objects does not stand for a whole one.
-            map_fingerprint: if asked && ctl.osd.is_some() {
-                j.map_fingerprint
-            } else {
+            map_fingerprint: if whole {
                 fingerprint
+            } else {
+                j.map_fingerprint
             },
+            planning: whole && (rebalance || !draining.is_empty()),
+            rebalancing: whole && rebalance,
+            capacity_fingerprint: capacity,
+            rebalanced_fingerprint: j.rebalanced_fingerprint,
+            rebalanced_at: j.rebalanced_at,
+            draining: if whole { draining } else { Vec::new() },
+            drains,
             ..Default::default()
         };
+    }
+    let mut known = objectio_object::known(store).await?;
+    known.rebalance = j.rebalancing && !ctl.rebalance_stopped;
+    if j.planning {
+        return plan_page(store, objects, &mut j, &known).await.map(Some);
     }
     let root = k.objects_root();
     let start = match &j.cursor {
@@ -264,7 +323,6 @@ pub async fn step(
             Some(GetOptions::new().with_range(end).with_limit(PAGE)),
         )
         .await?;
-    let known = objectio_object::known(store).await?;
     let began = Instant::now();
     let mut rebuilt = 0u64;
     let mut records = Vec::with_capacity(resp.kvs().len());
@@ -298,14 +356,21 @@ pub async fn step(
             match outcome {
                 Ok(Outcome::Healthy) => {}
                 Ok(Outcome::Raced) => now = None,
-                Ok(Outcome::Repaired { shards, bytes }) => {
-                    j.repaired_objects += 1;
+                Ok(Outcome::Repaired {
+                    shards,
+                    bytes,
+                    moved,
+                }) => {
+                    if shards > 0 {
+                        j.repaired_objects += 1;
+                        j.total_repaired_objects += 1;
+                    }
                     j.repaired_shards += shards as u64;
                     j.bytes_rebuilt += bytes;
-                    j.total_repaired_objects += 1;
                     j.total_repaired_shards += shards as u64;
                     j.total_bytes_rebuilt += bytes;
-                    rebuilt += bytes;
+                    rebuilt += bytes + moved.iter().map(|(_, b)| b).sum::<u64>();
+                    count_moved(&mut j, &objects.map(), &moved);
                     // Re-read: done means whole, not merely written.
                     now = store
                         .get::<ObjectRecord>(kv.key().to_vec())
@@ -337,6 +402,10 @@ pub async fn step(
                 }
                 if let Some(r) = now {
                     count(&mut j.counting, objects, &r);
+                    let segments = r.all_segments();
+                    for (osd, d) in j.drains.iter_mut() {
+                        d.pass_left += shards_on(&segments, osd);
+                    }
                 }
             }
             j.cursor = Some(String::from_utf8_lossy(&kv.key()[root.len()..]).into_owned());
@@ -354,6 +423,7 @@ pub async fn step(
         // The parts of uploads in progress, once per pass (uploads are few
         // next to objects: no cursor).
         repair_uploads(store, objects, &mut j, &known).await?;
+        finish_drains(store, &mut j).await?;
         j.running = false;
         j.passes += 1;
         j.cursor = None;
@@ -372,6 +442,17 @@ pub async fn step(
             c.counted = now_secs();
             j.census = Some(c);
         }
+        if j.rebalancing {
+            j.rebalanced_fingerprint = j.capacity_fingerprint;
+            j.rebalanced_at = now_secs();
+        }
+        if j.rebalance.moved_objects > 0 {
+            tracing::info!(
+                objects = j.rebalance.moved_objects,
+                bytes = j.rebalance.moved_bytes,
+                "rebalance pass done"
+            );
+        }
         if j.repaired_objects > 0 || j.skipped_count > 0 {
             tracing::info!(
                 scanned = j.scanned,
@@ -387,8 +468,182 @@ pub async fn step(
     Ok(Some(more))
 }
 
+/// Objects counted per planning page (records only: no shard is read).
+const PLAN_PAGE: i64 = 1000;
+
+/// Counts one page of what the pass will move: each draining OSD's shards,
+/// and the shards a rebalance moves; at the end of the index, the parts of
+/// uploads in progress too, and the pass goes on to its work.
+async fn plan_page(
+    store: &Store,
+    objects: &Objects,
+    j: &mut RepairJob,
+    known: &objectio_object::Known,
+) -> objectio_cluster::Result<bool> {
+    let k = store.keys();
+    let root = k.objects_root();
+    let start = match &j.cursor {
+        Some(c) => {
+            let mut s = format!("{root}{c}").into_bytes();
+            s.push(0);
+            s
+        }
+        None => root.clone().into_bytes(),
+    };
+    let end = prefix_end(root.as_bytes()).expect("prefix ends with '/'");
+    let resp = store
+        .kv()
+        .get(
+            start,
+            Some(GetOptions::new().with_range(end).with_limit(PLAN_PAGE)),
+        )
+        .await?;
+    let snap = objects.map();
+    for kv in resp.kvs() {
+        let rec: ObjectRecord = decode(kv.key(), kv.value())?;
+        plan_record(j, &snap, known, rec.ec, &rec.all_segments());
+        j.cursor = Some(String::from_utf8_lossy(&kv.key()[root.len()..]).into_owned());
+    }
+    if !resp.more() {
+        for (_, up) in store.list::<UploadRecord>(k.uploads_root()).await? {
+            for (_, part) in store
+                .list::<PartRecord>(k.parts_prefix(&up.upload_id))
+                .await?
+            {
+                plan_record(j, &snap, known, part.ec, &[part.segment()]);
+            }
+        }
+        j.planning = false;
+        j.cursor = None;
+        if j.rebalance.planned_objects > 0 || !j.draining.is_empty() {
+            tracing::info!(
+                rebalance_objects = j.rebalance.planned_objects,
+                rebalance_bytes = j.rebalance.planned_bytes,
+                draining = ?j.draining,
+                "pass planned its moves"
+            );
+        }
+    }
+    store.put(k.job("repair"), &*j).await?;
+    Ok(true)
+}
+
+/// Adds one object's (or part's) moves to the plan.
+fn plan_record(
+    j: &mut RepairJob,
+    snap: &objectio_object::map::Snapshot,
+    known: &objectio_object::Known,
+    ec: objectio_cluster::EcProfile,
+    segments: &[objectio_cluster::Segment],
+) {
+    let mut osds: Vec<&str> = Vec::new();
+    let mut rebalance = false;
+    for seg in segments {
+        let w = snap.work(seg, known);
+        let bytes = objectio_object::shard_size(ec, seg.size);
+        for i in &w.moves {
+            let Some(l) = &seg.shards[*i] else { continue };
+            match j.drains.get_mut(&l.osd) {
+                Some(d) => {
+                    d.moves.planned_bytes += bytes;
+                    if !osds.contains(&l.osd.as_str()) {
+                        d.moves.planned_objects += 1;
+                        osds.push(&l.osd);
+                    }
+                }
+                None => {
+                    j.rebalance.planned_bytes += bytes;
+                    if !rebalance {
+                        j.rebalance.planned_objects += 1;
+                        rebalance = true;
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// Counts one object's moved shards: to the drain of the OSD each came
+/// from, else to the rebalance.
+fn count_moved(j: &mut RepairJob, snap: &objectio_object::map::Snapshot, moved: &[(String, u64)]) {
+    let mut osds: Vec<&str> = Vec::new();
+    let mut rebalance = false;
+    for (osd, bytes) in moved {
+        j.total_moved_shards += 1;
+        j.total_moved_bytes += bytes;
+        let d = if snap.is_draining(osd) {
+            Some(j.drains.entry(osd.clone()).or_default())
+        } else {
+            j.drains.get_mut(osd)
+        };
+        match d {
+            Some(d) => {
+                d.moves.moved_bytes += bytes;
+                if !osds.contains(&osd.as_str()) {
+                    d.moves.moved_objects += 1;
+                    osds.push(osd);
+                }
+            }
+            None => {
+                j.rebalance.moved_bytes += bytes;
+                if !rebalance {
+                    j.rebalance.moved_objects += 1;
+                    rebalance = true;
+                }
+            }
+        }
+    }
+}
+
+/// Shards of `segments` on OSD `osd`.
+fn shards_on(segments: &[objectio_cluster::Segment], osd: &str) -> u64 {
+    segments
+        .iter()
+        .flat_map(|s| s.shards.iter().flatten())
+        .filter(|l| l.osd == osd)
+        .count() as u64
+}
+
+/// At the end of a whole pass: each OSD that drained from its start is
+/// drained when nothing references it any more (no object, no part of an
+/// upload, no write in progress).
+async fn finish_drains(store: &Store, j: &mut RepairJob) -> objectio_cluster::Result<()> {
+    if j.osd.is_some() || j.draining.is_empty() {
+        return Ok(());
+    }
+    let intents = store
+        .list::<objectio_cluster::IntentRecord>(store.keys().intents_prefix())
+        .await?;
+    for osd in &j.draining {
+        let Some(d) = j.drains.get_mut(osd) else {
+            continue;
+        };
+        let writing: u64 = intents
+            .iter()
+            .map(|(_, i)| shards_on(std::slice::from_ref(&i.segment), osd))
+            .sum();
+        let left = d.pass_left + writing;
+        d.left = Some(left);
+        if left > 0 && !d.blocked.is_empty() {
+            d.blocked_passes += 1;
+        } else {
+            d.blocked_passes = 0;
+        }
+        if left == 0 {
+            if d.drained_at == 0 {
+                d.drained_at = now_secs();
+                tracing::info!(%osd, "OSD drained: nothing references it");
+            }
+        } else {
+            d.drained_at = 0;
+            tracing::info!(%osd, left, "OSD not drained yet; another pass follows");
+        }
+    }
+    Ok(())
+}
+
 /// Repairs every part of every upload in progress (those with a shard on
-/// the pass's OSD, when it has one).
+/// the pass's OSD, when it has one), moving draining OSDs' shards too.
 async fn repair_uploads(
     store: &Store,
     objects: &Objects,
@@ -409,20 +664,40 @@ async fn repair_uploads(
             {
                 continue;
             }
+            let mut now = Some(part.clone());
             match objects
                 .repair_part(&up, &part, kv.mod_revision(), known)
                 .await
             {
-                Ok(Outcome::Repaired { shards, bytes }) => {
+                Ok(Outcome::Repaired {
+                    shards,
+                    bytes,
+                    moved,
+                }) => {
                     tracing::info!(bucket = %up.bucket, key = %up.key, upload = %up.upload_id, part = part.number, "part of an upload in progress repaired");
                     j.repaired_shards += shards as u64;
                     j.bytes_rebuilt += bytes;
                     j.total_repaired_shards += shards as u64;
                     j.total_bytes_rebuilt += bytes;
+                    count_moved(j, &objects.map(), &moved);
+                    now = None;
                 }
+                Ok(Outcome::Raced) => now = None,
                 Ok(_) => {}
                 Err(e) => {
                     tracing::warn!(bucket = %up.bucket, key = %up.key, part = part.number, error = %e, "could not repair a part of an upload in progress")
+                }
+            }
+            if now.is_none() {
+                now = store
+                    .get::<PartRecord>(kv.key().to_vec())
+                    .await?
+                    .map(|(p, _)| p);
+            }
+            if let Some(p) = now {
+                let segments = [p.segment()];
+                for (osd, d) in j.drains.iter_mut() {
+                    d.pass_left += shards_on(&segments, osd);
                 }
             }
         }
@@ -457,6 +732,13 @@ fn skip(j: &mut RepairJob, rec: &ObjectRecord, reason: String) {
     // Listed in the job (and counted in the pass summary): an object
     // waiting for a disk to place on is skipped every pass until one comes.
     tracing::debug!(bucket = %rec.bucket, key = %rec.key, %reason, "repair skipped an object");
+    let segments = rec.all_segments();
+    for (osd, d) in j.drains.iter_mut() {
+        if d.blocked.len() < 5 && shards_on(&segments, osd) > 0 {
+            d.blocked
+                .push(format!("{}/{}: {reason}", rec.bucket, rec.key));
+        }
+    }
     j.skipped_count += 1;
     if j.skipped.len() < SKIPPED_KEPT {
         j.skipped.push(SkippedObject {

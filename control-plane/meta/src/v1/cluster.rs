@@ -17,6 +17,101 @@ pub fn router() -> Router<AppState> {
     Router::new()
         .route("/api/v1/cluster/status", get(status))
         .route("/api/v1/cluster/members/{kind}/{id}", delete(forget))
+        .route("/api/v1/cluster/rebalance", get(rebalance_status))
+        .route(
+            "/api/v1/cluster/rebalance/start",
+            axum::routing::post(rebalance_start),
+        )
+        .route(
+            "/api/v1/cluster/rebalance/stop",
+            axum::routing::post(rebalance_stop),
+        )
+}
+
+async fn rebalance_out(st: &AppState) -> Result<RebalanceOut, ApiError> {
+    let j = crate::controllers::repair::job(&st.store).await?;
+    let c = crate::controllers::repair::control(&st.store).await?;
+    let snap = st.objects.map();
+    let now = objectio_cluster::now_secs();
+    let active = j.running && j.rebalancing;
+    let (objects_left, bytes_left) = j.rebalance.left();
+    let rate = if active {
+        j.rebalance.moved_bytes / now.saturating_sub(j.pass_started).max(1)
+    } else {
+        0
+    };
+    let counted = active && !j.planning;
+    let state = if c.rebalance_stopped {
+        "paused"
+    } else if active && j.planning {
+        "planning"
+    } else if active {
+        "moving"
+    } else if !snap.rebalance_ready() {
+        "waiting"
+    } else if snap.capacity_fingerprint() != j.rebalanced_fingerprint {
+        "pending"
+    } else {
+        "idle"
+    };
+    Ok(RebalanceOut {
+        state: state.into(),
+        moved_objects: j.rebalance.moved_objects,
+        moved_bytes: j.rebalance.moved_bytes,
+        objects_left: counted.then_some(objects_left),
+        bytes_left: counted.then_some(bytes_left),
+        rate_bytes_per_sec: rate,
+        eta_secs: (counted && rate > 0).then(|| bytes_left / rate),
+        pass_started: active.then(|| rfc3339(j.pass_started)),
+        last_finished: (j.rebalanced_at > 0).then(|| rfc3339(j.rebalanced_at)),
+        total_moved_shards: j.total_moved_shards,
+        total_moved_bytes: j.total_moved_bytes,
+    })
+}
+
+/// The rebalance: moving shards to their preferred placement after the
+/// capacity in service changed (an OSD or disk added, a weight changed).
+/// It runs by itself; this says how far it is.
+#[utoipa::path(get, path = "/api/v1/cluster/rebalance", operation_id = "cluster.rebalance_status", tag = "cluster",
+    security(("bearer" = [])),
+    responses((status = 200, body = RebalanceOut), (status = 401, body = ErrorOut)))]
+pub async fn rebalance_status(
+    _: Admin,
+    State(st): State<AppState>,
+) -> Result<Json<RebalanceOut>, ApiError> {
+    Ok(Json(rebalance_out(&st).await?))
+}
+
+/// Resumes a stopped rebalance and asks for one now, even with no
+/// capacity change (shards off their preferred placement move).
+#[utoipa::path(post, path = "/api/v1/cluster/rebalance/start", operation_id = "cluster.rebalance_start", tag = "cluster",
+    security(("bearer" = [])),
+    responses((status = 200, body = RebalanceOut), (status = 401, body = ErrorOut)))]
+pub async fn rebalance_start(
+    _: Admin,
+    State(st): State<AppState>,
+) -> Result<Json<RebalanceOut>, ApiError> {
+    crate::v1::repair::change_control(&st.store, |c| {
+        c.rebalance_stopped = false;
+        c.rebalance_requested_ms = objectio_cluster::now_millis();
+    })
+    .await?;
+    tracing::info!("rebalance started by an operator");
+    Ok(Json(rebalance_out(&st).await?))
+}
+
+/// Pauses rebalancing after the object under way (drains and repair go
+/// on); `rebalance start` resumes it.
+#[utoipa::path(post, path = "/api/v1/cluster/rebalance/stop", operation_id = "cluster.rebalance_stop", tag = "cluster",
+    security(("bearer" = [])),
+    responses((status = 200, body = RebalanceOut), (status = 401, body = ErrorOut)))]
+pub async fn rebalance_stop(
+    _: Admin,
+    State(st): State<AppState>,
+) -> Result<Json<RebalanceOut>, ApiError> {
+    crate::v1::repair::change_control(&st.store, |c| c.rebalance_stopped = true).await?;
+    tracing::info!("rebalance stopped by an operator");
+    Ok(Json(rebalance_out(&st).await?))
 }
 
 /// `gateway` → `gateways`, `meta` → `metas`.
@@ -111,7 +206,14 @@ pub async fn status(
 ) -> Result<Json<ClusterStatusOut>, ApiError> {
     let store = &st.store;
     let cc = store.config().await?;
-    let osds = store.list::<OsdRecord>(store.keys().osds_prefix()).await?;
+    // A removed OSD is gone; an added one not registered yet is expected,
+    // not down.
+    let osds: Vec<_> = store
+        .list::<OsdRecord>(store.keys().osds_prefix())
+        .await?
+        .into_iter()
+        .filter(|(_, o)| o.state != objectio_cluster::OsdService::Removed)
+        .collect();
     let up = alive(store, "osds").await?;
     let gateways = alive(store, "gateways").await?;
     let metas = alive(store, "metas").await?;
@@ -130,6 +232,7 @@ pub async fn status(
         .await?;
     let mut down: Vec<String> = osds
         .iter()
+        .filter(|(_, o)| o.state != objectio_cluster::OsdService::New)
         .map(|(_, o)| o.id.clone())
         .filter(|id| !up.contains(id))
         .collect();

@@ -93,7 +93,7 @@ pub async fn repair(
     out.outcome = match outcome {
         Outcome::Healthy => "healthy",
         Outcome::Raced => "raced",
-        Outcome::Repaired { shards, bytes } => {
+        Outcome::Repaired { shards, bytes, .. } => {
             out.shards_rebuilt = shards as u64;
             out.bytes_rebuilt = bytes;
             "repaired"

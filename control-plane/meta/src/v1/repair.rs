@@ -42,14 +42,33 @@ pub async fn start(
     if let Some(osd) = &input.osd {
         crate::v1::osds::known_osd(store, osd).await?;
     }
-    let ctl = objectio_cluster::RepairControl {
-        version: objectio_cluster::SCHEMA_VERSION,
-        stopped: false,
-        requested_ms: objectio_cluster::now_millis(),
-        osd: input.osd,
-    };
-    store.put(store.keys().job("repair-control"), &ctl).await?;
+    change_control(store, |c| {
+        c.stopped = false;
+        c.requested_ms = objectio_cluster::now_millis();
+        c.osd = input.osd.clone();
+    })
+    .await?;
     Ok(Json(status_out(&st).await?))
+}
+
+/// Changes the operator's control record of the repair controller (shared
+/// with rebalance's) by compare-and-swap, keeping what it does not touch.
+pub async fn change_control(
+    store: &objectio_cluster::Store,
+    mut f: impl FnMut(&mut objectio_cluster::RepairControl),
+) -> Result<(), ApiError> {
+    store
+        .update::<objectio_cluster::RepairControl, objectio_cluster::Error>(
+            store.keys().job("repair-control"),
+            |c| {
+                let mut c = c.unwrap_or_default();
+                c.version = objectio_cluster::SCHEMA_VERSION;
+                f(&mut c);
+                Ok(Some(c))
+            },
+        )
+        .await?;
+    Ok(())
 }
 
 /// Pauses the repair controller after the object under way (the pass keeps
@@ -58,11 +77,7 @@ pub async fn start(
     security(("bearer" = [])),
     responses((status = 200, body = RepairStatusOut), (status = 401, body = ErrorOut)))]
 pub async fn stop(_: Admin, State(st): State<AppState>) -> Result<Json<RepairStatusOut>, ApiError> {
-    let store = &st.store;
-    let mut ctl = crate::controllers::repair::control(store).await?;
-    ctl.version = objectio_cluster::SCHEMA_VERSION;
-    ctl.stopped = true;
-    store.put(store.keys().job("repair-control"), &ctl).await?;
+    change_control(&st.store, |c| c.stopped = true).await?;
     Ok(Json(status_out(&st).await?))
 }
 

@@ -324,6 +324,17 @@ async fn test_status_counts_gateways_that_joined_until_forgotten() {
     // one here: gateways coming and going do not change the map, and an
     // idle cluster is not scanned.
     wait_status(&c, 10, |s| s["objects"]["counted_at"].is_string()).await;
+    // Settled: the rebalance that follows the OSDs' registration is done.
+    let t = std::time::Instant::now();
+    while c.admin_json("/api/v1/cluster/rebalance").await.unwrap()["state"] != "idle"
+        || c.admin_json("/api/v1/repair").await.unwrap()["running"] != false
+    {
+        assert!(
+            t.elapsed() < std::time::Duration::from_secs(20),
+            "never settled"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
     let passes = c.admin_json("/api/v1/repair").await.unwrap()["passes"].clone();
     // Forgetting a live gateway is refused; an unknown kind is bad input.
     let (ok, _, err) = cli(&c, &["cluster", "forget", "gateway", "gw1"]);

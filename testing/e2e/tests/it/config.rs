@@ -230,3 +230,51 @@ fn test_check_config_fails_with_the_reason_for_missing_short_or_visible_secrets_
     assert!(ok, "{out}");
     assert!(!good.exists(), "--check-config created the disk");
 }
+
+/// Every shipped unit passes `systemd-analyze verify` (no systemd need
+/// run), in a root holding the built binaries where the units expect them
+/// and the system's own units; the guide's instance names included.
+#[test]
+fn test_systemd_units_verify_with_the_guides_instance_names() {
+    let root = tempfile::tempdir().unwrap();
+    let bin = root.path().join("usr/local/bin");
+    let units = root.path().join("etc/systemd/system");
+    std::fs::create_dir_all(&bin).unwrap();
+    std::fs::create_dir_all(&units).unwrap();
+    for b in ["objectio-meta", "objectio-osd", "objectio-gateway"] {
+        std::fs::copy(objectio_testkit::bin_dir().join(b), bin.join(b)).unwrap();
+    }
+    let lib = root.path().join("lib/systemd");
+    std::fs::create_dir_all(&lib).unwrap();
+    let copied = std::process::Command::new("cp")
+        .args(["-r", "/lib/systemd/system"])
+        .arg(&lib)
+        .status()
+        .unwrap();
+    assert!(copied.success(), "no /lib/systemd/system to verify against");
+    let shipped = concat!(env!("CARGO_MANIFEST_DIR"), "/../../packaging/systemd");
+    let mut names = Vec::new();
+    for (file, as_name) in [
+        ("objectio-meta.service", "objectio-meta.service"),
+        ("objectio-meta@.service", "objectio-meta@meta2.service"),
+        ("objectio-osd@.service", "objectio-osd@osd1.service"),
+        ("objectio-gateway.service", "objectio-gateway.service"),
+    ] {
+        std::fs::copy(format!("{shipped}/{file}"), units.join(as_name)).unwrap();
+        names.push(units.join(as_name));
+    }
+    let out = std::process::Command::new("systemd-analyze")
+        .arg("verify")
+        .arg(format!("--root={}", root.path().display()))
+        .args(&names)
+        .output()
+        .expect("systemd-analyze (Debian package systemd) is needed");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "systemd-analyze verify failed: {err}");
+    assert!(
+        err.trim().is_empty(),
+        "systemd-analyze verify warned: {err}"
+    );
+    let meta = std::fs::read_to_string(format!("{shipped}/objectio-meta@.service")).unwrap();
+    assert!(meta.contains("--id %i") && meta.contains("/etc/objectio/meta-%i.toml"));
+}

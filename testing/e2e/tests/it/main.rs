@@ -5,6 +5,7 @@
 mod admin;
 mod auth;
 mod authz;
+mod capacity;
 mod chaos;
 mod common;
 mod config;
