@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Brings up (or down) a local ObjectIO cluster: etcd, one objectio-meta, six
-# OSDs on three failure domains with file-backed disks, and the S3 gateway.
+# Brings up (or down) a local ObjectIO cluster: etcd, one objectio-meta, seven
+# OSDs on four failure domains with file-backed disks (so that one OSD can be
+# drained, as the operations guide's rolling upgrade does), and the S3 gateway.
 #
 #   scripts/dev-cluster.sh up      # install what is missing, build, start, print how to use it
 #   scripts/dev-cluster.sh down    # stop everything (data is kept under $OBJECTIO_DEV_DIR)
@@ -10,7 +11,7 @@
 #
 # Environment: OBJECTIO_DEV_DIR (default ./.dev-cluster), PROFILE (release|debug,
 # default release), OBJECTIO_DEV_DISK_SIZE (default 2GiB), OBJECTIO_DEV_OSDS
-# (default 6, two per failure domain), OBJECTIO_DEV_META_ARGS (more meta
+# (default 7: two per failure domain, osd7 alone on host4), OBJECTIO_DEV_META_ARGS (more meta
 # flags, e.g. "--down-out-interval-secs 30"), ports
 # ETCD_PORT (2379) META_PORT (9100) GATEWAY_PORT (9000) OSD_BASE_PORT (9201).
 set -euo pipefail
@@ -25,7 +26,7 @@ meta_port=${META_PORT:-9100}
 gw_port=${GATEWAY_PORT:-9000}
 osd_base=${OSD_BASE_PORT:-9201}
 disk_size=${OBJECTIO_DEV_DISK_SIZE:-2GiB}
-osds=${OBJECTIO_DEV_OSDS:-6}
+osds=${OBJECTIO_DEV_OSDS:-7}
 read -r -a meta_args <<<"${OBJECTIO_DEV_META_ARGS:-}"
 bin=$root/target/$profile
 

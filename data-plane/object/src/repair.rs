@@ -532,6 +532,22 @@ impl Objects {
                         .is_some_and(|l| snap.is_reachable(l))
                 })
                 .collect();
+            // A lost shard reported damaged, its OSD up, no intent or GC
+            // record naming its id there: its disk may take the rebuilt one.
+            let in_place: Vec<usize> = lost[si]
+                .iter()
+                .copied()
+                .filter(|i| {
+                    seg.shards[*i].as_ref().is_some_and(|l| {
+                        snap.is_reachable(l)
+                            && !snap.is_lost(l)
+                            && damaged.contains(&(seg.version_id, seg.part, *i, l.disk))
+                            && !known
+                                .named
+                                .contains(&(seg.version_id, seg.part, *i, l.disk))
+                    })
+                })
+                .collect();
             if copy.len() < plan[si].moves.len() {
                 tracing::info!(bucket = %rec.bucket, key = %rec.key, part = seg.part, shards = plan[si].moves.len() - copy.len(), "moving shards whose copy cannot be read: decoding them");
             }
@@ -546,6 +562,7 @@ impl Objects {
                         fix: &fix,
                         copy: &copy,
                         only: plan[si].only.as_deref(),
+                        in_place: &in_place,
                     },
                     &etag,
                     &known.named,
@@ -566,7 +583,12 @@ impl Objects {
                     let mut gone_live = gone.clone();
                     let mut fresh = gone.clone();
                     for (i, loc) in replaced {
-                        let was = target[i].take();
+                        let mut was = target[i].take();
+                        if was.as_ref() == Some(&loc) {
+                            // Rebuilt in place of its damaged copy (deleted
+                            // before): nothing of the old to free.
+                            was = None;
+                        }
                         if plan[si].moves.contains(&i) {
                             if let Some(w) = &was {
                                 moved.push((w.osd.clone(), per_shard));
@@ -729,29 +751,36 @@ impl Objects {
                     .any(|i| named.contains(&(seg.version_id, seg.part, *i, c.disk)))
             };
             let candidates: Vec<_> = candidates.into_iter().filter(|c| !blocked(c)).collect();
-            let targets = match objectio_cluster::placement::place_more(
-                seg.version_id.as_bytes(),
-                &candidates,
-                &kept,
-                k + m,
-                lost.len(),
-            ) {
-                Ok(t) => t,
-                Err(e) => return Ok(Rebuilt::Skipped(format!("no disk for a replacement: {e}"))),
-            };
-            let replaced: Vec<(usize, ShardLocation)> = lost
-                .iter()
-                .zip(&targets)
-                .map(|(i, c)| {
-                    (
-                        *i,
-                        ShardLocation {
-                            osd: c.osd.clone(),
-                            disk: c.disk,
-                        },
-                    )
-                })
-                .collect();
+            let replaced: Vec<(usize, ShardLocation)> =
+                match objectio_cluster::placement::place_more(
+                    seg.version_id.as_bytes(),
+                    &candidates,
+                    &kept,
+                    k + m,
+                    lost.len(),
+                ) {
+                    Ok(targets) => lost
+                        .iter()
+                        .zip(&targets)
+                        .map(|(i, c)| {
+                            (
+                                *i,
+                                ShardLocation {
+                                    osd: c.osd.clone(),
+                                    disk: c.disk,
+                                },
+                            )
+                        })
+                        .collect(),
+                    // Nowhere else under the cap: a damaged shard's own disk
+                    // takes its replacement (the damaged copy deleted first).
+                    Err(e) => match self.in_place(snap, seg, lost, &t, &kept, &candidates, k + m) {
+                        Some(r) => r,
+                        None => {
+                            return Ok(Rebuilt::Skipped(format!("no disk for a replacement: {e}")));
+                        }
+                    },
+                };
             // The intent first: from here on every shard written is named.
             let mut named = Segment {
                 shards: vec![None; seg.shards.len()],
@@ -809,6 +838,60 @@ impl Objects {
         ))
     }
 
+    /// Replacements for `lost` when some go back onto the disk of their own
+    /// damaged copy (in `t.in_place`, reachable): those first, the rest by
+    /// placement counting them as kept; `None` when that cannot place them
+    /// all either.
+    #[allow(clippy::too_many_arguments)]
+    fn in_place(
+        &self,
+        snap: &Snapshot,
+        seg: &Segment,
+        lost: &[usize],
+        t: &Targets<'_>,
+        kept: &[(Uuid, String)],
+        candidates: &[objectio_cluster::placement::Candidate],
+        total: usize,
+    ) -> Option<Vec<(usize, ShardLocation)>> {
+        let own: Vec<(usize, ShardLocation)> = lost
+            .iter()
+            .filter(|i| t.in_place.contains(i))
+            .filter_map(|i| Some((*i, seg.shards[*i].clone()?)))
+            .filter(|(_, l)| snap.is_reachable(l))
+            .collect();
+        if own.is_empty() {
+            return None;
+        }
+        let mut kept = kept.to_vec();
+        for (_, l) in &own {
+            kept.push((l.disk, snap.osds.get(&l.osd)?.failure_domain.clone()));
+        }
+        let rest: Vec<usize> = lost
+            .iter()
+            .copied()
+            .filter(|i| !own.iter().any(|(j, _)| j == i))
+            .collect();
+        let more = objectio_cluster::placement::place_more(
+            seg.version_id.as_bytes(),
+            candidates,
+            &kept,
+            total,
+            rest.len(),
+        )
+        .ok()?;
+        let mut out = own;
+        out.extend(rest.into_iter().zip(more).map(|(i, c)| {
+            (
+                i,
+                ShardLocation {
+                    osd: c.osd,
+                    disk: c.disk,
+                },
+            )
+        }));
+        Some(out)
+    }
+
     /// Streams every stripe's reconstructed chunks to the new shards and
     /// seals them. A replaced shard is read too when `seg` has a copy of it
     /// the record does not name (found elsewhere by a forced repair). When
@@ -851,6 +934,17 @@ impl Objects {
                     None
                 },
             };
+            if recorded.shards[*i].as_ref() == Some(loc) {
+                // In place of its damaged copy: that goes first (a disk
+                // holds one shard of an id).
+                let id = shard_id(seg.version_id, seg.part, *i);
+                match self.inner.shards.delete(&addr, loc.disk, id).await {
+                    Ok(()) => {}
+                    Err(e) if e.code() == Some(objectio_shard::proto::ErrorCode::NotFound) => {}
+                    Err(e) => return Err(e.into()),
+                }
+                tracing::info!(bucket = %rec.bucket, key = %rec.key, shard = i, disk = %loc.disk, "rebuilding a damaged shard in place: no other disk under the failure-domain cap");
+            }
             match self.inner.shards.put(&addr, loc.disk, header).await {
                 Ok(p) => puts.push((*i, p)),
                 Err(e) if e.code() == Some(objectio_shard::proto::ErrorCode::Exists) => {
@@ -931,6 +1025,8 @@ struct Targets<'a> {
     fix: &'a [usize],
     copy: &'a [usize],
     only: Option<&'a [Uuid]>,
+    /// Damaged shards whose replacement may take their own disk.
+    in_place: &'a [usize],
 }
 
 enum Streamed {

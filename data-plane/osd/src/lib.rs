@@ -199,25 +199,10 @@ pub async fn run(cfg: Config) -> anyhow::Result<()> {
     for d in &wanted {
         check_disk_path(d)?;
     }
-    let mut disks = HashMap::new();
+    let disks = server::Disks::default();
     let mut paths = HashMap::new();
     for p in &wanted {
-        let dev = objectio_engine::device::open(p, cfg.backend, cfg.disk_size)
-            .with_context(|| format!("opening disk {}", p.display()))?;
-        let opts = objectio_engine::OpenOptions {
-            cluster_id: cc.cluster_id,
-            osd_id: cfg.id.clone(),
-            force: cfg.force,
-            checkpoint_interval: objectio_engine::engine::CHECKPOINT_INTERVAL,
-        };
-        let engine = objectio_engine::Engine::open(dev, opts)
-            .await
-            .with_context(|| format!("opening disk {}", p.display()))?;
-        if disks.contains_key(&engine.disk_id()) {
-            bail!("disk {} is given twice ({})", engine.disk_id(), p.display());
-        }
-        paths.insert(engine.disk_id(), p.display().to_string());
-        disks.insert(engine.disk_id(), engine);
+        open_disk(&cfg, cc.cluster_id, p, &disks, &mut paths).await?;
     }
     let listener = TcpListener::bind(&cfg.listen)
         .await
@@ -228,7 +213,7 @@ pub async fn run(cfg: Config) -> anyhow::Result<()> {
             .map(|a| a.to_string())
             .unwrap_or(cfg.listen.clone())
     });
-    register(&store, &cfg, &address, disks.keys().copied().collect()).await?;
+    register(&store, &cfg, &address, disk_ids(&disks)).await?;
     let scrubbed: scrub::Stats = Default::default();
     let mut published = HashMap::new();
     publish_disks(&store, &cfg.id, &disks, &paths, &scrubbed, &mut published).await?;
@@ -248,7 +233,7 @@ pub async fn run(cfg: Config) -> anyhow::Result<()> {
     });
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let server = tokio::spawn(server::serve(listener, state, stop_rx));
-    tracing::info!(osd = %cfg.id, %address, disks = disks.len(), "OSD serving");
+    tracing::info!(osd = %cfg.id, %address, disks = disks.all().len(), "OSD serving");
 
     let alive = OsdAlive {
         address,
@@ -259,6 +244,7 @@ pub async fn run(cfg: Config) -> anyhow::Result<()> {
     let mut last_publish = tokio::time::Instant::now();
     let mut stop = std::pin::pin!(objectio_cluster::args::shutdown_signal());
     let mut removed = false;
+    let mut failed = std::collections::HashSet::new();
     let signal = loop {
         tokio::select! {
             _ = tick.tick() => {}
@@ -269,6 +255,41 @@ pub async fn run(cfg: Config) -> anyhow::Result<()> {
                 tracing::error!(osd = %cfg.id, "this OSD was removed from the cluster: stopping");
                 removed = true;
                 break "removed from the cluster";
+            }
+            Ok(Some((r, _))) => {
+                // Disks an operator added while it runs: opened now.
+                let mut added = false;
+                for p in &r.disk_paths {
+                    if paths.values().any(|have| have == p) || failed.contains(p) {
+                        continue;
+                    }
+                    match open_disk(
+                        &cfg,
+                        cc.cluster_id,
+                        std::path::Path::new(p),
+                        &disks,
+                        &mut paths,
+                    )
+                    .await
+                    {
+                        Ok(id) => {
+                            tracing::info!(osd = %cfg.id, disk = %id, path = %p, "added disk opened");
+                            added = true;
+                        }
+                        Err(e) => {
+                            tracing::error!(osd = %cfg.id, path = %p, error = %format!("{e:#}"), "cannot open an added disk");
+                            // Not again every tick: the next start retries.
+                            failed.insert(p.clone());
+                        }
+                    }
+                }
+                if added {
+                    if let Err(e) = register(&store, &cfg, &alive.address, disk_ids(&disks)).await {
+                        tracing::warn!(error = %e, "could not register the added disk; retrying");
+                    }
+                    last_publish =
+                        tokio::time::Instant::now() - Duration::from_millis(cfg.publish_ms);
+                }
             }
             _ => {}
         }
@@ -309,7 +330,7 @@ pub async fn run(cfg: Config) -> anyhow::Result<()> {
     )
     .await;
     // A checkpoint now leaves nothing to replay at the next start.
-    for (id, d) in &disks {
+    for (id, d) in disks.all() {
         if let Err(e) = d.checkpoint_now().await {
             tracing::warn!(disk = %id, error = %e, "could not checkpoint at stop");
         }
@@ -319,6 +340,40 @@ pub async fn run(cfg: Config) -> anyhow::Result<()> {
         return Err(Removed(cfg.id.clone()).into());
     }
     Ok(())
+}
+
+/// The ids of the OSD's disks.
+fn disk_ids(disks: &server::Disks) -> Vec<uuid::Uuid> {
+    disks.all().into_iter().map(|(id, _)| id).collect()
+}
+
+/// Opens (formatting when new) the disk at `p` and adds it to `disks`.
+async fn open_disk(
+    cfg: &Config,
+    cluster_id: uuid::Uuid,
+    p: &std::path::Path,
+    disks: &server::Disks,
+    paths: &mut HashMap<uuid::Uuid, String>,
+) -> anyhow::Result<uuid::Uuid> {
+    check_disk_path(p)?;
+    let dev = objectio_engine::device::open(p, cfg.backend, cfg.disk_size)
+        .with_context(|| format!("opening disk {}", p.display()))?;
+    let opts = objectio_engine::OpenOptions {
+        cluster_id,
+        osd_id: cfg.id.clone(),
+        force: cfg.force,
+        checkpoint_interval: objectio_engine::engine::CHECKPOINT_INTERVAL,
+    };
+    let engine = objectio_engine::Engine::open(dev, opts)
+        .await
+        .with_context(|| format!("opening disk {}", p.display()))?;
+    let id = engine.disk_id();
+    if disks.contains(&id) {
+        bail!("disk {id} is given twice ({})", p.display());
+    }
+    paths.insert(id, p.display().to_string());
+    disks.insert(id, engine);
+    Ok(id)
 }
 
 /// Writes the OSD's registration (address, disks, failure domain), keeping
@@ -395,7 +450,7 @@ const REPUBLISH_EVERY: Duration = Duration::from_secs(60);
 async fn publish_disks(
     store: &Store,
     osd: &str,
-    disks: &HashMap<uuid::Uuid, Arc<objectio_engine::Engine>>,
+    disks: &server::Disks,
     paths: &HashMap<uuid::Uuid, String>,
     scrubbed: &scrub::Stats,
     published: &mut HashMap<
@@ -403,7 +458,8 @@ async fn publish_disks(
         (objectio_engine::Usage, scrub::DiskScrub, std::time::Instant),
     >,
 ) -> objectio_cluster::Result<()> {
-    for (id, d) in disks {
+    for (id, d) in disks.all() {
+        let id = &id;
         let u = d.usage();
         let sc = scrubbed
             .lock()

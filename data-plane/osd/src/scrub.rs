@@ -37,7 +37,7 @@ pub struct Settings {
 pub async fn run(
     store: Store,
     osd: String,
-    disks: HashMap<Uuid, Arc<Engine>>,
+    disks: crate::server::Disks,
     stats: Stats,
     s: Settings,
 ) {
@@ -52,10 +52,10 @@ pub async fn run(
         }
         served_request = served_request.max(asked);
         tracing::info!(osd = %osd, "scrub pass starting");
-        for (id, e) in &disks {
-            let errors = pass(&store, &osd, *id, e, s.max_bytes_per_sec).await;
+        for (id, e) in disks.all() {
+            let errors = pass(&store, &osd, id, &e, s.max_bytes_per_sec).await;
             stats.lock().expect("scrub stats").insert(
-                *id,
+                id,
                 DiskScrub {
                     finished: now_secs(),
                     errors,

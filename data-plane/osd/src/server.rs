@@ -9,10 +9,43 @@ use tokio::io::{AsyncWriteExt, BufStream};
 use tokio::net::{TcpListener, TcpStream};
 use uuid::Uuid;
 
+/// The OSD's disks, shared by the server, scrub and the publishing of
+/// usage; a disk added while the OSD runs (`osd add --id ID --disks DEV`)
+/// joins them.
+#[derive(Clone, Default)]
+pub struct Disks(Arc<std::sync::RwLock<HashMap<Uuid, Arc<Engine>>>>);
+
+impl Disks {
+    pub fn get(&self, id: &Uuid) -> Option<Arc<Engine>> {
+        self.0.read().expect("disks lock").get(id).cloned()
+    }
+
+    /// Every disk now, by id.
+    pub fn all(&self) -> Vec<(Uuid, Arc<Engine>)> {
+        let mut v: Vec<_> = self
+            .0
+            .read()
+            .expect("disks lock")
+            .iter()
+            .map(|(k, e)| (*k, e.clone()))
+            .collect();
+        v.sort_by_key(|(k, _)| *k);
+        v
+    }
+
+    pub fn contains(&self, id: &Uuid) -> bool {
+        self.0.read().expect("disks lock").contains_key(id)
+    }
+
+    pub fn insert(&self, id: Uuid, e: Arc<Engine>) {
+        self.0.write().expect("disks lock").insert(id, e);
+    }
+}
+
 /// What a connection handler needs.
 pub struct ServerState {
     pub secret: Vec<u8>,
-    pub disks: HashMap<Uuid, Arc<Engine>>,
+    pub disks: Disks,
 }
 
 fn err_reply(e: &EngineError) -> Reply {
@@ -198,14 +231,14 @@ async fn handle(
                     })
                 });
                 let ids: Vec<_> = ids.collect();
-                for (disk, engine) in state.disks.iter() {
+                for (disk, engine) in state.disks.all() {
                     for id in &ids {
                         // Absent, or its header unreadable: not a shard to
                         // rebuild from.
                         let Ok(e) = engine.entry(id) else { continue };
                         if let Ok(h) = engine.read_header(&e).await {
                             shards.push(FoundShard {
-                                disk: *disk,
+                                disk,
                                 stat: ShardStat {
                                     size: e.geometry().shard_size(),
                                     etag: h.etag,

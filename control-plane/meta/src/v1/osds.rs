@@ -172,15 +172,16 @@ pub async fn add(
         })
         .await?
         .expect("always written");
+    let running = alive(store, "osds").await?.contains(&id);
     let message = if created {
         format!(
             "start its daemon: objectio-osd --id {id} --advertise {} (systemd: objectio-osd@{id}); it joins placement when it registers",
             rec.address
         )
-    } else if rec.disks.is_empty() {
-        "its daemon opens the added disks when it starts".to_string()
+    } else if running {
+        "its daemon opens the added disks now; a rebalance then moves shards onto them".to_string()
     } else {
-        format!("restart its daemon to open the added disks: systemctl restart objectio-osd@{id}")
+        "its daemon opens the added disks when it starts".to_string()
     };
     tracing::info!(osd = %id, created, disks = ?input.disks, "OSD added by an operator");
     Ok(Json(OsdAddOut {

@@ -338,6 +338,49 @@ async fn test_osd_add_is_new_until_it_registers_then_rebalance_moves_about_one_i
     );
     assert!(shards_on(&c, "osd7").await > 0);
     check_all(&s3c, "grow", &objs).await;
+
+    // A disk added to the running OSD: opened at once, and rebalanced onto.
+    let second = c.dir.path().join("osd7-b.img").display().to_string();
+    let (ok, out, err) = cli(&c, &["osd", "add", "--id", "osd7", "--disks", &second]);
+    assert!(ok, "{err}");
+    assert!(out.contains("opens the added disks now"), "{out}");
+    let v = wait_json(&c, "/api/v1/osds", 30, |v| {
+        v["osds"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|o| o["id"] == "osd7" && o["disks"].as_array().unwrap().len() == 2)
+    })
+    .await;
+    let new_disk: uuid::Uuid = v["osds"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|o| o["id"] == "osd7")
+        .unwrap()["disks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|d| d["path"] == second.as_str())
+        .unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    let moved_before = r["total_moved_shards"].as_u64().unwrap();
+    wait_json(&c, "/api/v1/cluster/rebalance", 180, |v| {
+        v["state"] == "idle" && v["total_moved_shards"].as_u64() > Some(moved_before)
+    })
+    .await;
+    let on_new = records(&c)
+        .await
+        .iter()
+        .flat_map(|r| r.shards.clone())
+        .flatten()
+        .filter(|l| l.disk == new_disk)
+        .count();
+    assert!(on_new > 0, "nothing moved onto the added disk");
+    check_all(&s3c, "grow", &objs).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
