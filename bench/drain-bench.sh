@@ -41,6 +41,8 @@ echo "== filling: $count x 64 MiB"
 echo "== idle: 100 x 4 MiB, concurrency 4"
 "$bench" --bucket base --size 4MiB --count 100 --concurrency 4 | grep -E "^(PUT|GET)"
 
+moved_total() { curl -fsS -H "Authorization: Bearer $OBJECTIO_TOKEN" "$OBJECTIO_ENDPOINT/api/v1/cluster/rebalance" | json "d['total_moved_bytes']"; }
+before=$(moved_total)
 # The OSD with the most shards that drain allows (one of a host with spares).
 victim=""
 for id in $("$cli" osd list --format json | json "' '.join(o['id'] for o in sorted(d['osds'], key=lambda o: -sum(x['shards'] for x in o['disks'])))"); do
@@ -48,13 +50,12 @@ for id in $("$cli" osd list --format json | json "' '.join(o['id'] for o in sort
 done
 [ -n "$victim" ] || { echo "no OSD can be drained" >&2; exit 1; }
 t0=$(now)
-held=$("$cli" osd list --format json | json "sum(x['used_bytes'] for o in d['osds'] if o['id']=='$victim' for x in o['disks'])")
-echo "== draining $victim ($(( held / 1048576 )) MiB of shards)"
+echo "== draining $victim"
 echo "== while draining: 100 x 4 MiB, concurrency 4"
 "$bench" --bucket during --size 4MiB --count 100 --concurrency 4 | grep -E "^(PUT|GET)"
 "$cli" osd wait-drained "$victim" >/dev/null
 t1=$(now)
-moved=$(curl -fsS -H "Authorization: Bearer $OBJECTIO_TOKEN" "$OBJECTIO_ENDPOINT/api/v1/cluster/rebalance" | json "d['total_moved_bytes']")
+moved=$(( $(moved_total) - before ))
 python3 - "$t0" "$t1" "$moved" <<'PY'
 import sys
 a, b, m = map(float, sys.argv[1:])
