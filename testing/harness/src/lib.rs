@@ -409,6 +409,7 @@ impl Cluster {
                     "--down-out-interval-secs",
                     &self.opts.down_out_secs.to_string(),
                 ])
+                .args(&self.opts.meta_args)
                 .env("OBJECTIO_ADMIN_TOKEN", &self.token)
                 .env("OBJECTIO_CLUSTER_SECRET", &self.secret),
         )?;

@@ -244,6 +244,17 @@ async fn test_osd_add_is_new_until_it_registers_then_rebalance_moves_about_one_i
     let (ok, _, err) = cli(&c, &["osd", "add", "--id", "osd9", "--disks", "/x"]);
     assert!(!ok && err.contains("--address"), "{err}");
 
+    let (ok, _, err) = cli(&c, &["osd", "add", "--address", "h:9200", "--weight=-1"]);
+    assert!(!ok && err.contains("weight must be"), "{err}");
+    let (ok, _, err) = cli(&c, &["osd", "add", "--id", "a/b", "--address", "h:9200"]);
+    assert!(!ok && err.contains("malformed OSD id"), "{err}");
+    let (ok, _, err) = cli(&c, &["osd", "reweight", "osd1", "0"]);
+    assert!(!ok && err.contains("weight must be"), "{err}");
+
+    // Rebalance paused first: the new OSD takes new shards, old ones stay.
+    let (ok, out, _) = cli(&c, &["cluster", "rebalance", "stop"]);
+    assert!(ok && out.contains("paused"), "{out}");
+
     // Added: `new` until its daemon registers; takes no shards meanwhile.
     let i = c.add_osd_slot("host4");
     let addr = format!("127.0.0.1:{}", c.osds[i].port);
@@ -285,7 +296,20 @@ async fn test_osd_add_is_new_until_it_registers_then_rebalance_moves_about_one_i
     })
     .await;
 
-    // The rebalance runs by itself, and says so.
+    // Paused: the pass the new OSD starts moves nothing.
+    let passes = c.admin_json("/api/v1/repair").await.unwrap()["passes"]
+        .as_u64()
+        .unwrap();
+    wait_json(&c, "/api/v1/repair", 60, |v| {
+        v["passes"].as_u64().unwrap() > passes && v["running"] == false
+    })
+    .await;
+    let r = c.admin_json("/api/v1/cluster/rebalance").await.unwrap();
+    assert_eq!(r["state"], "paused", "{r}");
+    assert_eq!(r["total_moved_shards"], 0, "{r}");
+    // Resumed: the rebalance runs by itself, and says so.
+    let (ok, _, err) = cli(&c, &["cluster", "rebalance", "start"]);
+    assert!(ok, "{err}");
     let t = Instant::now();
     let r = wait_json(&c, "/api/v1/cluster/rebalance", 180, |v| {
         v["state"] == "idle" && v["total_moved_shards"].as_u64() > Some(0)
@@ -308,6 +332,13 @@ async fn test_osd_add_is_new_until_it_registers_then_rebalance_moves_about_one_i
             total += 1;
             if l.as_ref().map(|l| l.disk) != was[i] {
                 moved += 1;
+                // Only the new disk entered the preferred sets.
+                assert_eq!(
+                    l.as_ref().map(|l| l.osd.as_str()),
+                    Some("osd7"),
+                    "{}",
+                    r.key
+                );
             }
         }
         // Never below the failure-domain spread: at most 2 per domain.
@@ -420,6 +451,9 @@ async fn test_drain_under_load_moves_every_shard_and_loses_nothing() {
     assert!(out.contains("draining"), "{out}");
     // Already draining: said again, not refused.
     assert!(cli(&c, &["osd", "drain", "osd1"]).0);
+    // A second drain on its host would leave it one disk: refused, saying why.
+    let (ok, _, err) = cli(&c, &["osd", "drain", "osd4"]);
+    assert!(!ok && err.contains("with osd1 draining too"), "{err}");
     let (ok, out, err) = cli_bg(&c, &["osd", "wait-drained", "osd1", "--timeout", "180s"]).await;
     let secs = t.elapsed().as_secs_f64();
     assert!(ok, "wait-drained failed: {out} {err}");
@@ -532,8 +566,12 @@ async fn test_undrain_midway_keeps_moved_shards_moved_and_remove_needs_force() {
     .await;
     assert!(d["objects_left"].as_u64().unwrap() > 0, "{d}");
     // wait-drained with a short timeout fails, with the reason.
-    let (ok, _, err) = cli_bg(&c, &["osd", "wait-drained", "osd7", "--timeout", "1s"]).await;
-    assert!(!ok && err.contains("timed out"), "{err}");
+    let (ok, out, err) = cli_bg(&c, &["osd", "wait-drained", "osd7", "--timeout", "1s"]).await;
+    assert!(
+        !ok && err.contains("timed out"),
+        "{out} {err} {d} {}",
+        c.admin_json("/api/v1/repair").await.unwrap()
+    );
     let (ok, out, err) = cli(&c, &["osd", "undrain", "osd7"]);
     assert!(ok, "{err}");
     assert!(out.contains("back in service"), "{out}");
