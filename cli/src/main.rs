@@ -379,6 +379,12 @@ impl Api {
         format!("{}{}", self.endpoint.trim_end_matches('/'), path)
     }
 
+    async fn post<T: DeserializeOwned>(&self, path: &str) -> anyhow::Result<T> {
+        self.send(self.http.post(self.url(path)))
+            .await?
+            .context("empty response")
+    }
+
     async fn get<T: DeserializeOwned>(&self, path: &str) -> anyhow::Result<T> {
         self.send(self.http.get(self.url(path)))
             .await?
@@ -727,10 +733,7 @@ async fn admin(
         AdminCmd::Osd {
             cmd: OsdCmd::Scrub { id },
         } => {
-            let r: ScrubRequestOut = api
-                .send(api.http.post(api.url(&format!("/api/v1/osds/{id}/scrub"))))
-                .await?
-                .context("empty response")?;
+            let r: ScrubRequestOut = api.post(&format!("/api/v1/osds/{id}/scrub")).await?;
             print(o, &r, |r| {
                 format!(
                     "scrub of {} asked for at {}\n",
@@ -810,10 +813,7 @@ async fn admin(
         AdminCmd::Osd {
             cmd: OsdCmd::Drain { id },
         } => {
-            let r: DrainOut = api
-                .send(api.http.post(api.url(&format!("/api/v1/osds/{id}/drain"))))
-                .await?
-                .context("empty response")?;
+            let r: DrainOut = api.post(&format!("/api/v1/osds/{id}/drain")).await?;
             print(o, &r, |r| {
                 format!(
                     "{}: draining; no new shards go to it and its shards move elsewhere\nwait with: objectio-cli osd wait-drained {}\n",
@@ -824,13 +824,7 @@ async fn admin(
         AdminCmd::Osd {
             cmd: OsdCmd::Undrain { id },
         } => {
-            let r: DrainOut = api
-                .send(
-                    api.http
-                        .post(api.url(&format!("/api/v1/osds/{id}/undrain"))),
-                )
-                .await?
-                .context("empty response")?;
+            let r: DrainOut = api.post(&format!("/api/v1/osds/{id}/undrain")).await?;
             print(o, &r, |r| {
                 format!(
                     "{}: back in service ({} objects moved off it stay moved)\n",
@@ -878,10 +872,7 @@ async fn admin(
             };
             let mut r: RebalanceOut = match path {
                 None => api.get("/api/v1/cluster/rebalance").await?,
-                Some(p) => api
-                    .send(api.http.post(api.url(p)))
-                    .await?
-                    .context("empty response")?,
+                Some(p) => api.post(p).await?,
             };
             if matches!(cmd, RebalanceCmd::Status { watch: true }) && o == Output::Table {
                 let mut bar = Bar::new();
@@ -1011,10 +1002,7 @@ async fn admin(
         AdminCmd::Repair {
             cmd: RepairCmd::Stop,
         } => {
-            let r: RepairStatusOut = api
-                .send(api.http.post(api.url("/api/v1/repair/stop")))
-                .await?
-                .context("empty response")?;
+            let r: RepairStatusOut = api.post("/api/v1/repair/stop").await?;
             print(o, &r, repair_text);
         }
         AdminCmd::User { cmd } => user(&api, o, cmd).await?,
@@ -1128,13 +1116,7 @@ fn deleted(d: &DeletedOut) -> String {
 }
 
 async fn osd_state(api: &Api, o: Output, id: &str, state: &str) -> anyhow::Result<()> {
-    let r: OsdStateChangeOut = api
-        .send(
-            api.http
-                .post(api.url(&format!("/api/v1/osds/{id}/{state}"))),
-        )
-        .await?
-        .context("empty response")?;
+    let r: OsdStateChangeOut = api.post(&format!("/api/v1/osds/{id}/{state}")).await?;
     print(o, &r, |r| {
         format!(
             "{} is {}: {} disk(s) changed\n",

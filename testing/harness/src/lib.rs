@@ -433,15 +433,25 @@ impl Cluster {
 
     /// Starts (or restarts) OSD `i` (0-based).
     pub fn start_osd(&mut self, i: usize) -> anyhow::Result<()> {
+        self.spawn_osd(i, true)
+    }
+
+    /// Starts OSD `i`, with its `--disk` and `--failure-domain` or (for
+    /// one `osd add` recorded) without: it opens the disks recorded for it
+    /// and keeps the recorded domain.
+    fn spawn_osd(&mut self, i: usize, flags: bool) -> anyhow::Result<()> {
         let o = &self.osds[i];
         let mut cmd = Command::new(self.bin.join("objectio-osd"));
         cmd.args(["--etcd", &self.etcd_url(), "--cluster", "it"])
-            .args(["--id", &o.id, "--failure-domain", &o.domain])
+            .args(["--id", &o.id])
             .arg("--listen")
-            .arg(format!("127.0.0.1:{}", o.port))
-            .arg("--disk")
-            .arg(&o.disk)
-            .args(["--disk-size", self.opts.disk_size])
+            .arg(format!("127.0.0.1:{}", o.port));
+        if flags {
+            cmd.args(["--failure-domain", &o.domain])
+                .arg("--disk")
+                .arg(&o.disk);
+        }
+        cmd.args(["--disk-size", self.opts.disk_size])
             .args(["--lease-ttl", &self.opts.lease_ttl.to_string()])
             .args(["--publish-ms", "300"])
             .env("OBJECTIO_CLUSTER_SECRET", &self.secret);
@@ -467,19 +477,7 @@ impl Cluster {
     /// Starts OSD `i` without `--disk` or `--failure-domain`: it opens the
     /// disks `osd add` recorded for it and keeps the recorded domain.
     pub fn start_added_osd(&mut self, i: usize) -> anyhow::Result<()> {
-        let o = &self.osds[i];
-        let mut cmd = Command::new(self.bin.join("objectio-osd"));
-        cmd.args(["--etcd", &self.etcd_url(), "--cluster", "it"])
-            .args(["--id", &o.id])
-            .arg("--listen")
-            .arg(format!("127.0.0.1:{}", o.port))
-            .args(["--disk-size", self.opts.disk_size])
-            .args(["--lease-ttl", &self.opts.lease_ttl.to_string()])
-            .args(["--publish-ms", "300"])
-            .env("OBJECTIO_CLUSTER_SECRET", &self.secret);
-        let child = self.spawn(&o.id.clone(), &mut cmd)?;
-        self.osds[i].child = Some(child);
-        Ok(())
+        self.spawn_osd(i, false)
     }
 
     /// Waits until OSD `i` accepts connections (its liveness key may still

@@ -307,22 +307,7 @@ pub async fn step(
         return plan_page(store, objects, &mut j, &known).await.map(Some);
     }
     let root = k.objects_root();
-    let start = match &j.cursor {
-        Some(c) => {
-            let mut s = format!("{root}{c}").into_bytes();
-            s.push(0);
-            s
-        }
-        None => root.clone().into_bytes(),
-    };
-    let end = prefix_end(root.as_bytes()).expect("prefix ends with '/'");
-    let resp = store
-        .kv()
-        .get(
-            start,
-            Some(GetOptions::new().with_range(end).with_limit(PAGE)),
-        )
-        .await?;
+    let resp = page_after(store, j.cursor.as_deref(), PAGE).await?;
     let began = Instant::now();
     let mut rebuilt = 0u64;
     let mut records = Vec::with_capacity(resp.kvs().len());
@@ -468,6 +453,32 @@ pub async fn step(
     Ok(Some(more))
 }
 
+/// Up to `limit` object records after `cursor` (a key after `objects/`;
+/// `None`: from the first), in key order.
+async fn page_after(
+    store: &Store,
+    cursor: Option<&str>,
+    limit: i64,
+) -> objectio_cluster::Result<etcd_client::GetResponse> {
+    let root = store.keys().objects_root();
+    let start = match cursor {
+        Some(c) => {
+            let mut s = format!("{root}{c}").into_bytes();
+            s.push(0);
+            s
+        }
+        None => root.clone().into_bytes(),
+    };
+    let end = prefix_end(root.as_bytes()).expect("prefix ends with '/'");
+    Ok(store
+        .kv()
+        .get(
+            start,
+            Some(GetOptions::new().with_range(end).with_limit(limit)),
+        )
+        .await?)
+}
+
 /// Objects counted per planning page (records only: no shard is read).
 const PLAN_PAGE: i64 = 1000;
 
@@ -482,22 +493,7 @@ async fn plan_page(
 ) -> objectio_cluster::Result<bool> {
     let k = store.keys();
     let root = k.objects_root();
-    let start = match &j.cursor {
-        Some(c) => {
-            let mut s = format!("{root}{c}").into_bytes();
-            s.push(0);
-            s
-        }
-        None => root.clone().into_bytes(),
-    };
-    let end = prefix_end(root.as_bytes()).expect("prefix ends with '/'");
-    let resp = store
-        .kv()
-        .get(
-            start,
-            Some(GetOptions::new().with_range(end).with_limit(PLAN_PAGE)),
-        )
-        .await?;
+    let resp = page_after(store, j.cursor.as_deref(), PLAN_PAGE).await?;
     let snap = objects.map();
     for kv in resp.kvs() {
         let rec: ObjectRecord = decode(kv.key(), kv.value())?;

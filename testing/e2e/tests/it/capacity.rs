@@ -189,27 +189,6 @@ fn s3_at(c: &Cluster, endpoint: &str) -> Client {
     Client::from_conf(conf)
 }
 
-/// Polls `path` of the admin API until `pred` holds; its last answer.
-async fn wait_json(
-    c: &Cluster,
-    path: &str,
-    secs: u64,
-    pred: impl Fn(&serde_json::Value) -> bool,
-) -> serde_json::Value {
-    let t = Instant::now();
-    loop {
-        let v = c.admin_json(path).await.unwrap();
-        if pred(&v) {
-            return v;
-        }
-        assert!(
-            t.elapsed() < Duration::from_secs(secs),
-            "{path} never as expected: {v}"
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn test_osd_add_is_new_until_it_registers_then_rebalance_moves_about_one_in_n() {
     let mut c = Cluster::start_with(Options {

@@ -253,6 +253,28 @@ pub fn cli_at(endpoint: &str, token: &str, args: &[&str]) -> (bool, String, Stri
     )
 }
 
+/// Polls `path` of the admin API until `pred` holds and returns it;
+/// panics with the last answer after `secs`.
+pub async fn wait_json(
+    c: &Cluster,
+    path: &str,
+    secs: u64,
+    pred: impl Fn(&serde_json::Value) -> bool,
+) -> serde_json::Value {
+    let t = Instant::now();
+    loop {
+        let v = c.admin_json(path).await.unwrap();
+        if pred(&v) {
+            return v;
+        }
+        assert!(
+            t.elapsed() < Duration::from_secs(secs),
+            "{path} never as expected: {v}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
 /// Polls `cluster status` until `pred` holds and returns it; panics with
 /// the last answer after `secs`. Its object counts come from the repair
 /// controller's last whole pass (started by every map change), so they
@@ -262,16 +284,5 @@ pub async fn wait_status(
     secs: u64,
     pred: impl Fn(&serde_json::Value) -> bool,
 ) -> serde_json::Value {
-    let t = Instant::now();
-    loop {
-        let s = c.admin_json("/api/v1/cluster/status").await.unwrap();
-        if pred(&s) {
-            return s;
-        }
-        assert!(
-            t.elapsed() < Duration::from_secs(secs),
-            "cluster status never as expected: {s}"
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    wait_json(c, "/api/v1/cluster/status", secs, pred).await
 }
