@@ -521,6 +521,29 @@ async fn test_drain_of_a_dead_osd_decodes_and_the_removed_process_is_refused() {
     assert!(c.logs().contains("was removed from the cluster"));
     let (_, list, _) = cli(&c, &["osd", "list"]);
     assert!(!list.contains("osd4"), "{list}");
+    // Added again under its id, but at another address: its daemon, at
+    // its own, is refused and told which address was expected.
+    let (ok, out, err) = cli(
+        &c,
+        &["osd", "add", "--id", "osd4", "--address", "127.0.0.1:1"],
+    );
+    assert!(ok && out.contains("state new"), "{out} {err}");
+    c.start_osd(3).unwrap();
+    let st = c.wait_osd_exit(3, Duration::from_secs(30)).await;
+    assert!(
+        st.is_some_and(|s| !s.success()),
+        "an OSD at the wrong address ran"
+    );
+    assert!(c.logs().contains("was added with address 127.0.0.1:1"));
+    let v = c.admin_json("/api/v1/osds").await.unwrap();
+    let o = v["osds"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|o| o["id"] == "osd4")
+        .unwrap()
+        .clone();
+    assert_eq!(o["service"], "new", "{o}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]

@@ -211,7 +211,12 @@ async fn test_chaos_every_acknowledged_object_survives_and_heals() {
         "shard corrupted",
     ];
     let mut step = 0usize;
-    while t.elapsed() < Duration::from_secs(secs) {
+    // At least `secs`, and until every kind of fault has happened (a busy
+    // machine makes each fault slower), within four times that.
+    while t.elapsed() < Duration::from_secs(secs)
+        || (!SCHEDULE.iter().all(|k| faults.contains_key(k))
+            && t.elapsed() < Duration::from_secs(4 * secs))
+    {
         tokio::time::sleep(Duration::from_millis(800 + rng.below(800))).await;
         let kind = SCHEDULE[step % SCHEDULE.len()];
         step += 1;

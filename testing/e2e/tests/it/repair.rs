@@ -370,11 +370,17 @@ async fn test_repair_resumes_from_its_cursor_after_the_meta_is_killed_mid_pass()
         )
         .await;
     }
+    // Repair paused while osd1 comes back, then started: the pass begins
+    // with osd1 up (one begun while it was down, for the hints the degraded
+    // writes left, would skip what it saw then).
+    let (ok, _, err) = cli(&c, &["repair", "stop"]);
+    assert!(ok, "{err}");
     c.start_osd(0).unwrap();
     c.wait_osds_up(6).await.unwrap();
-    // Kill the meta once a few are repaired, well before the pass ends, in
-    // a pass that began with osd1 up (one begun while it was down, for the
-    // hints the degraded writes left, skipped what it saw then).
+    wait_status(&c, 10, |s| s["osds"]["up"] == 6).await;
+    let (ok, _, err) = cli(&c, &["repair", "start"]);
+    assert!(ok, "{err}");
+    // Kill the meta once a few are repaired, well before the pass ends.
     let t = Instant::now();
     let before = loop {
         let j = c.admin_json("/api/v1/repair").await.unwrap();
