@@ -31,12 +31,18 @@ pub struct Pass {
 async fn delete_shards(
     client: &ShardClient,
     addrs: &HashMap<String, String>,
+    removed: &std::collections::HashSet<String>,
     seg: &Segment,
     pass: &mut Pass,
 ) -> Segment {
     let mut left = seg.clone();
     for (i, loc) in seg.shards.iter().enumerate() {
         let Some(loc) = loc else { continue };
+        if removed.contains(&loc.osd) {
+            // Its OSD left the cluster with its disks: nothing to delete.
+            left.shards[i] = None;
+            continue;
+        }
         let Some(addr) = addrs.get(&loc.osd) else {
             continue;
         };
@@ -65,6 +71,8 @@ struct Ctx<'a> {
     client: &'a ShardClient,
     /// Addresses of the OSDs that are up.
     addrs: HashMap<String, String>,
+    /// OSDs removed from the cluster (`osd remove`).
+    removed: std::collections::HashSet<String>,
 }
 
 impl Ctx<'_> {
@@ -82,7 +90,7 @@ impl Ctx<'_> {
         // Damage reports of the shards deleted go with them.
         let mut deleted = Vec::new();
         for seg in &rec.segments {
-            let rest = delete_shards(self.client, &self.addrs, seg, p).await;
+            let rest = delete_shards(self.client, &self.addrs, &self.removed, seg, p).await;
             for (i, (was, now)) in seg.shards.iter().zip(&rest.shards).enumerate() {
                 if let (Some(l), None) = (was, now) {
                     deleted.push((seg.version_id, seg.part, i, l.disk));
@@ -112,17 +120,22 @@ pub async fn pass(
     let k = store.keys();
     let mut p = Pass::default();
     let up = store.alive::<serde_json::Value>("osds").await?;
-    let addrs = store
-        .list::<OsdRecord>(k.osds_prefix())
-        .await?
+    let osds = store.list::<OsdRecord>(k.osds_prefix()).await?;
+    let removed = osds
+        .iter()
+        .filter(|(_, o)| o.state == objectio_cluster::OsdService::Removed)
+        .map(|(_, o)| o.id.clone())
+        .collect();
+    let addrs = osds
         .into_iter()
-        .filter(|(_, o)| up.contains_key(&o.id))
+        .filter(|(_, o)| up.contains_key(&o.id) && o.state != objectio_cluster::OsdService::Removed)
         .map(|(_, o)| (o.id, o.address))
         .collect();
     let ctx = Ctx {
         index: Index::etcd(store.clone()),
         client,
         addrs,
+        removed,
     };
     let page = || {
         Some(

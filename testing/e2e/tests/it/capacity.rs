@@ -507,10 +507,39 @@ async fn test_drain_of_a_dead_osd_decodes_and_the_removed_process_is_refused() {
         .iter()
         .all(|r| r.shards.iter().flatten().count() == 6);
     assert!(snap_ok);
+    // The old copies wait in GC: their OSD is down.
+    let s = store(&c).await;
+    let gc_on_osd4 = || async {
+        s.list::<objectio_cluster::GcRecord>(s.keys().gc_prefix())
+            .await
+            .unwrap()
+            .iter()
+            .flat_map(|(_, g)| {
+                g.segments
+                    .iter()
+                    .flat_map(|seg| seg.shards.iter().flatten())
+            })
+            .filter(|l| l.osd == "osd4")
+            .count()
+    };
+    assert!(gc_on_osd4().await > 0, "no old copy waits for the dead OSD");
     let (ok, _, err) = cli(&c, &["osd", "remove", "osd4"]);
     assert!(ok, "{err}");
     let (_, list, _) = cli(&c, &["osd", "list"]);
     assert!(!list.contains("osd4"), "{list}");
+    // Removed with its disks: GC lets those copies go.
+    let t = Instant::now();
+    loop {
+        let waiting = gc_on_osd4().await;
+        if waiting == 0 {
+            break;
+        }
+        assert!(
+            t.elapsed() < Duration::from_secs(30),
+            "{waiting} GC entries wait on removed osd4"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
     // Its daemon, started again, is refused and exits.
     c.start_osd(3).unwrap();
     let st = c.wait_osd_exit(3, Duration::from_secs(30)).await;
