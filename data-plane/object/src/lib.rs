@@ -167,6 +167,17 @@ pub struct ListPage {
     pub prefixes: Vec<String>,
     /// Opaque token to continue after this page, when truncated.
     pub next: Option<String>,
+    /// The last key or common prefix of this page, when truncated (a
+    /// ListObjects v1 `NextMarker`).
+    pub next_marker: Option<String>,
+}
+
+/// A continuation token resuming a listing after `marker` (ListObjects
+/// v1): a common prefix when the marker ends with the delimiter (the keys
+/// rolled up into it are skipped), else a key.
+pub fn marker_token(marker: &str, delimiter: Option<&str>) -> String {
+    let as_prefix = delimiter.is_some_and(|d| !d.is_empty() && marker.ends_with(d));
+    encode_token(&format!("{}{marker}", if as_prefix { 'p' } else { 'k' }))
 }
 
 /// The object layer. Cheap to clone.

@@ -69,6 +69,7 @@ impl Objects {
                     )
                     .await?;
                 if !more.kvs().is_empty() {
+                    page.next_marker = last.as_ref().map(|l| l[1..].to_string());
                     page.next = last.map(|l| encode_token(&l));
                 }
                 break;

@@ -61,6 +61,18 @@ pub(super) async fn head_bucket(
     Ok(S3Response::new(HeadBucketOutput::default()))
 }
 
+/// GetBucketLocation: the cluster's one region, us-east-1, which AWS
+/// answers as an empty location constraint.
+pub(super) async fn get_bucket_location(
+    g: &Gateway,
+    req: S3Request<GetBucketLocationInput>,
+) -> S3Result<S3Response<GetBucketLocationOutput>> {
+    g.objects.bucket(&req.input.bucket).await.map_err(s3_err)?;
+    Ok(S3Response::new(GetBucketLocationOutput {
+        location_constraint: None,
+    }))
+}
+
 pub(super) async fn delete_bucket(
     g: &Gateway,
     req: S3Request<DeleteBucketInput>,

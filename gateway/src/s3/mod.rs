@@ -149,6 +149,18 @@ impl S3 for Gateway {
     ) -> S3Result<S3Response<ListObjectsV2Output>> {
         list::list_objects_v2(self, req).await
     }
+    async fn list_objects(
+        &self,
+        req: S3Request<ListObjectsInput>,
+    ) -> S3Result<S3Response<ListObjectsOutput>> {
+        list::list_objects(self, req).await
+    }
+    async fn get_bucket_location(
+        &self,
+        req: S3Request<GetBucketLocationInput>,
+    ) -> S3Result<S3Response<GetBucketLocationOutput>> {
+        bucket::get_bucket_location(self, req).await
+    }
     async fn create_multipart_upload(
         &self,
         req: S3Request<CreateMultipartUploadInput>,
