@@ -347,12 +347,35 @@ impl Objects {
             .collect())
     }
 
-    /// Deletes an empty bucket.
+    /// Deletes a bucket that holds no object. Uploads still in progress
+    /// are aborted first (their parts go to GC), as AWS does; an object
+    /// committed meanwhile (an upload completed) makes it not empty.
     pub async fn delete_bucket(&self, name: &str) -> Result<()> {
-        if self.index().delete_bucket(name).await? {
-            return Ok(());
+        let keys = self.store().keys();
+        for _ in 0..3 {
+            if self.index().delete_bucket(name).await? {
+                return Ok(());
+            }
+            self.bucket(name).await?;
+            if self.store().count(keys.objects_prefix(name)).await? > 0 {
+                break;
+            }
+            for (_, up) in self
+                .store()
+                .list::<objectio_cluster::UploadRecord>(keys.uploads_prefix(name))
+                .await?
+            {
+                match self
+                    .abort_upload(name, &up.key, &up.upload_id.to_string())
+                    .await
+                {
+                    Ok(()) | Err(Error::NoSuchUpload(_)) => {
+                        tracing::info!(bucket = name, key = %up.key, upload = %up.upload_id, "upload aborted with its bucket");
+                    }
+                    Err(e) => return Err(e),
+                }
+            }
         }
-        self.bucket(name).await?;
         Err(Error::BucketNotEmpty(name.to_string()))
     }
 

@@ -299,9 +299,18 @@ async fn test_multipart_errors_store_nothing_and_abort_frees_parts() {
         .send()
         .await
         .unwrap();
+    put(&s3, "mpu", "keep", data(1000, 9)).await;
+    // An object and an upload: not empty, and the upload is left as it is.
     let e = s3.delete_bucket().bucket("mpu").send().await.unwrap_err();
     assert_eq!(e.code(), Some("BucketNotEmpty"));
-    assert!(wait_shards(&c, 6).await > 0);
+    s3.list_parts()
+        .bucket("mpu")
+        .key("k2")
+        .upload_id(&id2)
+        .send()
+        .await
+        .unwrap();
+    assert!(wait_shards(&c, 12).await > 0);
     // Abort frees the parts and ends the upload.
     s3.abort_multipart_upload()
         .bucket("mpu")
@@ -310,7 +319,7 @@ async fn test_multipart_errors_store_nothing_and_abort_frees_parts() {
         .send()
         .await
         .unwrap();
-    assert_eq!(wait_shards(&c, 0).await, 0);
+    wait_shards(&c, 6).await;
     let e = s3
         .complete_multipart_upload()
         .bucket("mpu")
@@ -321,7 +330,29 @@ async fn test_multipart_errors_store_nothing_and_abort_frees_parts() {
         .await
         .unwrap_err();
     assert_eq!(e.code(), Some("NoSuchUpload"));
+    // Only uploads in progress left: DeleteBucket aborts them (as AWS
+    // does) and their parts' space comes back.
+    s3.delete_object()
+        .bucket("mpu")
+        .key("keep")
+        .send()
+        .await
+        .unwrap();
+    let id3 = create(&s3, "k3").await;
+    upload_part(&s3, "k3", &id3, 1, data(3 << 20, 6)).await;
     s3.delete_bucket().bucket("mpu").send().await.unwrap();
+    assert_eq!(wait_shards(&c, 0).await, 0);
+    let e = s3
+        .upload_part()
+        .bucket("mpu")
+        .key("k3")
+        .upload_id(&id3)
+        .part_number(2)
+        .body(b"x".to_vec().into())
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(e.code(), Some("NoSuchBucket"));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
