@@ -672,7 +672,7 @@ impl Objects {
                 }
             }
         }
-        let ok = self
+        let swapped = self
             .index()
             .swap(crate::index::Swap {
                 key: okey,
@@ -684,7 +684,19 @@ impl Objects {
                 replaced: old,
                 moved: old_live,
             })
-            .await?;
+            .await;
+        let ok = match swapped {
+            Ok(ok) => ok,
+            Err(e) => {
+                // The answer is lost, not the outcome: giving the intents
+                // up compares them, so it frees the new shards only if the
+                // swap did not land (and a swap landing later compares
+                // them too, and fails). Left alone, a live writer's intent
+                // would keep them for a day.
+                give_up(self, written, intents).await;
+                return Err(e.into());
+            }
+        };
         if !ok {
             give_up(self, written, intents).await;
             return Ok(Outcome::Raced);
