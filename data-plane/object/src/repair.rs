@@ -188,12 +188,6 @@ pub struct Work {
     pub only: Option<Vec<Uuid>>,
 }
 
-impl Work {
-    pub fn is_empty(&self) -> bool {
-        self.lost.is_empty() && self.moves.is_empty()
-    }
-}
-
 impl Snapshot {
     /// Whether an OSD is being drained.
     pub fn is_draining(&self, osd: &str) -> bool {

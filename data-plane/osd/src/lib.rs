@@ -196,9 +196,6 @@ pub async fn run(cfg: Config) -> anyhow::Result<()> {
             cfg.id
         );
     }
-    for d in &wanted {
-        check_disk_path(d)?;
-    }
     let disks = server::Disks::default();
     let mut paths = HashMap::new();
     for p in &wanted {

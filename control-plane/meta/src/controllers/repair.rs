@@ -532,62 +532,51 @@ fn plan_record(
     ec: objectio_cluster::EcProfile,
     segments: &[objectio_cluster::Segment],
 ) {
-    let mut osds: Vec<&str> = Vec::new();
-    let mut rebalance = false;
+    let mut shards = Vec::new();
     for seg in segments {
-        let w = snap.work(seg, known);
         let bytes = objectio_object::shard_size(ec, seg.size);
-        for i in &w.moves {
-            let Some(l) = &seg.shards[*i] else { continue };
-            match j.drains.get_mut(&l.osd) {
-                Some(d) => {
-                    d.moves.planned_bytes += bytes;
-                    if !osds.contains(&l.osd.as_str()) {
-                        d.moves.planned_objects += 1;
-                        osds.push(&l.osd);
-                    }
-                }
-                None => {
-                    j.rebalance.planned_bytes += bytes;
-                    if !rebalance {
-                        j.rebalance.planned_objects += 1;
-                        rebalance = true;
-                    }
-                }
+        for i in snap.work(seg, known).moves {
+            if let Some(l) = &seg.shards[i] {
+                shards.push((l.osd.clone(), bytes));
             }
         }
     }
+    tally(j, snap, &shards, |m, b, first| {
+        m.planned_bytes += b;
+        m.planned_objects += first as u64;
+    });
 }
 
-/// Counts one object's moved shards: to the drain of the OSD each came
-/// from, else to the rebalance.
+/// Counts one object's moved shards, as [`tally`] does.
 fn count_moved(j: &mut RepairJob, snap: &objectio_object::map::Snapshot, moved: &[(String, u64)]) {
-    let mut osds: Vec<&str> = Vec::new();
-    let mut rebalance = false;
-    for (osd, bytes) in moved {
-        j.total_moved_shards += 1;
-        j.total_moved_bytes += bytes;
-        let d = if snap.is_draining(osd) {
-            Some(j.drains.entry(osd.clone()).or_default())
-        } else {
-            j.drains.get_mut(osd)
+    j.total_moved_shards += moved.len() as u64;
+    j.total_moved_bytes += moved.iter().map(|(_, b)| b).sum::<u64>();
+    tally(j, snap, moved, |m, b, first| {
+        m.moved_bytes += b;
+        m.moved_objects += first as u64;
+    });
+}
+
+/// Adds one object's shards (the OSD each is moved off, its bytes) with
+/// `add(moves, bytes, first of this object in these moves)`: to the drain
+/// of a draining OSD, else to the rebalance.
+fn tally(
+    j: &mut RepairJob,
+    snap: &objectio_object::map::Snapshot,
+    shards: &[(String, u64)],
+    add: impl Fn(&mut objectio_cluster::Moves, u64, bool),
+) {
+    let mut seen: Vec<Option<&str>> = Vec::new();
+    for (osd, bytes) in shards {
+        let drain = snap.is_draining(osd) || j.drains.contains_key(osd);
+        let who = drain.then_some(osd.as_str());
+        let first = !seen.contains(&who);
+        seen.push(who);
+        let m = match who {
+            Some(o) => &mut j.drains.entry(o.to_string()).or_default().moves,
+            None => &mut j.rebalance,
         };
-        match d {
-            Some(d) => {
-                d.moves.moved_bytes += bytes;
-                if !osds.contains(&osd.as_str()) {
-                    d.moves.moved_objects += 1;
-                    osds.push(osd);
-                }
-            }
-            None => {
-                j.rebalance.moved_bytes += bytes;
-                if !rebalance {
-                    j.rebalance.moved_objects += 1;
-                    rebalance = true;
-                }
-            }
-        }
+        add(m, *bytes, first);
     }
 }
 
