@@ -1016,10 +1016,32 @@ impl Objects {
         Ok(Streamed::Done)
     }
 
-    /// Turns an intent into a GC record of `seg` (only while it exists).
+    /// Turns an intent into a GC record of `seg` (only while it exists: a
+    /// commit whose answer was lost removed it, and its shards are live).
+    /// When etcd cannot be reached now it is tried again in the background
+    /// (safe: each try compares the intent), so a live writer's failed
+    /// write does not keep its shards until it stops.
     pub(crate) async fn abandon_intent(&self, ik: &str, seg: Segment) {
-        if let Err(e) = self.index().abandon(ik, seg).await {
-            tracing::error!(intent = %ik, error = %e, "could not queue abandoned shards for GC; the intent stays for it");
+        match self.index().abandon(ik, seg.clone()).await {
+            Ok(true) => {}
+            Ok(false) => {
+                tracing::warn!(intent = %ik, "the intent is gone: the commit went through after all; shards kept");
+            }
+            Err(e) => {
+                tracing::warn!(intent = %ik, error = %e, "could not queue abandoned shards for GC; retrying in the background");
+                let (this, ik) = (self.clone(), ik.to_string());
+                tokio::spawn(async move {
+                    let mut wait = std::time::Duration::from_millis(200);
+                    for _ in 0..60 {
+                        tokio::time::sleep(wait).await;
+                        match this.index().abandon(&ik, seg.clone()).await {
+                            Ok(_) => return,
+                            Err(_) => wait = (wait * 2).min(std::time::Duration::from_secs(10)),
+                        }
+                    }
+                    tracing::error!(intent = %ik, "could not queue abandoned shards for GC; the intent stays for GC to reclaim");
+                });
+            }
         }
     }
 }

@@ -208,15 +208,7 @@ impl Objects {
     /// then would delete a live object's data.
     pub(crate) async fn abandon(&self, w: &Written) {
         let Some(ik) = &w.intent else { return };
-        match self.index().abandon(ik, w.segment.clone()).await {
-            Ok(false) => {
-                tracing::warn!(intent = %ik, "the intent is gone: the commit went through after all; shards kept");
-            }
-            Ok(true) => {}
-            Err(e) => {
-                tracing::error!(intent = %ik, error = %e, "could not queue abandoned shards for GC; the intent stays for it");
-            }
-        }
+        self.abandon_intent(ik, w.segment.clone()).await;
     }
 
     /// Streams the body to the shards; returns, per live shard, the channel
