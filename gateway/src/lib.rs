@@ -8,6 +8,7 @@
 //! object).
 
 pub mod authz;
+pub mod integrity;
 pub mod s3;
 
 /// The object layer (its own crate, shared with the meta's controllers).
@@ -49,6 +50,11 @@ pub struct Config {
     /// to any other host name or address are path style.
     #[arg(long, env = "OBJECTIO_S3_DOMAIN", value_delimiter = ',')]
     pub domain: Vec<String>,
+    /// The region this endpoint serves: requests signed for another are
+    /// refused with AuthorizationHeaderMalformed naming it
+    /// (`us-east-1` also accepts `US`, the name s3cmd signs with).
+    #[arg(long, env = "OBJECTIO_S3_REGION", default_value = "us-east-1")]
+    pub region: String,
     /// Timeout of one shard operation, in seconds.
     #[arg(long, env = "OBJECTIO_SHARD_TIMEOUT", default_value_t = 30)]
     pub shard_timeout: u64,
@@ -78,6 +84,17 @@ impl Config {
     /// Validates the configuration and resolves the secret.
     pub fn check(&self) -> anyhow::Result<Vec<u8>> {
         let s = self.secret.load().map_err(anyhow::Error::msg)?;
+        if self.region.is_empty()
+            || !self
+                .region
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+        {
+            anyhow::bail!(
+                "--region {:?} is not a region name (lower-case letters, digits and '-')",
+                self.region
+            );
+        }
         self.listen
             .parse::<std::net::SocketAddr>()
             .with_context(|| format!("--listen {:?} is not host:port", self.listen))?;
@@ -166,15 +183,18 @@ pub async fn run(cfg: Config) -> anyhow::Result<()> {
 
     let dir = authz::Directory::start(&store, &secret);
     let keys = dir.keys().clone();
+    let authorizer = authz::Authorizer {
+        dir: dir.clone(),
+        store: store.clone(),
+        region: cfg.region.clone(),
+    };
     let mut builder = S3ServiceBuilder::new(s3::Gateway {
         objects,
         buckets: dir.buckets().clone(),
+        authz: authorizer.clone(),
     });
-    builder.set_auth(dir.clone());
-    builder.set_access(authz::Authorizer {
-        dir,
-        store: store.clone(),
-    });
+    builder.set_auth(dir);
+    builder.set_access(authorizer);
     builder.set_route(Health);
     builder.set_host(VirtualHosts::new(&cfg.domain));
     let service = builder.build();
@@ -230,11 +250,20 @@ pub async fn run(cfg: Config) -> anyhow::Result<()> {
                     let seen = Seen::of(&req, &hosts);
                     let t = std::time::Instant::now();
                     let span = tracing::info_span!("request", request_id = %id);
-                    let mut r = tracing::Instrument::instrument(
-                        hyper::service::Service::call(&svc, req),
-                        span,
-                    )
-                    .await;
+                    let check = integrity::check_of(req.method(), req.uri(), req.headers());
+                    let mut r = if check == integrity::Check::None {
+                        tracing::Instrument::instrument(svc.call(req.map(s3s::Body::from)), span)
+                            .await
+                    } else {
+                        let (parts, body) = req.into_parts();
+                        match integrity::read_and_verify(&check, &parts.headers, body).await {
+                            Ok(bytes) => {
+                                let req = http::Request::from_parts(parts, s3s::Body::from(bytes));
+                                tracing::Instrument::instrument(svc.call(req), span).await
+                            }
+                            Err(refused) => Ok(integrity::answer(&refused, &id)),
+                        }
+                    };
                     if let Ok(resp) = &mut r {
                         if let Ok(v) = http::HeaderValue::from_str(&id) {
                             resp.headers_mut().insert("x-amz-request-id", v);

@@ -419,13 +419,22 @@ impl Index {
         Ok(Commit::Refused)
     }
 
-    /// Deletes an object, queuing its shards for GC; whether it existed.
-    pub async fn delete_object(&self, bucket: &str, key: &str) -> Result<bool> {
+    /// Deletes an object (only its version `only` when given), queuing
+    /// its shards for GC; whether it deleted one.
+    pub async fn delete_object(
+        &self,
+        bucket: &str,
+        key: &str,
+        only: Option<uuid::Uuid>,
+    ) -> Result<bool> {
         let okey = self.keys.object(bucket, key);
         loop {
             let Some((o, rev)) = self.get_record::<ObjectRecord>(okey.clone()).await? else {
                 return Ok(false);
             };
+            if only.is_some_and(|v| v != o.version_id) {
+                return Ok(false);
+            }
             let mut then = vec![Op::Delete(okey.clone())];
             then.extend(self.gc_put(o.all_segments(), true));
             if self
@@ -780,10 +789,10 @@ mod tests {
         assert!(ix.abandon(&j, segment(rec.version_id)).await.unwrap());
         assert!(!ix.swap(swap(vec![j], rev)).await.unwrap());
         // Deleted meanwhile: the swap fails, nothing comes back.
-        assert!(ix.delete_object("b", "k").await.unwrap());
+        assert!(ix.delete_object("b", "k", None).await.unwrap());
         assert!(!ix.swap(swap(vec![], rev)).await.unwrap());
         assert_eq!(ix.get(key).await.unwrap(), None);
-        assert!(!ix.delete_object("b", "k").await.unwrap());
+        assert!(!ix.delete_object("b", "k", None).await.unwrap());
     }
 
     /// A bucket is deleted only when empty of objects and uploads; an
@@ -794,7 +803,7 @@ mod tests {
             .await
             .unwrap();
         assert!(!ix.delete_bucket("b").await.unwrap());
-        assert!(ix.delete_object("b", "k").await.unwrap());
+        assert!(ix.delete_object("b", "k", None).await.unwrap());
         let up = Uuid::new_v4();
         let ukey = ix.keys().upload("b", "u", &up);
         assert!(ix.create(ukey.clone(), b"{}".to_vec()).await.unwrap());

@@ -502,12 +502,15 @@ impl Objects {
         }
     }
 
-    /// Deletes an object; its shards are queued for GC.
-    pub async fn delete(&self, bucket: &str, key: &str) -> Result<()> {
-        if !self.index().delete_object(bucket, key).await? {
-            self.bucket(bucket).await?;
+    /// Deletes an object (only if it is version `only`, when given); its
+    /// shards are queued for GC. Whether it deleted one; deleting what is
+    /// not there succeeds, as in S3.
+    pub async fn delete(&self, bucket: &str, key: &str, only: Option<Uuid>) -> Result<bool> {
+        if self.index().delete_object(bucket, key, only).await? {
+            return Ok(true);
         }
-        Ok(())
+        self.bucket(bucket).await?;
+        Ok(false)
     }
 }
 

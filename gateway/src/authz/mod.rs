@@ -38,6 +38,18 @@ pub struct PeerAddr(pub SocketAddr);
 pub struct Caller {
     /// The user, or `None` for an anonymous request.
     pub user: Option<String>,
+    /// The address the request came from.
+    pub peer: Option<std::net::IpAddr>,
+}
+
+impl Caller {
+    /// The caller as a policy principal.
+    pub fn principal(&self) -> Principal {
+        match &self.user {
+            Some(u) => Principal::User(u.clone()),
+            None => Principal::Anonymous,
+        }
+    }
 }
 
 /// The caller of an authorized request (anonymous when absent).
@@ -170,10 +182,45 @@ impl S3Auth for Directory {
     }
 }
 
-/// The S3 authorization stage.
+/// The S3 authorization stage. Cheap to clone: handlers of operations
+/// that touch more than the request's path (DeleteObjects' keys,
+/// CopyObject's source) ask it about each through [`Authorizer::allows`].
+#[derive(Clone)]
 pub struct Authorizer {
     pub dir: Directory,
     pub store: Store,
+    /// The region requests must be signed for.
+    pub region: String,
+}
+
+/// The region of a SigV4 credential scope (`AK/DATE/REGION/SERVICE/aws4_request`)
+/// in the `Authorization` header or a presigned URL's `X-Amz-Credential`,
+/// and whether it came from the query.
+fn signed_region(headers: &http::HeaderMap, uri: &http::Uri) -> Option<(String, bool)> {
+    let scope_region = |cred: &str| -> Option<String> {
+        let parts: Vec<&str> = cred.split('/').collect();
+        (parts.len() == 5).then(|| parts[2].to_string())
+    };
+    if let Some(h) = headers
+        .get(http::header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        && let Some(rest) = h.strip_prefix("AWS4-HMAC-SHA256")
+    {
+        let cred = rest
+            .split(',')
+            .map(str::trim)
+            .find_map(|p| p.strip_prefix("Credential="))?;
+        return scope_region(cred).map(|r| (r, false));
+    }
+    query_param(uri, "X-Amz-Credential")
+        .and_then(|c| scope_region(&c))
+        .map(|r| (r, true))
+}
+
+/// Whether a request signed for `signed` may be served by an endpoint
+/// of region `ours` (s3cmd signs for `US`, the old name of us-east-1).
+pub fn region_accepted(ours: &str, signed: &str) -> bool {
+    signed == ours || (ours == "us-east-1" && signed.eq_ignore_ascii_case("us"))
 }
 
 fn denied() -> S3Error {
@@ -273,6 +320,24 @@ const POLICY_OPS: &[&str] = &[
 #[async_trait::async_trait]
 impl S3Access for Authorizer {
     async fn check(&self, cx: &mut S3AccessContext<'_>) -> S3Result<()> {
+        if let Some((signed, presigned)) = signed_region(cx.headers(), cx.uri())
+            && !region_accepted(&self.region, &signed)
+        {
+            let msg = format!(
+                "The authorization {} is malformed; the region '{signed}' is wrong; expecting '{}'",
+                if presigned {
+                    "query parameters are"
+                } else {
+                    "header is"
+                },
+                self.region
+            );
+            return Err(if presigned {
+                s3_error!(AuthorizationQueryParametersError, "{msg}")
+            } else {
+                s3_error!(AuthorizationHeaderMalformed, "{msg}")
+            });
+        }
         let user = match cx.credentials() {
             Some(c) => {
                 // The signature was verified with this key's secret.
@@ -307,12 +372,38 @@ impl S3Access for Authorizer {
         if !allowed {
             return Err(denied());
         }
-        cx.extensions_mut().insert(Caller { user });
+        cx.extensions_mut().insert(Caller { user, peer });
         Ok(())
     }
 }
 
 impl Authorizer {
+    /// Whether the caller of an authorized request (its [`Caller`]) may run
+    /// `op` on `bucket`/`key` too: the same decision as the stage's, for
+    /// the keys of a DeleteObjects or the source of a copy.
+    pub async fn allows(
+        &self,
+        ext: &http::Extensions,
+        op: &str,
+        bucket: &str,
+        key: Option<&str>,
+    ) -> S3Result<bool> {
+        let caller = ext.get::<Caller>().cloned().unwrap_or(Caller {
+            user: None,
+            peer: None,
+        });
+        let uri = http::Uri::from_static("/");
+        self.decide(
+            op,
+            &caller.principal(),
+            Some(bucket),
+            key,
+            caller.peer,
+            &uri,
+        )
+        .await
+    }
+
     async fn decide(
         &self,
         op: &str,
@@ -328,6 +419,11 @@ impl Authorizer {
         };
         if op == "CreateBucket" {
             return Ok(matches!(principal, Principal::User(_)));
+        }
+        if op == "DeleteObjects" {
+            // Each key is authorized on its own (s3:DeleteObject on the
+            // object's ARN) and answers AccessDenied alone, as in AWS.
+            return Ok(true);
         }
         let Some(rec) = self.dir.bucket(bucket).await? else {
             // The handler answers NoSuchBucket.
@@ -480,6 +576,31 @@ mod tests {
             let name = action_of(a);
             assert!(policy::ACTIONS.contains(&&name[3..]), "{a} -> {name}");
         }
+    }
+
+    #[test]
+    fn the_signed_region_is_read_from_the_header_or_the_query() {
+        let mut h = http::HeaderMap::new();
+        let uri: http::Uri = "/b/k".parse().unwrap();
+        assert_eq!(signed_region(&h, &uri), None);
+        h.insert(
+            http::header::AUTHORIZATION,
+            "AWS4-HMAC-SHA256 Credential=AK/20261202/US/s3/aws4_request, SignedHeaders=host, Signature=00"
+                .parse()
+                .unwrap(),
+        );
+        assert_eq!(signed_region(&h, &uri), Some(("US".into(), false)));
+        let q: http::Uri = "/b/k?X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Credential=AK%2F20261202%2Feu-west-1%2Fs3%2Faws4_request"
+            .parse()
+            .unwrap();
+        assert_eq!(
+            signed_region(&http::HeaderMap::new(), &q),
+            Some(("eu-west-1".into(), true))
+        );
+        assert!(region_accepted("us-east-1", "US"));
+        assert!(region_accepted("us-east-1", "us-east-1"));
+        assert!(!region_accepted("us-east-1", "eu-west-1"));
+        assert!(!region_accepted("eu-west-1", "US"));
     }
 
     #[test]

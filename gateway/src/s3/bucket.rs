@@ -1,7 +1,7 @@
 //! Bucket operations: list, create, head, delete.
 
 use s3s::dto::*;
-use s3s::{S3Request, S3Response, S3Result};
+use s3s::{S3Request, S3Response, S3Result, s3_error};
 
 use super::*;
 
@@ -44,6 +44,21 @@ pub(super) async fn create_bucket(
         return Err(grants_not_implemented());
     }
     let acl = bucket_acl(req.input.acl.as_ref())?;
+    let region = &g.authz.region;
+    if let Some(c) = req
+        .input
+        .create_bucket_configuration
+        .as_ref()
+        .and_then(|c| c.location_constraint.as_ref())
+        && !c.as_str().is_empty()
+        && !crate::authz::region_accepted(region, c.as_str())
+    {
+        return Err(s3_error!(
+            IllegalLocationConstraintException,
+            "The {} location constraint is incompatible for the region specific endpoint this request was sent to ({region}).",
+            c.as_str()
+        ));
+    }
     g.objects
         .create_bucket(&req.input.bucket, &who, acl)
         .await
@@ -61,15 +76,17 @@ pub(super) async fn head_bucket(
     Ok(S3Response::new(HeadBucketOutput::default()))
 }
 
-/// GetBucketLocation: the cluster's one region, us-east-1, which AWS
-/// answers as an empty location constraint.
+/// GetBucketLocation: the endpoint's region, us-east-1 answered as an
+/// empty location constraint (as AWS does).
 pub(super) async fn get_bucket_location(
     g: &Gateway,
     req: S3Request<GetBucketLocationInput>,
 ) -> S3Result<S3Response<GetBucketLocationOutput>> {
     g.objects.bucket(&req.input.bucket).await.map_err(s3_err)?;
+    let region = &g.authz.region;
     Ok(S3Response::new(GetBucketLocationOutput {
-        location_constraint: None,
+        location_constraint: (region != "us-east-1")
+            .then(|| BucketLocationConstraint::from(region.clone())),
     }))
 }
 

@@ -3,12 +3,13 @@
 //! ([`crate::authz`]) has allowed the request before any handler here
 //! runs. Handlers translate to the object layer, one file per operation
 //! family: [`bucket`], [`access`] (bucket policies and ACLs), [`put`],
-//! [`get`], [`list`], [`multipart`]. Operations not listed in the table
+//! [`delete`], [`get`], [`list`], [`multipart`]. Operations not listed in the table
 //! below answer `NotImplemented` (the `s3s::S3` trait's default) in proper
 //! S3 XML.
 
 mod access;
 mod bucket;
+mod delete;
 mod get;
 mod list;
 mod multipart;
@@ -28,6 +29,9 @@ pub struct Gateway {
     /// ACL change answers once it is in it, so this gateway's next request
     /// is decided by the new one.
     pub buckets: objectio_cluster::mirror::Mirror,
+    /// The authorization stage, for operations that name more than their
+    /// path (DeleteObjects' keys, a copy's source).
+    pub authz: crate::authz::Authorizer,
 }
 
 impl Gateway {
@@ -117,7 +121,13 @@ impl S3 for Gateway {
         &self,
         req: S3Request<DeleteObjectInput>,
     ) -> S3Result<S3Response<DeleteObjectOutput>> {
-        put::delete_object(self, req).await
+        delete::delete_object(self, req).await
+    }
+    async fn delete_objects(
+        &self,
+        req: S3Request<DeleteObjectsInput>,
+    ) -> S3Result<S3Response<DeleteObjectsOutput>> {
+        delete::delete_objects(self, req).await
     }
     async fn get_object(
         &self,

@@ -1,5 +1,4 @@
-//! Writes: PutObject (with the checks a body is verified against) and
-//! DeleteObject.
+//! Writes: PutObject (with the checks a body is verified against).
 
 use std::collections::BTreeMap;
 
@@ -206,15 +205,4 @@ pub(super) async fn put_object(
         checksum_sha256: digests.sha256,
         ..Default::default()
     }))
-}
-
-pub(super) async fn delete_object(
-    g: &Gateway,
-    req: S3Request<DeleteObjectInput>,
-) -> S3Result<S3Response<DeleteObjectOutput>> {
-    g.objects
-        .delete(&req.input.bucket, &req.input.key)
-        .await
-        .map_err(s3_err)?;
-    Ok(S3Response::new(DeleteObjectOutput::default()))
 }

@@ -301,3 +301,128 @@ async fn test_client_errors_are_not_logged_as_errors_and_the_access_log_is_one_f
     let text = std::fs::read_to_string(c.dir.path().join("gateway.log")).unwrap();
     assert!(!text.contains("objectio_gateway::access"), "{text}");
 }
+
+/// A client of `endpoint` signing for `region`, without retries.
+fn s3_in_region(c: &Cluster, endpoint: &str, region: &str) -> aws_sdk_s3::Client {
+    let conf = s3_no_retry(c, &c.access_key, &c.secret_key, None)
+        .config()
+        .to_builder()
+        .region(aws_sdk_s3::config::Region::new(region.to_string()))
+        .endpoint_url(endpoint)
+        .build();
+    aws_sdk_s3::Client::from_conf(conf)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn test_requests_signed_for_another_region_are_refused_naming_ours() {
+    let mut c = Cluster::start().await.unwrap();
+    let ep = c.s3_endpoint();
+    // s3cmd's default region name `US` is us-east-1.
+    let us = s3_in_region(&c, &ep, "US");
+    us.create_bucket().bucket("reg").send().await.unwrap();
+    put(&us, "reg", "k", b"hello".to_vec()).await;
+    assert_eq!(get(&us, "reg", "k").await, b"hello");
+
+    let eu = s3_in_region(&c, &ep, "eu-west-1");
+    let e = eu
+        .get_object()
+        .bucket("reg")
+        .key("k")
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(e.code(), Some("AuthorizationHeaderMalformed"), "{e:?}");
+    assert!(
+        e.message()
+            .is_some_and(|m| m.contains("'eu-west-1'") && m.contains("'us-east-1'")),
+        "{e:?}"
+    );
+    let e = eu
+        .put_object()
+        .bucket("reg")
+        .key("k2")
+        .body(b"x".to_vec().into())
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(e.code(), Some("AuthorizationHeaderMalformed"));
+    // Presigned URLs: the query's credential scope is checked the same way.
+    let cfg =
+        aws_sdk_s3::presigning::PresigningConfig::expires_in(Duration::from_secs(300)).unwrap();
+    let url = eu
+        .get_object()
+        .bucket("reg")
+        .key("k")
+        .presigned(cfg.clone())
+        .await
+        .unwrap();
+    let r = reqwest::get(url.uri()).await.unwrap();
+    assert_eq!(r.status().as_u16(), 400);
+    let body = r.text().await.unwrap();
+    assert!(
+        body.contains("<Code>AuthorizationQueryParametersError</Code>"),
+        "{body}"
+    );
+    let url = us
+        .get_object()
+        .bucket("reg")
+        .key("k")
+        .presigned(cfg)
+        .await
+        .unwrap();
+    let r = reqwest::get(url.uri()).await.unwrap();
+    assert_eq!(r.status().as_u16(), 200);
+    assert_eq!(r.bytes().await.unwrap().as_ref(), b"hello");
+    // A bucket cannot be created for another region.
+    let e = us
+        .create_bucket()
+        .bucket("elsewhere")
+        .create_bucket_configuration(
+            aws_sdk_s3::types::CreateBucketConfiguration::builder()
+                .location_constraint(aws_sdk_s3::types::BucketLocationConstraint::EuWest1)
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(
+        e.code(),
+        Some("IllegalLocationConstraintException"),
+        "{e:?}"
+    );
+    assert_eq!(
+        us.head_bucket()
+            .bucket("elsewhere")
+            .send()
+            .await
+            .unwrap_err()
+            .raw_response()
+            .map(|r| r.status().as_u16()),
+        Some(404)
+    );
+
+    // A gateway configured for eu-west-1 serves that region and says so.
+    let eu_ep = c
+        .start_extra_gateway(&["--region", "eu-west-1"])
+        .await
+        .unwrap();
+    let eu = s3_in_region(&c, &eu_ep, "eu-west-1");
+    assert_eq!(get(&eu, "reg", "k").await, b"hello");
+    let loc = eu.get_bucket_location().bucket("reg").send().await.unwrap();
+    assert_eq!(
+        loc.location_constraint().map(|l| l.as_str()),
+        Some("eu-west-1")
+    );
+    let e = s3_in_region(&c, &eu_ep, "us-east-1")
+        .get_object()
+        .bucket("reg")
+        .key("k")
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(e.code(), Some("AuthorizationHeaderMalformed"));
+    assert!(
+        e.message()
+            .is_some_and(|m| m.contains("expecting 'eu-west-1'"))
+    );
+}

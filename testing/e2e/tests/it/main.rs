@@ -9,6 +9,7 @@ mod capacity;
 mod chaos;
 mod common;
 mod config;
+mod delete;
 mod failures;
 mod hostile;
 mod list;
