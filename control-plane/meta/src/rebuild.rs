@@ -260,6 +260,8 @@ pub async fn rebuild(st: &AppState, input: RebuildIn) -> Result<RebuildOut, ApiE
                         parts: Vec::new(),
                         acl: CannedAcl::default(),
                         manifest: None,
+                        headers: Default::default(),
+                        tags: Default::default(),
                     },
                     multipart: false,
                 });
@@ -394,6 +396,8 @@ async fn manifest(
         }],
         acl: CannedAcl::default(),
         manifest: None,
+        headers: Default::default(),
+        tags: Default::default(),
     };
     let mut body = Vec::new();
     let mut stream = st
@@ -452,5 +456,7 @@ async fn manifest(
             etag: tmp.etag,
             shards: s.shards.clone(),
         }),
+        headers: Default::default(),
+        tags: Default::default(),
     })
 }

@@ -312,6 +312,32 @@ pub struct ShardLocation {
     pub disk: Uuid,
 }
 
+/// Standard HTTP headers stored with an object and answered on GET and
+/// HEAD, as they were given on PUT, copy or CreateMultipartUpload.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ObjectHeaders {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cache_control: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub content_disposition: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub content_encoding: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub content_language: Option<String>,
+    /// `Expires`, as an HTTP date.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expires: Option<String>,
+    /// `x-amz-website-redirect-location`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub website_redirect_location: Option<String>,
+}
+
+impl ObjectHeaders {
+    pub fn is_empty(&self) -> bool {
+        *self == Self::default()
+    }
+}
+
 /// The object index entry of one object (its current version).
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct ObjectRecord {
@@ -346,6 +372,11 @@ pub struct ObjectRecord {
     /// with the object so the index can be rebuilt from raw disks.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub manifest: Option<PartLocation>,
+    #[serde(default, skip_serializing_if = "ObjectHeaders::is_empty")]
+    pub headers: ObjectHeaders,
+    /// The object's tags (S3 object tagging), by key.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub tags: BTreeMap<String, String>,
 }
 
 /// One part of a multipart object.
@@ -479,6 +510,11 @@ pub struct UploadRecord {
     /// The canned ACL the completed object gets.
     #[serde(default, skip_serializing_if = "CannedAcl::is_private")]
     pub acl: CannedAcl,
+    /// The headers and tags the completed object gets.
+    #[serde(default, skip_serializing_if = "ObjectHeaders::is_empty")]
+    pub headers: ObjectHeaders,
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub tags: BTreeMap<String, String>,
 }
 
 /// An uploaded part of a multipart upload.

@@ -184,6 +184,43 @@ pub enum Commit {
     GivenUp,
     /// The bucket is gone or a guard failed.
     Refused,
+    /// What the key holds is not what the write expected ([`Expect`]).
+    PreconditionFailed,
+    /// The write expected an object and the key holds none.
+    Missing,
+}
+
+/// What a conditional write expects the key to hold when it commits
+/// (`If-None-Match: *`, `If-Match`), checked in the commit's own
+/// compare-and-swap: of two racing creates, exactly one wins.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub enum Expect {
+    /// Anything (an unconditional write).
+    #[default]
+    Any,
+    /// No object.
+    Absent,
+    /// An object whose ETag is one of these (`*`: any object).
+    ETag(Vec<String>),
+}
+
+impl Expect {
+    /// Whether `current` (the key's object, if any) is what is expected.
+    pub fn holds(&self, current: Option<&ObjectRecord>) -> std::result::Result<(), Commit> {
+        match (self, current) {
+            (Expect::Any, _) => Ok(()),
+            (Expect::Absent, None) => Ok(()),
+            (Expect::Absent, Some(_)) => Err(Commit::PreconditionFailed),
+            (Expect::ETag(_), None) => Err(Commit::Missing),
+            (Expect::ETag(tags), Some(o)) => {
+                if tags.iter().any(|t| t == "*" || *t == o.etag) {
+                    Ok(())
+                } else {
+                    Err(Commit::PreconditionFailed)
+                }
+            }
+        }
+    }
 }
 
 /// The swap of repaired shards into a record (see [`Index::swap`]).
@@ -368,13 +405,21 @@ impl Index {
         &self,
         rec: &ObjectRecord,
         intent: Option<&str>,
+        expect: &Expect,
         guards: Vec<Cmp>,
         extra: Vec<Op>,
     ) -> Result<Commit> {
         let okey = self.keys.object(&rec.bucket, &rec.key);
         let bkey = self.keys.bucket(&rec.bucket).into_bytes();
         let mut old: Option<(ObjectRecord, i64)> = None;
+        if let Expect::ETag(_) = expect {
+            // Only an existing object can match: start from it.
+            old = self.get_record::<ObjectRecord>(okey.clone()).await?;
+        }
         for _ in 0..2 {
+            if let Err(c) = expect.holds(old.as_ref().map(|(o, _)| o)) {
+                return Ok(c);
+            }
             let mut when = vec![Cmp::Exists(bkey.clone())];
             when.extend(guards.iter().cloned());
             let mut then = vec![Op::Put(okey.clone(), encode(rec))];
@@ -411,6 +456,11 @@ impl Index {
             };
             if let Some(Reply::Counted(0)) = replies.next() {
                 return Ok(Commit::GivenUp);
+            }
+            if let Err(c) = expect.holds(old.as_ref().map(|(o, _)| o)) {
+                // Changed under us: the bucket is checked by the caller,
+                // the expectation here.
+                return Ok(c);
             }
             if old.is_none() {
                 break; // the key is absent: the bucket or a guard failed
@@ -678,6 +728,8 @@ mod tests {
             parts: Vec::new(),
             acl: CannedAcl::default(),
             manifest: None,
+            headers: Default::default(),
+            tags: Default::default(),
         }
     }
 
@@ -715,7 +767,7 @@ mod tests {
         let r1 = object("k");
         let i1 = intent(&ix).await;
         assert_eq!(
-            ix.commit_object(&r1, Some(&i1), vec![], vec![])
+            ix.commit_object(&r1, Some(&i1), &Expect::Any, vec![], vec![])
                 .await
                 .unwrap(),
             Commit::Done
@@ -728,7 +780,7 @@ mod tests {
         assert!(ix.abandon(&i2, segment(r2.version_id)).await.unwrap());
         assert_eq!(gc(&ix).await, 1);
         assert_eq!(
-            ix.commit_object(&r2, Some(&i2), vec![], vec![])
+            ix.commit_object(&r2, Some(&i2), &Expect::Any, vec![], vec![])
                 .await
                 .unwrap(),
             Commit::GivenUp
@@ -736,7 +788,9 @@ mod tests {
         // An overwrite replaces exactly what was there, old shards to GC.
         let r3 = object("k");
         assert_eq!(
-            ix.commit_object(&r3, None, vec![], vec![]).await.unwrap(),
+            ix.commit_object(&r3, None, &Expect::Any, vec![], vec![])
+                .await
+                .unwrap(),
             Commit::Done
         );
         assert_eq!(gc(&ix).await, 2);
@@ -750,7 +804,9 @@ mod tests {
         let mut r4 = object("k");
         r4.bucket = "nope".into();
         assert_eq!(
-            ix.commit_object(&r4, None, vec![], vec![]).await.unwrap(),
+            ix.commit_object(&r4, None, &Expect::Any, vec![], vec![])
+                .await
+                .unwrap(),
             Commit::Refused
         );
     }
@@ -760,7 +816,9 @@ mod tests {
     async fn swap_races(ix: Index) {
         bucket(&ix).await;
         let rec = object("k");
-        ix.commit_object(&rec, None, vec![], vec![]).await.unwrap();
+        ix.commit_object(&rec, None, &Expect::Any, vec![], vec![])
+            .await
+            .unwrap();
         let key = ix.keys().object("b", "k");
         let (_, rev) = ix.get(key.clone()).await.unwrap().unwrap();
         let swap = |intents: Vec<String>, rev: i64| Swap {
@@ -775,7 +833,7 @@ mod tests {
         };
         // Overwritten meanwhile: the swap fails.
         let i = intent(&ix).await;
-        ix.commit_object(&object("k"), None, vec![], vec![])
+        ix.commit_object(&object("k"), None, &Expect::Any, vec![], vec![])
             .await
             .unwrap();
         assert!(!ix.swap(swap(vec![i.clone()], rev)).await.unwrap());
@@ -799,7 +857,7 @@ mod tests {
     /// abort ends an upload with its parts, once.
     async fn buckets_and_uploads(ix: Index) {
         bucket(&ix).await;
-        ix.commit_object(&object("k"), None, vec![], vec![])
+        ix.commit_object(&object("k"), None, &Expect::Any, vec![], vec![])
             .await
             .unwrap();
         assert!(!ix.delete_bucket("b").await.unwrap());
@@ -915,8 +973,78 @@ mod tests {
         assert_eq!(gc(&ix).await, 0);
     }
 
+    /// Conditional commits: of racing creates exactly one wins; If-Match
+    /// needs the object and its ETag, and a change between read and commit
+    /// is caught by the compare-and-swap.
+    async fn conditional_commits(ix: Index) {
+        bucket(&ix).await;
+        let creates: Vec<_> = (0..8)
+            .map(|_| {
+                let ix = ix.clone();
+                async move {
+                    ix.commit_object(&object("c"), None, &Expect::Absent, vec![], vec![])
+                        .await
+                        .unwrap()
+                }
+            })
+            .collect();
+        let answers = futures::future::join_all(creates).await;
+        assert_eq!(
+            answers.iter().filter(|c| **c == Commit::Done).count(),
+            1,
+            "{answers:?}"
+        );
+        assert!(
+            answers
+                .iter()
+                .all(|c| matches!(c, Commit::Done | Commit::PreconditionFailed)),
+            "{answers:?}"
+        );
+        let tag = |t: &str| Expect::ETag(vec![t.to_string()]);
+        assert_eq!(
+            ix.commit_object(&object("none"), None, &tag("e"), vec![], vec![])
+                .await
+                .unwrap(),
+            Commit::Missing
+        );
+        assert_eq!(
+            ix.commit_object(&object("c"), None, &tag("other"), vec![], vec![])
+                .await
+                .unwrap(),
+            Commit::PreconditionFailed
+        );
+        let mut next = object("c");
+        next.etag = "f".into();
+        assert_eq!(
+            ix.commit_object(&next, None, &tag("e"), vec![], vec![])
+                .await
+                .unwrap(),
+            Commit::Done
+        );
+        // The ETag is now "f": a writer that read "e" loses.
+        assert_eq!(
+            ix.commit_object(&object("c"), None, &tag("e"), vec![], vec![])
+                .await
+                .unwrap(),
+            Commit::PreconditionFailed
+        );
+        assert_eq!(
+            ix.commit_object(
+                &object("c"),
+                None,
+                &Expect::ETag(vec!["x".into(), "f".into()]),
+                vec![],
+                vec![]
+            )
+            .await
+            .unwrap(),
+            Commit::Done
+        );
+    }
+
     #[tokio::test]
     async fn memory_twin() {
+        conditional_commits(Index::memory("t")).await;
         gc_steps(Index::memory("t")).await;
         commit_and_abandon(Index::memory("t")).await;
         swap_races(Index::memory("t")).await;
@@ -934,5 +1062,6 @@ mod tests {
         swap_races(ix("t2").await).await;
         buckets_and_uploads(ix("t3").await).await;
         gc_steps(ix("t4").await).await;
+        conditional_commits(ix("t5").await).await;
     }
 }

@@ -77,6 +77,9 @@ pub enum Error {
     EntityTooSmall(String),
     #[error("{0}")]
     InvalidArgument(String),
+    /// A conditional write found the key not holding what it expected.
+    #[error("at least one of the preconditions did not hold")]
+    PreconditionFailed,
 }
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
@@ -139,16 +142,42 @@ impl Hashers {
     }
 }
 
+/// What an object carries besides its body, set by PUT, a copy or
+/// CreateMultipartUpload.
+#[derive(Clone, Debug, Default)]
+pub struct ObjectMeta {
+    pub content_type: Option<String>,
+    pub user_metadata: BTreeMap<String, String>,
+    /// Standard headers kept with the object.
+    pub headers: objectio_cluster::ObjectHeaders,
+    /// The object's tags.
+    pub tags: BTreeMap<String, String>,
+    /// The object's canned ACL.
+    pub acl: CannedAcl,
+}
+
+impl ObjectMeta {
+    /// The metadata of an existing object (what a copy keeps).
+    pub fn of(r: &ObjectRecord) -> Self {
+        Self {
+            content_type: r.content_type.clone(),
+            user_metadata: r.user_metadata.clone(),
+            headers: r.headers.clone(),
+            tags: r.tags.clone(),
+            acl: r.acl,
+        }
+    }
+}
+
 /// What a PUT needs besides its body.
 pub struct PutParams {
     pub bucket: String,
     pub key: String,
     pub size: u64,
-    pub content_type: Option<String>,
-    pub user_metadata: BTreeMap<String, String>,
+    pub meta: ObjectMeta,
     pub wanted: Wanted,
-    /// The object's canned ACL.
-    pub acl: CannedAcl,
+    /// What the key must hold when the object commits.
+    pub expect: index::Expect,
 }
 
 /// One entry of a listing.
@@ -404,17 +433,22 @@ impl Objects {
 
     /// Reads an object's record.
     pub async fn head(&self, bucket: &str, key: &str) -> Result<ObjectRecord> {
-        match self
-            .store()
-            .get::<ObjectRecord>(self.store().keys().object(bucket, key))
-            .await?
-        {
-            Some((r, _)) => Ok(r),
+        match self.current(bucket, key).await? {
+            Some(r) => Ok(r),
             None => {
                 self.bucket(bucket).await?;
                 Err(Error::NoSuchKey)
             }
         }
+    }
+
+    /// The key's current object, if any (no bucket check).
+    pub(crate) async fn current(&self, bucket: &str, key: &str) -> Result<Option<ObjectRecord>> {
+        Ok(self
+            .store()
+            .get::<ObjectRecord>(self.store().keys().object(bucket, key))
+            .await?
+            .map(|(r, _)| r))
     }
 
     /// Stores an object from `body`, streaming stripe by stripe. `verify`
@@ -437,7 +471,7 @@ impl Objects {
                     key: &p.key,
                     part: 0,
                     size: p.size,
-                    meta: shard_meta(&p.content_type, &p.user_metadata),
+                    meta: shard_meta(&p.meta.content_type, &p.meta.user_metadata),
                 },
                 p.wanted,
                 body,
@@ -451,19 +485,21 @@ impl Objects {
             version_id: w.segment.version_id,
             size: p.size,
             etag: w.etag.clone(),
-            content_type: p.content_type.clone(),
-            user_metadata: p.user_metadata.clone(),
+            content_type: p.meta.content_type,
+            user_metadata: p.meta.user_metadata,
             created_ms: now_millis(),
             ec: self.inner.config.ec,
             shards: w.segment.shards.clone(),
             parts: Vec::new(),
-            acl: p.acl,
+            acl: p.meta.acl,
             manifest: None,
+            headers: p.meta.headers,
+            tags: p.meta.tags,
         };
         let hint: Vec<index::Op> = self.index().hint_put(&rec).into_iter().collect();
         loop {
             match self
-                .commit_object(&rec, w.intent.as_deref(), vec![], hint.clone())
+                .commit_object(&rec, w.intent.as_deref(), &p.expect, vec![], hint.clone())
                 .await
             {
                 Ok(true) => return Ok((rec, w.digests)),
@@ -483,15 +519,19 @@ impl Objects {
         &self,
         rec: &ObjectRecord,
         intent: Option<&str>,
+        expect: &index::Expect,
         guards: Vec<index::Cmp>,
         extra: Vec<index::Op>,
     ) -> Result<bool> {
         match self
             .index()
-            .commit_object(rec, intent, guards, extra)
+            .commit_object(rec, intent, expect, guards, extra)
             .await?
         {
             index::Commit::Done => Ok(true),
+            c @ (index::Commit::PreconditionFailed | index::Commit::Missing) => {
+                Err(precondition_error(c))
+            }
             index::Commit::GivenUp => Err(Error::Unavailable(
                 "the write was given up before it could be committed".into(),
             )),
@@ -511,6 +551,14 @@ impl Objects {
         }
         self.bucket(bucket).await?;
         Ok(false)
+    }
+}
+
+/// The error of a conditional write whose condition does not hold.
+pub fn precondition_error(c: index::Commit) -> Error {
+    match c {
+        index::Commit::Missing => Error::NoSuchKey,
+        _ => Error::PreconditionFailed,
     }
 }
 
@@ -613,6 +661,8 @@ mod tests {
             parts: Vec::new(),
             acl: Default::default(),
             manifest: None,
+            headers: Default::default(),
+            tags: Default::default(),
         };
         let w = Written {
             segment,
@@ -644,9 +694,15 @@ mod tests {
         // Committed (the gateway saw an error), then abandoned: kept.
         let (w, rec) = written(&o, "k1").await;
         assert!(
-            o.commit_object(&rec, w.intent.as_deref(), vec![], vec![])
-                .await
-                .unwrap()
+            o.commit_object(
+                &rec,
+                w.intent.as_deref(),
+                &index::Expect::Any,
+                vec![],
+                vec![]
+            )
+            .await
+            .unwrap()
         );
         o.abandon(&w).await;
         assert_eq!(
@@ -661,7 +717,13 @@ mod tests {
         o.abandon(&w).await;
         assert_eq!(gc_count().await, 1);
         let r = o
-            .commit_object(&rec, w.intent.as_deref(), vec![], vec![])
+            .commit_object(
+                &rec,
+                w.intent.as_deref(),
+                &index::Expect::Any,
+                vec![],
+                vec![],
+            )
             .await;
         assert!(matches!(r, Err(Error::Unavailable(_))), "{r:?}");
         assert!(matches!(o.head("b", "k2").await, Err(Error::NoSuchKey)));
@@ -671,7 +733,13 @@ mod tests {
         o.abandon(&w).await;
         rec.etag = "new".into();
         let r = o
-            .commit_object(&rec, w.intent.as_deref(), vec![], vec![])
+            .commit_object(
+                &rec,
+                w.intent.as_deref(),
+                &index::Expect::Any,
+                vec![],
+                vec![],
+            )
             .await;
         assert!(matches!(r, Err(Error::Unavailable(_))), "{r:?}");
         assert_eq!(o.head("b", "k1").await.unwrap().etag, "e");

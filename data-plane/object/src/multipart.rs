@@ -22,7 +22,7 @@ use objectio_cluster::{
 };
 use uuid::Uuid;
 
-use super::{Digests, Error, Objects, Result, Wanted, Written};
+use super::{Digests, Error, Objects, Result, Wanted, Written, precondition_error};
 
 /// Parts other than the last must be at least this large (as in S3).
 pub const MIN_PART: u64 = 5 << 20;
@@ -47,9 +47,7 @@ impl Objects {
         bucket: &str,
         key: &str,
         owner: &str,
-        content_type: Option<String>,
-        user_metadata: BTreeMap<String, String>,
-        acl: objectio_cluster::CannedAcl,
+        meta: crate::ObjectMeta,
     ) -> Result<Uuid> {
         self.bucket(bucket).await?;
         if key.contains('\0') {
@@ -61,10 +59,12 @@ impl Objects {
             key: key.to_string(),
             upload_id: Uuid::new_v4(),
             owner: owner.to_string(),
-            content_type,
-            user_metadata,
+            content_type: meta.content_type,
+            user_metadata: meta.user_metadata,
             created_ms: now_millis(),
-            acl,
+            acl: meta.acl,
+            headers: meta.headers,
+            tags: meta.tags,
         };
         self.store()
             .put(
@@ -179,22 +179,28 @@ impl Objects {
         }
     }
 
-    /// Completes an upload from `parts` (number, ETag) in ascending order.
+    /// Completes an upload from `parts` (number, ETag) in ascending order,
+    /// if the key holds what `expect` says when it commits (a failed
+    /// condition leaves the upload as it was).
     pub async fn complete_upload(
         &self,
         bucket: &str,
         key: &str,
         upload_id: &str,
         parts: Vec<(i32, String)>,
+        expect: &crate::index::Expect,
     ) -> Result<ObjectRecord> {
         let (up, ukey) = self.upload(bucket, key, upload_id).await?;
+        if let Err(c) = expect.holds(self.current(bucket, key).await?.as_ref()) {
+            return Err(precondition_error(c));
+        }
         let ckey = self.store().keys().completing(&up.upload_id);
         self.store()
             .kv()
             .put(ckey.clone(), b"1".to_vec(), None)
             .await?;
         let r = self
-            .complete_locked(&up, &ukey, &ckey, upload_id, parts)
+            .complete_locked(&up, &ukey, &ckey, upload_id, parts, expect)
             .await;
         if r.is_err() {
             // Let the client fix the request and retry, or upload more.
@@ -210,6 +216,7 @@ impl Objects {
         ckey: &str,
         upload_id: &str,
         wanted: Vec<(i32, String)>,
+        expect: &crate::index::Expect,
     ) -> Result<ObjectRecord> {
         let keys = self.store().keys();
         let stored: BTreeMap<u32, PartRecord> = self
@@ -272,6 +279,8 @@ impl Objects {
             shards: Vec::new(),
             parts: used.iter().map(|p| p.location()).collect(),
             manifest: None,
+            headers: up.headers.clone(),
+            tags: up.tags.clone(),
         };
         let unused: Vec<_> = stored
             .values()
@@ -290,7 +299,16 @@ impl Objects {
             shards: w.segment.shards.clone(),
         });
         let r = self
-            .commit_completed(&rec, &w, ukey, ckey, upload_id, &up.upload_id, unused)
+            .commit_completed(
+                &rec,
+                &w,
+                ukey,
+                ckey,
+                upload_id,
+                &up.upload_id,
+                unused,
+                expect,
+            )
             .await;
         if r.is_err() {
             self.abandon(&w).await;
@@ -349,6 +367,7 @@ impl Objects {
         upload_id: &str,
         id: &uuid::Uuid,
         unused: Vec<objectio_cluster::Segment>,
+        expect: &crate::index::Expect,
     ) -> Result<ObjectRecord> {
         let keys = self.store().keys();
         let rec = rec.clone();
@@ -362,7 +381,7 @@ impl Objects {
             extra.extend(self.index().gc_put(unused.clone(), false));
             extra.extend(self.index().hint_put(&rec));
             if self
-                .commit_object(&rec, w.intent.as_deref(), guards, extra)
+                .commit_object(&rec, w.intent.as_deref(), expect, guards, extra)
                 .await?
             {
                 return Ok(rec);

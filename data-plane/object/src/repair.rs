@@ -458,6 +458,8 @@ impl Objects {
             parts: vec![part.location()],
             acl: Default::default(),
             manifest: None,
+            headers: Default::default(),
+            tags: Default::default(),
         };
         let snap = self.inner.map.get();
         let seg = part.segment();

@@ -3,6 +3,7 @@
 use s3s::dto::*;
 use s3s::{S3Request, S3Response, S3Result, s3_error};
 
+use super::meta::{Conditions, expires};
 use super::*;
 use s3s::S3ErrorCode;
 
@@ -10,19 +11,34 @@ pub(super) async fn get_object(
     g: &Gateway,
     req: S3Request<GetObjectInput>,
 ) -> S3Result<S3Response<GetObjectOutput>> {
+    let anonymous = crate::authz::caller(&req.extensions).is_none();
     let input = req.input;
     let rec = g
         .objects
         .head(&input.bucket, &input.key)
         .await
         .map_err(s3_err)?;
-    preconditions(
-        &rec,
-        input.if_match.as_ref(),
-        input.if_none_match.as_ref(),
+    version(&rec, input.version_id.as_deref())?;
+    Conditions::of_read(
+        &req.headers,
         input.if_modified_since.as_ref(),
         input.if_unmodified_since.as_ref(),
-    )?;
+    )
+    .check(&rec, false)?;
+    let overrides = [
+        input.response_cache_control.is_some(),
+        input.response_content_disposition.is_some(),
+        input.response_content_encoding.is_some(),
+        input.response_content_language.is_some(),
+        input.response_content_type.is_some(),
+        input.response_expires.is_some(),
+    ];
+    if anonymous && overrides.contains(&true) {
+        return Err(s3_error!(
+            InvalidRequest,
+            "Request specific response headers cannot be used for anonymous GET requests."
+        ));
+    }
     let (start, end, content_range) = match (&input.range, input.part_number) {
         (Some(_), Some(_)) => {
             return Err(s3_error!(
@@ -48,16 +64,30 @@ pub(super) async fn get_object(
         }
     };
     let stream = g.objects.read(&rec, start, end).await.map_err(s3_err)?;
+    let h = &rec.headers;
     let out = GetObjectOutput {
         body: Some(StreamingBlob::wrap(stream)),
         content_length: Some((end - start) as i64),
         content_range,
         accept_ranges: Some("bytes".into()),
-        content_type: rec.content_type.clone(),
+        content_type: input.response_content_type.or(rec.content_type.clone()),
+        cache_control: input.response_cache_control.or(h.cache_control.clone()),
+        content_disposition: input
+            .response_content_disposition
+            .or(h.content_disposition.clone()),
+        content_encoding: input
+            .response_content_encoding
+            .or(h.content_encoding.clone()),
+        content_language: input
+            .response_content_language
+            .or(h.content_language.clone()),
+        expires: input.response_expires.or_else(|| expires(h)),
+        website_redirect_location: h.website_redirect_location.clone(),
         e_tag: Some(etag(&rec.etag)),
         last_modified: Some(ts_ms(rec.created_ms)),
         metadata: metadata(&rec),
         parts_count: parts_count(&rec, input.part_number),
+        tag_count: tag_count(&rec),
         ..Default::default()
     };
     let mut resp = S3Response::new(out);
@@ -77,13 +107,13 @@ pub(super) async fn head_object(
         .await
         .map_err(s3_err)?;
     let i = &req.input;
-    preconditions(
-        &rec,
-        i.if_match.as_ref(),
-        i.if_none_match.as_ref(),
+    version(&rec, i.version_id.as_deref())?;
+    Conditions::of_read(
+        &req.headers,
         i.if_modified_since.as_ref(),
         i.if_unmodified_since.as_ref(),
-    )?;
+    )
+    .check(&rec, false)?;
     let (len, content_range) = match i.part_number {
         None => (rec.size, None),
         Some(n) => {
@@ -92,11 +122,27 @@ pub(super) async fn head_object(
             (b - a, Some(cr))
         }
     };
+    let h = &rec.headers;
     let mut resp = S3Response::new(HeadObjectOutput {
         content_length: Some(len as i64),
         content_range,
         accept_ranges: Some("bytes".into()),
-        content_type: rec.content_type.clone(),
+        content_type: i.response_content_type.clone().or(rec.content_type.clone()),
+        cache_control: i.response_cache_control.clone().or(h.cache_control.clone()),
+        content_disposition: i
+            .response_content_disposition
+            .clone()
+            .or(h.content_disposition.clone()),
+        content_encoding: i
+            .response_content_encoding
+            .clone()
+            .or(h.content_encoding.clone()),
+        content_language: i
+            .response_content_language
+            .clone()
+            .or(h.content_language.clone()),
+        expires: i.response_expires.clone().or_else(|| expires(h)),
+        website_redirect_location: h.website_redirect_location.clone(),
         e_tag: Some(etag(&rec.etag)),
         last_modified: Some(ts_ms(rec.created_ms)),
         metadata: metadata(&rec),
@@ -107,35 +153,6 @@ pub(super) async fn head_object(
         resp.status = Some(http::StatusCode::PARTIAL_CONTENT);
     }
     Ok(resp)
-}
-
-/// Conditional GET/HEAD as S3 evaluates them: If-Match (else
-/// If-Unmodified-Since) failing is 412; If-None-Match matching (else
-/// If-Modified-Since not modified) is 304. Dates compare at second
-/// precision, as HTTP dates carry.
-fn preconditions(
-    rec: &ObjectRecord,
-    if_match: Option<&ETagCondition>,
-    if_none_match: Option<&ETagCondition>,
-    if_modified_since: Option<&Timestamp>,
-    if_unmodified_since: Option<&Timestamp>,
-) -> S3Result<()> {
-    let matches = |c: &ETagCondition| match c {
-        ETagCondition::Any => true,
-        ETagCondition::ETag(e) => e.value() == rec.etag,
-    };
-    let modified = (rec.created_ms / 1000) as i64;
-    let secs = |t: &Timestamp| time::OffsetDateTime::from(t.clone()).unix_timestamp();
-    match (if_match, if_unmodified_since) {
-        (Some(c), _) if !matches(c) => return Err(s3_error!(PreconditionFailed)),
-        (None, Some(t)) if modified > secs(t) => return Err(s3_error!(PreconditionFailed)),
-        _ => {}
-    }
-    match (if_none_match, if_modified_since) {
-        (Some(c), _) if matches(c) => Err(s3_error!(NotModified)),
-        (None, Some(t)) if modified <= secs(t) => Err(s3_error!(NotModified)),
-        _ => Ok(()),
-    }
 }
 
 /// Bytes `[start, end)` of part `n` (1-based) of `rec`, for GET/HEAD with
@@ -169,4 +186,25 @@ fn part_range(rec: &ObjectRecord, n: i32) -> S3Result<(u64, u64)> {
 /// `x-amz-mp-parts-count` for a part request of a multipart object.
 fn parts_count(rec: &ObjectRecord, part: Option<i32>) -> Option<i32> {
     (part.is_some() && !rec.parts.is_empty()).then_some(rec.parts.len() as i32)
+}
+
+/// `x-amz-tagging-count` of an object with tags.
+fn tag_count(rec: &ObjectRecord) -> Option<i32> {
+    (!rec.tags.is_empty()).then_some(rec.tags.len() as i32)
+}
+
+/// Checks a request's `versionId` against the object (one version per key:
+/// "null" or the object's own id names it).
+pub(super) fn version(rec: &ObjectRecord, v: Option<&str>) -> S3Result<()> {
+    match v {
+        None | Some("null") => Ok(()),
+        Some(v) if v == rec.version_id.to_string() => Ok(()),
+        Some(v) if v.parse::<uuid::Uuid>().is_err() => {
+            Err(s3_error!(InvalidArgument, "Invalid version id specified"))
+        }
+        Some(_) => Err(s3_error!(
+            NoSuchVersion,
+            "The specified version does not exist."
+        )),
+    }
 }

@@ -3,15 +3,18 @@
 //! ([`crate::authz`]) has allowed the request before any handler here
 //! runs. Handlers translate to the object layer, one file per operation
 //! family: [`bucket`], [`access`] (bucket policies and ACLs), [`put`],
-//! [`delete`], [`get`], [`list`], [`multipart`]. Operations not listed in the table
+//! [`copy`], [`delete`], [`get`], [`list`], [`multipart`], with [`meta`]
+//! (what objects carry besides their bodies, and conditions). Operations not listed in the table
 //! below answer `NotImplemented` (the `s3s::S3` trait's default) in proper
 //! S3 XML.
 
 mod access;
 mod bucket;
+mod copy;
 mod delete;
 mod get;
 mod list;
+mod meta;
 mod multipart;
 mod put;
 
@@ -129,6 +132,18 @@ impl S3 for Gateway {
     ) -> S3Result<S3Response<DeleteObjectsOutput>> {
         delete::delete_objects(self, req).await
     }
+    async fn copy_object(
+        &self,
+        req: S3Request<CopyObjectInput>,
+    ) -> S3Result<S3Response<CopyObjectOutput>> {
+        copy::copy_object(self, req).await
+    }
+    async fn upload_part_copy(
+        &self,
+        req: S3Request<UploadPartCopyInput>,
+    ) -> S3Result<S3Response<UploadPartCopyOutput>> {
+        copy::upload_part_copy(self, req).await
+    }
     async fn get_object(
         &self,
         req: S3Request<GetObjectInput>,
@@ -229,6 +244,7 @@ fn s3_err(e: object::Error) -> S3Error {
         E::InvalidPartOrder => s3_error!(InvalidPartOrder),
         E::EntityTooSmall(m) => s3_error!(EntityTooSmall, "{m}"),
         E::InvalidArgument(m) => s3_error!(InvalidArgument, "{m}"),
+        E::PreconditionFailed => s3_error!(PreconditionFailed),
         E::Body(m) => s3_error!(InvalidRequest, "{m}"),
         E::Unavailable(m) => {
             let id = uuid::Uuid::new_v4();

@@ -3,6 +3,7 @@
 use s3s::dto::*;
 use s3s::{S3Request, S3Response, S3Result, s3_error};
 
+use super::meta::object_meta;
 use super::put::{BodyChecks, body_checks, drained, expects_continue};
 use super::*;
 
@@ -17,17 +18,11 @@ pub(super) async fn create_multipart_upload(
         return Err(grants_not_implemented());
     }
     let acl = object_acl(req.input.acl.as_ref())?;
+    let meta = object_meta!(req.input, acl)?;
     let input = req.input;
     let id = g
         .objects
-        .create_upload(
-            &input.bucket,
-            &input.key,
-            &who,
-            input.content_type,
-            input.metadata.unwrap_or_default().into_iter().collect(),
-            acl,
-        )
+        .create_upload(&input.bucket, &input.key, &who, meta)
         .await
         .map_err(s3_err)?;
     Ok(S3Response::new(CreateMultipartUploadOutput {
@@ -76,6 +71,7 @@ pub(super) async fn complete_multipart_upload(
     g: &Gateway,
     req: S3Request<CompleteMultipartUploadInput>,
 ) -> S3Result<S3Response<CompleteMultipartUploadOutput>> {
+    let expect = super::meta::expect(&req.headers)?;
     let input = req.input;
     let parts = input
         .multipart_upload
@@ -92,7 +88,7 @@ pub(super) async fn complete_multipart_upload(
         .collect::<S3Result<Vec<_>>>()?;
     let rec = g
         .objects
-        .complete_upload(&input.bucket, &input.key, &input.upload_id, parts)
+        .complete_upload(&input.bucket, &input.key, &input.upload_id, parts, &expect)
         .await
         .map_err(s3_err)?;
     Ok(S3Response::new(CompleteMultipartUploadOutput {

@@ -1,11 +1,11 @@
 //! Writes: PutObject (with the checks a body is verified against).
 
-use std::collections::BTreeMap;
-
 use s3s::dto::*;
 use s3s::{S3Request, S3Response, S3Result, s3_error};
 
+use super::meta::object_meta;
 use super::*;
+use crate::object::index::Expect;
 use crate::object::{PutParams, Wanted};
 
 /// Bytes of a refused request body read and discarded so the client, still
@@ -178,20 +178,29 @@ pub(super) async fn put_object(
         return Err(grants_not_implemented());
     }
     let acl = object_acl(req.input.acl.as_ref())?;
+    let meta = object_meta!(req.input, acl)?;
+    let expect = super::meta::expect(&req.headers)?;
     let input = req.input;
     let mut body = input.body.ok_or_else(|| s3_error!(IncompleteBody))?;
+    if expect != Expect::Any {
+        // Checked before the body is stored (and again, atomically, by
+        // the commit): a write bound to fail sends no shard.
+        let current = match g.objects.head(&input.bucket, &input.key).await {
+            Ok(r) => Some(r),
+            Err(object::Error::NoSuchKey) => None,
+            Err(e) => return Err(drained(e, &mut body, drain).await),
+        };
+        if let Err(c) = expect.holds(current.as_ref()) {
+            return Err(drained(object::precondition_error(c), &mut body, drain).await);
+        }
+    }
     let params = PutParams {
-        acl,
         bucket: input.bucket,
         key: input.key,
         size: checks.size,
-        content_type: input.content_type,
-        user_metadata: input
-            .metadata
-            .unwrap_or_default()
-            .into_iter()
-            .collect::<BTreeMap<_, _>>(),
+        meta,
         wanted: checks.want,
+        expect,
     };
     let r = g.objects.put(params, &mut body, checks.verifier()).await;
     let (rec, digests) = match r {

@@ -9,6 +9,7 @@ mod capacity;
 mod chaos;
 mod common;
 mod config;
+mod copy;
 mod delete;
 mod failures;
 mod hostile;

@@ -52,6 +52,13 @@ impl ETagCondition {
             return Ok(ETagCondition::Any);
         }
 
+        // ObjectIO patch: a list of ETags (`"a", "b"`, RFC 9110) parses as its
+        // first one; the gateway evaluates the whole list from the raw header.
+        let src = match src.iter().position(|&b| b == b',') {
+            Some(i) => src[..i].trim_ascii(),
+            None => src,
+        };
+
         // Otherwise, parse as ETag
         let etag = ETag::parse_http_header(src)?;
         Ok(ETagCondition::ETag(etag))
