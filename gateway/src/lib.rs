@@ -8,6 +8,7 @@
 //! object).
 
 pub mod authz;
+pub mod cors;
 pub mod integrity;
 pub mod s3;
 
@@ -193,6 +194,7 @@ pub async fn run(cfg: Config) -> anyhow::Result<()> {
         buckets: dir.buckets().clone(),
         authz: authorizer.clone(),
     });
+    let directory = dir.clone();
     builder.set_auth(dir);
     builder.set_access(authorizer);
     builder.set_route(Health);
@@ -240,18 +242,32 @@ pub async fn run(cfg: Config) -> anyhow::Result<()> {
         // log lines) and one log line when answered.
         let svc = service.clone();
         let hosts = hosts.clone();
+        let dir = directory.clone();
         let with_peer =
             hyper::service::service_fn(move |mut req: http::Request<hyper::body::Incoming>| {
                 req.extensions_mut().insert(authz::PeerAddr(peer));
                 let svc = svc.clone();
                 let hosts = hosts.clone();
+                let dir = dir.clone();
                 async move {
                     let id = format!("{:016x}", rand_id());
                     let seen = Seen::of(&req, &hosts);
                     let t = std::time::Instant::now();
                     let span = tracing::info_span!("request", request_id = %id);
+                    let origin = req
+                        .headers()
+                        .get("origin")
+                        .and_then(|v| v.to_str().ok())
+                        .map(str::to_string);
+                    let cors_rules = if origin.is_some() || req.method() == http::Method::OPTIONS {
+                        cors_rules(&dir, &seen.bucket).await
+                    } else {
+                        None
+                    };
                     let check = integrity::check_of(req.method(), req.uri(), req.headers());
-                    let mut r = if check == integrity::Check::None {
+                    let mut r = if req.method() == http::Method::OPTIONS {
+                        Ok(cors::preflight(cors_rules.as_deref(), req.headers()))
+                    } else if check == integrity::Check::None {
                         tracing::Instrument::instrument(svc.call(req.map(s3s::Body::from)), span)
                             .await
                     } else {
@@ -267,6 +283,16 @@ pub async fn run(cfg: Config) -> anyhow::Result<()> {
                     if let Ok(resp) = &mut r {
                         if let Ok(v) = http::HeaderValue::from_str(&id) {
                             resp.headers_mut().insert("x-amz-request-id", v);
+                        }
+                        if let Some(o) = &origin
+                            && seen.method != http::Method::OPTIONS
+                        {
+                            cors::decorate(
+                                resp.headers_mut(),
+                                cors_rules.as_deref(),
+                                o,
+                                &seen.method,
+                            );
                         }
                         log_request(
                             &seen,
@@ -307,6 +333,17 @@ pub async fn run(cfg: Config) -> anyhow::Result<()> {
     }
     tracing::info!(gateway = %id, "stopped");
     Ok(())
+}
+
+/// The CORS rules of a bucket, if it exists and has some.
+async fn cors_rules(
+    dir: &authz::Directory,
+    bucket: &str,
+) -> Option<Vec<objectio_cluster::CorsRule>> {
+    if bucket.is_empty() {
+        return None;
+    }
+    dir.bucket(bucket).await.ok().flatten().and_then(|b| b.cors)
 }
 
 /// `gw-<host name>-<port>`: the same across restarts on one machine.

@@ -741,6 +741,8 @@ mod tests {
             created: 0,
             acl: CannedAcl::default(),
             policy: None,
+            tags: Default::default(),
+            cors: None,
         };
         assert!(ix.create_bucket(&b).await.unwrap());
         assert!(!ix.create_bucket(&b).await.unwrap(), "created twice");

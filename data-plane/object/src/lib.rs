@@ -287,6 +287,8 @@ impl Objects {
             created: now_secs(),
             acl,
             policy: None,
+            tags: Default::default(),
+            cors: None,
         };
         if self.index().create_bucket(&rec).await? {
             return Ok(());
@@ -322,16 +324,29 @@ impl Objects {
             .ok_or_else(|| Error::NoSuchBucket(name.to_string()))
     }
 
-    /// Sets an object's canned ACL (compare-and-swap on its record, so a
-    /// concurrent overwrite is never undone).
+    /// Sets an object's canned ACL (see [`Self::update_object`]).
     pub async fn set_object_acl(&self, bucket: &str, key: &str, acl: CannedAcl) -> Result<()> {
+        self.update_object(bucket, key, |r| r.acl = acl)
+            .await
+            .map(|_| ())
+    }
+
+    /// Changes an object's record in place (ACL, tags) with a
+    /// compare-and-swap on it, so a concurrent overwrite is never undone;
+    /// the record as changed.
+    pub async fn update_object(
+        &self,
+        bucket: &str,
+        key: &str,
+        mut change: impl FnMut(&mut ObjectRecord),
+    ) -> Result<ObjectRecord> {
         let k = self.store().keys().object(bucket, key);
         match self
             .index()
-            .update::<ObjectRecord>(k, |r| r.acl = acl)
+            .update::<ObjectRecord>(k, |r| change(r))
             .await?
         {
-            Some(_) => Ok(()),
+            Some((r, _)) => Ok(r),
             None => {
                 self.bucket(bucket).await?;
                 Err(Error::NoSuchKey)

@@ -245,6 +245,9 @@ pub fn action_of(op: &str) -> String {
         "GetBucketLifecycleConfiguration" => "GetLifecycleConfiguration",
         "PutBucketLifecycleConfiguration" => "PutLifecycleConfiguration",
         "DeleteBucketLifecycle" => "PutLifecycleConfiguration",
+        "DeleteBucketTagging" => "PutBucketTagging",
+        "GetBucketCors" => "GetBucketCORS",
+        "PutBucketCors" | "DeleteBucketCors" => "PutBucketCORS",
         other => other,
     };
     format!("s3:{a}")

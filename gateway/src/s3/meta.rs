@@ -148,17 +148,18 @@ pub(super) fn parse_tagging(header: &str) -> S3Result<BTreeMap<String, String>> 
         };
         tags.push((k, v));
     }
-    check_tags(tags)
+    check_tags(tags, MAX_TAGS)
 }
 
-/// Tags as S3 allows them: at most 10, keys of 1 to 128 characters and
-/// values of up to 256, each key once.
-pub(super) fn check_tags(tags: Vec<(String, String)>) -> S3Result<BTreeMap<String, String>> {
-    if tags.len() > MAX_TAGS {
-        return Err(s3_error!(
-            InvalidTag,
-            "Object tags cannot be greater than {MAX_TAGS}"
-        ));
+/// Tags as S3 allows them: at most `max` (10 on an object, 50 on a
+/// bucket), keys of 1 to 128 characters and values of up to 256, each key
+/// once.
+pub(super) fn check_tags(
+    tags: Vec<(String, String)>,
+    max: usize,
+) -> S3Result<BTreeMap<String, String>> {
+    if tags.len() > max {
+        return Err(s3_error!(InvalidTag, "Tags cannot be more than {max}"));
     }
     let mut out = BTreeMap::new();
     for (k, v) in tags {

@@ -3,13 +3,15 @@
 //! ([`crate::authz`]) has allowed the request before any handler here
 //! runs. Handlers translate to the object layer, one file per operation
 //! family: [`bucket`], [`access`] (bucket policies and ACLs), [`put`],
-//! [`copy`], [`delete`], [`get`], [`list`], [`multipart`], with [`meta`]
-//! (what objects carry besides their bodies, and conditions). Operations not listed in the table
+//! [`copy`], [`delete`], [`get`], [`list`], [`multipart`], [`config`]
+//! (tags, CORS), with [`meta`] (what objects carry besides their bodies,
+//! and conditions). Operations not listed in the table
 //! below answer `NotImplemented` (the `s3s::S3` trait's default) in proper
 //! S3 XML.
 
 mod access;
 mod bucket;
+mod config;
 mod copy;
 mod delete;
 mod get;
@@ -143,6 +145,60 @@ impl S3 for Gateway {
         req: S3Request<UploadPartCopyInput>,
     ) -> S3Result<S3Response<UploadPartCopyOutput>> {
         copy::upload_part_copy(self, req).await
+    }
+    async fn get_object_tagging(
+        &self,
+        req: S3Request<GetObjectTaggingInput>,
+    ) -> S3Result<S3Response<GetObjectTaggingOutput>> {
+        config::get_object_tagging(self, req).await
+    }
+    async fn put_object_tagging(
+        &self,
+        req: S3Request<PutObjectTaggingInput>,
+    ) -> S3Result<S3Response<PutObjectTaggingOutput>> {
+        config::put_object_tagging(self, req).await
+    }
+    async fn delete_object_tagging(
+        &self,
+        req: S3Request<DeleteObjectTaggingInput>,
+    ) -> S3Result<S3Response<DeleteObjectTaggingOutput>> {
+        config::delete_object_tagging(self, req).await
+    }
+    async fn get_bucket_tagging(
+        &self,
+        req: S3Request<GetBucketTaggingInput>,
+    ) -> S3Result<S3Response<GetBucketTaggingOutput>> {
+        config::get_bucket_tagging(self, req).await
+    }
+    async fn put_bucket_tagging(
+        &self,
+        req: S3Request<PutBucketTaggingInput>,
+    ) -> S3Result<S3Response<PutBucketTaggingOutput>> {
+        config::put_bucket_tagging(self, req).await
+    }
+    async fn delete_bucket_tagging(
+        &self,
+        req: S3Request<DeleteBucketTaggingInput>,
+    ) -> S3Result<S3Response<DeleteBucketTaggingOutput>> {
+        config::delete_bucket_tagging(self, req).await
+    }
+    async fn get_bucket_cors(
+        &self,
+        req: S3Request<GetBucketCorsInput>,
+    ) -> S3Result<S3Response<GetBucketCorsOutput>> {
+        config::get_bucket_cors(self, req).await
+    }
+    async fn put_bucket_cors(
+        &self,
+        req: S3Request<PutBucketCorsInput>,
+    ) -> S3Result<S3Response<PutBucketCorsOutput>> {
+        config::put_bucket_cors(self, req).await
+    }
+    async fn delete_bucket_cors(
+        &self,
+        req: S3Request<DeleteBucketCorsInput>,
+    ) -> S3Result<S3Response<DeleteBucketCorsOutput>> {
+        config::delete_bucket_cors(self, req).await
     }
     async fn get_object(
         &self,

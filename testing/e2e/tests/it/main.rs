@@ -18,3 +18,4 @@ mod multipart;
 mod rebuild;
 mod repair;
 mod roundtrip;
+mod settings;
