@@ -46,12 +46,14 @@ ensure_system_tools() {
     command -v curl >/dev/null || missing+=(curl)
     # systemd-analyze verifies the shipped units (no systemd need run).
     command -v systemd-analyze >/dev/null || missing+=(systemd)
+    # The client matrix (scripts/client-matrix.sh) drives rclone.
+    command -v rclone >/dev/null || missing+=(rclone)
     if [ ${#missing[@]} -gt 0 ]; then
         apt_install "${missing[@]}"
     fi
 }
 
-# The aws cli and boto3 in $OBJECTIO_VENV; puts its bin/ first on PATH.
+# The aws cli, boto3 and s3cmd in $OBJECTIO_VENV; puts its bin/ first on PATH.
 ensure_python_tools() {
     if [ ! -x "$OBJECTIO_VENV/bin/python3" ]; then
         if ! python3 -c 'import ensurepip, venv' >/dev/null 2>&1; then
@@ -60,10 +62,11 @@ ensure_python_tools() {
         lib_log "creating the Python environment $OBJECTIO_VENV"
         python3 -m venv "$OBJECTIO_VENV"
     fi
-    if ! "$OBJECTIO_VENV/bin/python3" -c 'import boto3, awscli' >/dev/null 2>&1; then
-        lib_log "installing the aws cli and boto3 into $OBJECTIO_VENV (pip)"
+    if ! "$OBJECTIO_VENV/bin/python3" -c 'import boto3, awscli' >/dev/null 2>&1 \
+        || [ ! -x "$OBJECTIO_VENV/bin/s3cmd" ]; then
+        lib_log "installing the aws cli, boto3 and s3cmd into $OBJECTIO_VENV (pip)"
         "$OBJECTIO_VENV/bin/python3" -m pip install -q --upgrade pip >/dev/null
-        "$OBJECTIO_VENV/bin/python3" -m pip install -q awscli boto3
+        "$OBJECTIO_VENV/bin/python3" -m pip install -q awscli boto3 s3cmd
     fi
     export PATH="$OBJECTIO_VENV/bin:$PATH"
 }

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Runs every test: unit tests, the end-to-end suite (real etcd, OSD, meta and
-# gateway processes on 127.0.0.1) and the smoke run of aws cli and boto3
-# against a dev cluster. Installs what a fresh machine lacks first (etcd and
-# protoc with apt; the aws cli and boto3 in .venv/).
+# gateway processes on 127.0.0.1), the smoke run of aws cli and boto3 and
+# the client matrix (aws cli, boto3, s3cmd, rclone) against a dev cluster.
+# Installs what a fresh machine lacks first (etcd, protoc and rclone with
+# apt; the aws cli, boto3 and s3cmd in .venv/).
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
@@ -24,3 +25,5 @@ trap 'scripts/dev-cluster.sh down >/dev/null 2>&1 || true; rm -rf "$OBJECTIO_DEV
 scripts/dev-cluster.sh up >/dev/null
 eval "$(scripts/dev-cluster.sh env)"
 scripts/smoke.sh
+# Every client people use, at its defaults, one line per client and operation.
+scripts/client-matrix.sh

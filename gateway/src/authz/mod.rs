@@ -341,6 +341,13 @@ impl S3Access for Authorizer {
                 s3_error!(AuthorizationHeaderMalformed, "{msg}")
             });
         }
+        let op = cx.s3_op().name();
+        if !crate::s3::ops::served(op) {
+            return Err(s3_error!(
+                NotImplemented,
+                "{op} is not implemented by ObjectIO (see the S3 operations table in docs/architecture/s3.md)"
+            ));
+        }
         let user = match cx.credentials() {
             Some(c) => {
                 // The signature was verified with this key's secret.

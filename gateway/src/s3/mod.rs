@@ -5,9 +5,9 @@
 //! family: [`bucket`], [`access`] (bucket policies and ACLs), [`put`],
 //! [`copy`], [`delete`], [`get`], [`list`], [`multipart`], [`config`]
 //! (tags, CORS), with [`meta`] (what objects carry besides their bodies,
-//! and conditions). Operations not listed in the table
-//! below answer `NotImplemented` (the `s3s::S3` trait's default) in proper
-//! S3 XML.
+//! and conditions). [`ops::OPERATIONS`] lists every S3 operation, served
+//! or not; the authorization stage answers the ones not served with
+//! `NotImplemented` in proper S3 XML.
 
 mod access;
 mod bucket;
@@ -18,6 +18,7 @@ mod get;
 mod list;
 mod meta;
 mod multipart;
+pub mod ops;
 mod put;
 
 use objectio_cluster::{CannedAcl, ObjectRecord};

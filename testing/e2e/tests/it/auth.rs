@@ -248,7 +248,7 @@ async fn test_client_errors_are_not_logged_as_errors_and_the_access_log_is_one_f
         for (path, want) in [
             ("/logs/there", 200),
             ("/logs/missing", 404),
-            ("/logs/there?tagging", 501),
+            ("/logs/there?retention", 501),
         ] {
             let r = request(
                 &http,

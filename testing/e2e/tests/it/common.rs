@@ -124,6 +124,12 @@ pub async fn usage(c: &Cluster) -> (u64, u64) {
 /// single reading can catch one in between; a lasting leak still fails
 /// here after 20 s.
 pub async fn wait_shards(c: &Cluster, n: u64) -> u64 {
+    wait_shards_within(c, n, Duration::from_secs(20)).await
+}
+
+/// As [`wait_shards`], for work that takes longer than 20 s to settle
+/// (GC of thousands of shards on a loaded machine).
+pub async fn wait_shards_within(c: &Cluster, n: u64, limit: Duration) -> u64 {
     let t = Instant::now();
     let mut last: Option<u64> = None;
     loop {
@@ -133,7 +139,7 @@ pub async fn wait_shards(c: &Cluster, n: u64) -> u64 {
         }
         last = (shards == n).then_some(used);
         assert!(
-            t.elapsed() < Duration::from_secs(20),
+            t.elapsed() < limit,
             "shards stuck at {shards} ({used} bytes used), want {n}"
         );
         tokio::time::sleep(Duration::from_millis(200)).await;

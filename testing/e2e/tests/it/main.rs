@@ -15,6 +15,7 @@ mod failures;
 mod hostile;
 mod list;
 mod multipart;
+mod ops;
 mod rebuild;
 mod repair;
 mod roundtrip;
