@@ -262,6 +262,9 @@ pub async fn rebuild(st: &AppState, input: RebuildIn) -> Result<RebuildOut, ApiE
                         manifest: None,
                         headers: Default::default(),
                         tags: Default::default(),
+                        versioned: false,
+                        delete_marker: false,
+                        noncurrent: false,
                     },
                     multipart: false,
                 });
@@ -398,6 +401,9 @@ async fn manifest(
         manifest: None,
         headers: Default::default(),
         tags: Default::default(),
+        versioned: false,
+        delete_marker: false,
+        noncurrent: false,
     };
     let mut body = Vec::new();
     let mut stream = st
@@ -458,5 +464,8 @@ async fn manifest(
         }),
         headers: Default::default(),
         tags: Default::default(),
+        versioned: false,
+        delete_marker: false,
+        noncurrent: false,
     })
 }

@@ -90,11 +90,43 @@ impl Keys {
     pub fn objects_prefix(&self, bucket: &str) -> Vec<u8> {
         self.k(&format!("objects/{bucket}/")).into_bytes()
     }
-    /// The record key of object `key` in `bucket`.
+    /// The record key of object `key` in `bucket` (its current version).
     pub fn object(&self, bucket: &str, key: &str) -> Vec<u8> {
         let mut k = self.objects_prefix(bucket);
         k.extend_from_slice(key.as_bytes());
         k
+    }
+    /// Prefix of the noncurrent versions of `key`: the key, then NUL (which
+    /// no S3 key here holds), so they sort right after the current version
+    /// and before any other key.
+    pub fn versions_of(&self, bucket: &str, key: &str) -> Vec<u8> {
+        let mut k = self.object(bucket, key);
+        k.push(0);
+        k
+    }
+    /// The record key of a noncurrent version created at `created_ms`:
+    /// newest first within its key.
+    pub fn object_version(
+        &self,
+        bucket: &str,
+        key: &str,
+        created_ms: u64,
+        version_id: &uuid::Uuid,
+    ) -> Vec<u8> {
+        let mut k = self.versions_of(bucket, key);
+        k.extend_from_slice(
+            format!("{:016x}{}", u64::MAX - created_ms, version_id.simple()).as_bytes(),
+        );
+        k
+    }
+    /// Where a record lives: its key's current version, or its place among
+    /// the noncurrent ones.
+    pub fn record(&self, rec: &crate::ObjectRecord) -> Vec<u8> {
+        if rec.noncurrent {
+            self.object_version(&rec.bucket, &rec.key, rec.created_ms, &rec.version_id)
+        } else {
+            self.object(&rec.bucket, &rec.key)
+        }
     }
     /// Prefix of the multipart uploads of `bucket`, ordered by key.
     /// Every bucket's uploads in progress.

@@ -269,6 +269,16 @@ pub struct BucketRecord {
     /// The bucket's CORS rules (PutBucketCors), in their order.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cors: Option<Vec<CorsRule>>,
+    /// S3 versioning: never enabled (`None`), enabled or suspended.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub versioning: Option<Versioning>,
+}
+
+/// A bucket's versioning state once it has been enabled.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Versioning {
+    Enabled,
+    Suspended,
 }
 
 /// One CORS rule of a bucket, as S3's CORSRule.
@@ -398,6 +408,21 @@ pub struct ObjectRecord {
     /// The object's tags (S3 object tagging), by key.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub tags: BTreeMap<String, String>,
+    /// Written while the bucket's versioning was enabled: its S3 version id
+    /// is `version_id`; otherwise it is the "null" version (every record
+    /// from before versioning existed is).
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub versioned: bool,
+    /// A delete marker: no data, answers 404 as the current version.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub delete_marker: bool,
+    /// A noncurrent version, kept under [`crate::keys::Keys::object_version`].
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub noncurrent: bool,
+}
+
+fn is_false(b: &bool) -> bool {
+    !*b
 }
 
 /// One part of a multipart object.
@@ -462,6 +487,16 @@ pub struct Segment {
 }
 
 impl ObjectRecord {
+    /// The S3 version id: "null" for a version written while versioning
+    /// was off or suspended.
+    pub fn s3_version_id(&self) -> String {
+        if self.versioned {
+            self.version_id.to_string()
+        } else {
+            "null".into()
+        }
+    }
+
     /// The object's data runs, in order.
     /// Every segment with shards: the body's, then the manifest's.
     pub fn all_segments(&self) -> Vec<Segment> {

@@ -190,6 +190,29 @@ pub enum Commit {
     Missing,
 }
 
+/// What a commit does with the version it replaces (S3 versioning).
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub enum Keep {
+    /// Nothing: its shards go to GC (a bucket without versioning).
+    #[default]
+    Nothing,
+    /// Every version, as a noncurrent one (versioning enabled).
+    All,
+    /// A versioned one; the null version is replaced by the new null
+    /// version (versioning suspended).
+    Versioned,
+}
+
+impl Keep {
+    pub fn keeps(self, old: &ObjectRecord) -> bool {
+        match self {
+            Keep::Nothing => false,
+            Keep::All => true,
+            Keep::Versioned => old.versioned,
+        }
+    }
+}
+
 /// What a conditional write expects the key to hold when it commits
 /// (`If-None-Match: *`, `If-Match`), checked in the commit's own
 /// compare-and-swap: of two racing creates, exactly one wins.
@@ -207,6 +230,8 @@ pub enum Expect {
 impl Expect {
     /// Whether `current` (the key's object, if any) is what is expected.
     pub fn holds(&self, current: Option<&ObjectRecord>) -> std::result::Result<(), Commit> {
+        // A delete marker is no object.
+        let current = current.filter(|o| !o.delete_marker);
         match (self, current) {
             (Expect::Any, _) => Ok(()),
             (Expect::Absent, None) => Ok(()),
@@ -311,7 +336,7 @@ impl Index {
     }
 
     /// Runs `then` if every `when` holds; whether it ran.
-    async fn when_then(&self, when: Vec<Cmp>, then: Vec<Op>) -> Result<bool> {
+    pub(crate) async fn when_then(&self, when: Vec<Cmp>, then: Vec<Op>) -> Result<bool> {
         Ok(self
             .txn(Txn {
                 when,
@@ -406,6 +431,7 @@ impl Index {
         rec: &ObjectRecord,
         intent: Option<&str>,
         expect: &Expect,
+        keep: Keep,
         guards: Vec<Cmp>,
         extra: Vec<Op>,
     ) -> Result<Commit> {
@@ -426,7 +452,13 @@ impl Index {
             match &old {
                 Some((o, rev)) => {
                     when.push(Cmp::ModRevision(okey.clone(), *rev));
-                    then.extend(self.gc_put(o.all_segments(), true));
+                    if keep.keeps(o) {
+                        let mut kept = o.clone();
+                        kept.noncurrent = true;
+                        then.push(Op::Put(self.keys.record(&kept), encode(&kept)));
+                    } else {
+                        then.extend(self.gc_put(o.all_segments(), true));
+                    }
                 }
                 None => when.push(Cmp::Absent(okey.clone())),
             }
@@ -494,6 +526,34 @@ impl Index {
                 return Ok(true);
             }
         }
+    }
+
+    /// Deletes one version of an object (DeleteObject with a versionId):
+    /// the record at `key`, read at `rev`, goes and its shards to GC; when
+    /// it was the current version, `promote` (the newest noncurrent one,
+    /// read at its revision) becomes current. Whether it went through.
+    pub async fn delete_version(
+        &self,
+        key: Vec<u8>,
+        rev: i64,
+        deleted: &ObjectRecord,
+        promote: Option<(ObjectRecord, i64)>,
+    ) -> Result<bool> {
+        let mut when = vec![Cmp::ModRevision(key.clone(), rev)];
+        let mut then = Vec::new();
+        match promote {
+            Some((p, prev)) => {
+                let pkey = self.keys.record(&p);
+                when.push(Cmp::ModRevision(pkey.clone(), prev));
+                let mut current = p;
+                current.noncurrent = false;
+                then.push(Op::Delete(pkey));
+                then.push(Op::Put(key, encode(&current)));
+            }
+            None => then.push(Op::Delete(key)),
+        }
+        then.extend(self.gc_put(deleted.all_segments(), true));
+        self.when_then(when, then).await
     }
 
     /// Turns an intent into a GC record of `seg`, only while the intent
@@ -730,6 +790,9 @@ mod tests {
             manifest: None,
             headers: Default::default(),
             tags: Default::default(),
+            versioned: false,
+            delete_marker: false,
+            noncurrent: false,
         }
     }
 
@@ -743,6 +806,7 @@ mod tests {
             policy: None,
             tags: Default::default(),
             cors: None,
+            versioning: None,
         };
         assert!(ix.create_bucket(&b).await.unwrap());
         assert!(!ix.create_bucket(&b).await.unwrap(), "created twice");
@@ -769,7 +833,7 @@ mod tests {
         let r1 = object("k");
         let i1 = intent(&ix).await;
         assert_eq!(
-            ix.commit_object(&r1, Some(&i1), &Expect::Any, vec![], vec![])
+            ix.commit_object(&r1, Some(&i1), &Expect::Any, Keep::Nothing, vec![], vec![])
                 .await
                 .unwrap(),
             Commit::Done
@@ -782,7 +846,7 @@ mod tests {
         assert!(ix.abandon(&i2, segment(r2.version_id)).await.unwrap());
         assert_eq!(gc(&ix).await, 1);
         assert_eq!(
-            ix.commit_object(&r2, Some(&i2), &Expect::Any, vec![], vec![])
+            ix.commit_object(&r2, Some(&i2), &Expect::Any, Keep::Nothing, vec![], vec![])
                 .await
                 .unwrap(),
             Commit::GivenUp
@@ -790,7 +854,7 @@ mod tests {
         // An overwrite replaces exactly what was there, old shards to GC.
         let r3 = object("k");
         assert_eq!(
-            ix.commit_object(&r3, None, &Expect::Any, vec![], vec![])
+            ix.commit_object(&r3, None, &Expect::Any, Keep::Nothing, vec![], vec![])
                 .await
                 .unwrap(),
             Commit::Done
@@ -806,7 +870,7 @@ mod tests {
         let mut r4 = object("k");
         r4.bucket = "nope".into();
         assert_eq!(
-            ix.commit_object(&r4, None, &Expect::Any, vec![], vec![])
+            ix.commit_object(&r4, None, &Expect::Any, Keep::Nothing, vec![], vec![])
                 .await
                 .unwrap(),
             Commit::Refused
@@ -818,7 +882,7 @@ mod tests {
     async fn swap_races(ix: Index) {
         bucket(&ix).await;
         let rec = object("k");
-        ix.commit_object(&rec, None, &Expect::Any, vec![], vec![])
+        ix.commit_object(&rec, None, &Expect::Any, Keep::Nothing, vec![], vec![])
             .await
             .unwrap();
         let key = ix.keys().object("b", "k");
@@ -835,9 +899,16 @@ mod tests {
         };
         // Overwritten meanwhile: the swap fails.
         let i = intent(&ix).await;
-        ix.commit_object(&object("k"), None, &Expect::Any, vec![], vec![])
-            .await
-            .unwrap();
+        ix.commit_object(
+            &object("k"),
+            None,
+            &Expect::Any,
+            Keep::Nothing,
+            vec![],
+            vec![],
+        )
+        .await
+        .unwrap();
         assert!(!ix.swap(swap(vec![i.clone()], rev)).await.unwrap());
         // At the current revision, with the intent standing: it goes.
         let (_, rev) = ix.get(key.clone()).await.unwrap().unwrap();
@@ -859,9 +930,16 @@ mod tests {
     /// abort ends an upload with its parts, once.
     async fn buckets_and_uploads(ix: Index) {
         bucket(&ix).await;
-        ix.commit_object(&object("k"), None, &Expect::Any, vec![], vec![])
-            .await
-            .unwrap();
+        ix.commit_object(
+            &object("k"),
+            None,
+            &Expect::Any,
+            Keep::Nothing,
+            vec![],
+            vec![],
+        )
+        .await
+        .unwrap();
         assert!(!ix.delete_bucket("b").await.unwrap());
         assert!(ix.delete_object("b", "k", None).await.unwrap());
         let up = Uuid::new_v4();
@@ -984,9 +1062,16 @@ mod tests {
             .map(|_| {
                 let ix = ix.clone();
                 async move {
-                    ix.commit_object(&object("c"), None, &Expect::Absent, vec![], vec![])
-                        .await
-                        .unwrap()
+                    ix.commit_object(
+                        &object("c"),
+                        None,
+                        &Expect::Absent,
+                        Keep::Nothing,
+                        vec![],
+                        vec![],
+                    )
+                    .await
+                    .unwrap()
                 }
             })
             .collect();
@@ -1004,28 +1089,42 @@ mod tests {
         );
         let tag = |t: &str| Expect::ETag(vec![t.to_string()]);
         assert_eq!(
-            ix.commit_object(&object("none"), None, &tag("e"), vec![], vec![])
-                .await
-                .unwrap(),
+            ix.commit_object(
+                &object("none"),
+                None,
+                &tag("e"),
+                Keep::Nothing,
+                vec![],
+                vec![]
+            )
+            .await
+            .unwrap(),
             Commit::Missing
         );
         assert_eq!(
-            ix.commit_object(&object("c"), None, &tag("other"), vec![], vec![])
-                .await
-                .unwrap(),
+            ix.commit_object(
+                &object("c"),
+                None,
+                &tag("other"),
+                Keep::Nothing,
+                vec![],
+                vec![]
+            )
+            .await
+            .unwrap(),
             Commit::PreconditionFailed
         );
         let mut next = object("c");
         next.etag = "f".into();
         assert_eq!(
-            ix.commit_object(&next, None, &tag("e"), vec![], vec![])
+            ix.commit_object(&next, None, &tag("e"), Keep::Nothing, vec![], vec![])
                 .await
                 .unwrap(),
             Commit::Done
         );
         // The ETag is now "f": a writer that read "e" loses.
         assert_eq!(
-            ix.commit_object(&object("c"), None, &tag("e"), vec![], vec![])
+            ix.commit_object(&object("c"), None, &tag("e"), Keep::Nothing, vec![], vec![])
                 .await
                 .unwrap(),
             Commit::PreconditionFailed
@@ -1035,6 +1134,7 @@ mod tests {
                 &object("c"),
                 None,
                 &Expect::ETag(vec!["x".into(), "f".into()]),
+                Keep::Nothing,
                 vec![],
                 vec![]
             )

@@ -17,10 +17,12 @@ mod list;
 mod multipart;
 mod read;
 mod repair;
+mod versions;
 mod write;
 
 pub use read::ChunkRead;
 pub use repair::{Known, Outcome, Redundancy, ShardSet, Work, known};
+pub use versions::{Deleted, VersionEntry, VersionPage};
 pub use write::Written;
 
 use std::collections::BTreeMap;
@@ -77,6 +79,11 @@ pub enum Error {
     EntityTooSmall(String),
     #[error("{0}")]
     InvalidArgument(String),
+    #[error("the version does not exist")]
+    NoSuchVersion,
+    /// The version named is a delete marker (with its version id).
+    #[error("the version is a delete marker")]
+    DeleteMarker(String),
     /// A conditional write found the key not holding what it expected.
     #[error("at least one of the preconditions did not hold")]
     PreconditionFailed,
@@ -230,7 +237,12 @@ struct Inner {
     /// Buckets seen to exist recently: a PUT's early check only (its commit
     /// compares the bucket key, so a stale entry costs work, never
     /// correctness).
-    seen_buckets: std::sync::Mutex<std::collections::HashMap<String, std::time::Instant>>,
+    seen_buckets: std::sync::Mutex<
+        std::collections::HashMap<
+            String,
+            (std::time::Instant, Option<objectio_cluster::Versioning>),
+        >,
+    >,
 }
 
 /// How long a bucket seen to exist skips the PUT's early check.
@@ -289,6 +301,7 @@ impl Objects {
             policy: None,
             tags: Default::default(),
             cors: None,
+            versioning: None,
         };
         if self.index().create_bucket(&rec).await? {
             return Ok(());
@@ -324,34 +337,17 @@ impl Objects {
             .ok_or_else(|| Error::NoSuchBucket(name.to_string()))
     }
 
-    /// Sets an object's canned ACL (see [`Self::update_object`]).
-    pub async fn set_object_acl(&self, bucket: &str, key: &str, acl: CannedAcl) -> Result<()> {
-        self.update_object(bucket, key, |r| r.acl = acl)
-            .await
-            .map(|_| ())
-    }
-
-    /// Changes an object's record in place (ACL, tags) with a
-    /// compare-and-swap on it, so a concurrent overwrite is never undone;
-    /// the record as changed.
-    pub async fn update_object(
+    /// Sets an object's canned ACL (see [`Self::update_version`]).
+    pub async fn set_object_acl(
         &self,
         bucket: &str,
         key: &str,
-        mut change: impl FnMut(&mut ObjectRecord),
-    ) -> Result<ObjectRecord> {
-        let k = self.store().keys().object(bucket, key);
-        match self
-            .index()
-            .update::<ObjectRecord>(k, |r| change(r))
-            .await?
-        {
-            Some((r, _)) => Ok(r),
-            None => {
-                self.bucket(bucket).await?;
-                Err(Error::NoSuchKey)
-            }
-        }
+        version_id: Option<&str>,
+        acl: CannedAcl,
+    ) -> Result<()> {
+        self.update_version(bucket, key, version_id, |r| r.acl = acl)
+            .await
+            .map(|_| ())
     }
 
     /// The object layer of a meta's controllers: its intents name the meta
@@ -423,25 +419,41 @@ impl Objects {
         Err(Error::BucketNotEmpty(name.to_string()))
     }
 
-    /// Fails with `NoSuchBucket` unless the bucket exists or was seen to
-    /// within [`SEEN_BUCKET_TTL`].
-    async fn bucket_seen(&self, name: &str) -> Result<()> {
+    /// The bucket's versioning state; fails with `NoSuchBucket` unless the
+    /// bucket exists or was seen to within [`SEEN_BUCKET_TTL`] (a change
+    /// of versioning made through another gateway applies here within
+    /// that time; S3 documents it as eventually consistent too).
+    pub(crate) async fn bucket_seen(
+        &self,
+        name: &str,
+    ) -> Result<Option<objectio_cluster::Versioning>> {
         let fresh = self
             .inner
             .seen_buckets
             .lock()
             .expect("bucket cache lock")
             .get(name)
-            .is_some_and(|t| t.elapsed() < SEEN_BUCKET_TTL);
-        if !fresh {
-            self.bucket(name).await?;
-            let mut seen = self.inner.seen_buckets.lock().expect("bucket cache lock");
-            if seen.len() > 10_000 {
-                seen.retain(|_, t| t.elapsed() < SEEN_BUCKET_TTL);
-            }
-            seen.insert(name.to_string(), std::time::Instant::now());
+            .filter(|(t, _)| t.elapsed() < SEEN_BUCKET_TTL)
+            .map(|(_, v)| *v);
+        if let Some(v) = fresh {
+            return Ok(v);
         }
-        Ok(())
+        let v = self.bucket(name).await?.versioning;
+        let mut seen = self.inner.seen_buckets.lock().expect("bucket cache lock");
+        if seen.len() > 10_000 {
+            seen.retain(|_, (t, _)| t.elapsed() < SEEN_BUCKET_TTL);
+        }
+        seen.insert(name.to_string(), (std::time::Instant::now(), v));
+        Ok(v)
+    }
+
+    /// Forgets what this process saw of a bucket (its versioning changed).
+    pub fn forget_bucket(&self, name: &str) {
+        self.inner
+            .seen_buckets
+            .lock()
+            .expect("bucket cache lock")
+            .remove(name);
     }
 
     // ---- objects ----
@@ -457,13 +469,15 @@ impl Objects {
         }
     }
 
-    /// The key's current object, if any (no bucket check).
+    /// The key's current object, if any and not a delete marker (no
+    /// bucket check).
     pub(crate) async fn current(&self, bucket: &str, key: &str) -> Result<Option<ObjectRecord>> {
         Ok(self
             .store()
             .get::<ObjectRecord>(self.store().keys().object(bucket, key))
             .await?
-            .map(|(r, _)| r))
+            .map(|(r, _)| r)
+            .filter(|r| !r.delete_marker))
     }
 
     /// Stores an object from `body`, streaming stripe by stripe. `verify`
@@ -478,7 +492,10 @@ impl Objects {
         S: Stream<Item = Result<Bytes, E>> + Unpin,
         E: std::fmt::Display,
     {
-        self.bucket_seen(&p.bucket).await?;
+        if p.key.contains('\0') {
+            return Err(Error::InvalidArgument("object keys cannot hold NUL".into()));
+        }
+        let versioning = self.bucket_seen(&p.bucket).await?;
         let w = self
             .write_data(
                 write::Target {
@@ -510,13 +527,28 @@ impl Objects {
             manifest: None,
             headers: p.meta.headers,
             tags: p.meta.tags,
+            versioned: versioning == Some(objectio_cluster::Versioning::Enabled),
+            delete_marker: false,
+            noncurrent: false,
         };
         let hint: Vec<index::Op> = self.index().hint_put(&rec).into_iter().collect();
         loop {
-            match self
-                .commit_object(&rec, w.intent.as_deref(), &p.expect, vec![], hint.clone())
-                .await
-            {
+            let r = match self.versioned_extras(&rec, versioning).await {
+                Ok((guards, mut extra)) => {
+                    extra.extend(hint.clone());
+                    self.commit_object(
+                        &rec,
+                        w.intent.as_deref(),
+                        &p.expect,
+                        versions::keep_of(versioning),
+                        guards,
+                        extra,
+                    )
+                    .await
+                }
+                Err(e) => Err(e),
+            };
+            match r {
                 Ok(true) => return Ok((rec, w.digests)),
                 Ok(false) => continue, // another writer committed first: replace it
                 Err(e) => {
@@ -530,17 +562,19 @@ impl Objects {
     /// Commits `rec` ([`index::Index::commit_object`]); `false` when a
     /// guard failed (the caller decides whether to retry), an error when
     /// the bucket is gone or the write was given up.
+    #[allow(clippy::too_many_arguments)]
     async fn commit_object(
         &self,
         rec: &ObjectRecord,
         intent: Option<&str>,
         expect: &index::Expect,
+        keep: index::Keep,
         guards: Vec<index::Cmp>,
         extra: Vec<index::Op>,
     ) -> Result<bool> {
         match self
             .index()
-            .commit_object(rec, intent, expect, guards, extra)
+            .commit_object(rec, intent, expect, keep, guards, extra)
             .await?
         {
             index::Commit::Done => Ok(true),
@@ -556,16 +590,22 @@ impl Objects {
             }
         }
     }
+}
 
-    /// Deletes an object (only if it is version `only`, when given); its
-    /// shards are queued for GC. Whether it deleted one; deleting what is
-    /// not there succeeds, as in S3.
-    pub async fn delete(&self, bucket: &str, key: &str, only: Option<Uuid>) -> Result<bool> {
-        if self.index().delete_object(bucket, key, only).await? {
-            return Ok(true);
+impl Objects {
+    /// What a commit of `rec` into a bucket in `versioning` state also
+    /// compares and does: a suspended bucket's new null version replaces
+    /// the key's noncurrent null version.
+    pub(crate) async fn versioned_extras(
+        &self,
+        rec: &ObjectRecord,
+        versioning: Option<objectio_cluster::Versioning>,
+    ) -> Result<(Vec<index::Cmp>, Vec<index::Op>)> {
+        if versioning == Some(objectio_cluster::Versioning::Suspended) {
+            self.drop_null(&rec.bucket, &rec.key).await
+        } else {
+            Ok((vec![], vec![]))
         }
-        self.bucket(bucket).await?;
-        Ok(false)
     }
 }
 
@@ -678,6 +718,9 @@ mod tests {
             manifest: None,
             headers: Default::default(),
             tags: Default::default(),
+            versioned: false,
+            delete_marker: false,
+            noncurrent: false,
         };
         let w = Written {
             segment,
@@ -713,6 +756,7 @@ mod tests {
                 &rec,
                 w.intent.as_deref(),
                 &index::Expect::Any,
+                index::Keep::Nothing,
                 vec![],
                 vec![]
             )
@@ -736,6 +780,7 @@ mod tests {
                 &rec,
                 w.intent.as_deref(),
                 &index::Expect::Any,
+                index::Keep::Nothing,
                 vec![],
                 vec![],
             )
@@ -752,6 +797,7 @@ mod tests {
                 &rec,
                 w.intent.as_deref(),
                 &index::Expect::Any,
+                index::Keep::Nothing,
                 vec![],
                 vec![],
             )

@@ -87,7 +87,14 @@ impl Objects {
                 break;
             }
             for kv in resp.kvs() {
-                let key = String::from_utf8_lossy(&kv.key()[base.len()..]).into_owned();
+                let raw = &kv.key()[base.len()..];
+                if let Some(nul) = raw.iter().position(|b| *b == 0) {
+                    // Noncurrent versions of a key: past all of them.
+                    cursor = kv.key()[..base.len() + nul + 1].to_vec();
+                    cursor.push(0xff);
+                    continue 'outer;
+                }
+                let key = String::from_utf8_lossy(raw).into_owned();
                 if let Some(d) = delimiter.filter(|d| !d.is_empty())
                     && let Some(pos) = key[prefix.len()..].find(d)
                 {
@@ -107,6 +114,11 @@ impl Objects {
                     continue 'outer;
                 }
                 let rec: ObjectRecord = decode(kv.key(), kv.value())?;
+                cursor = kv.key().to_vec();
+                cursor.push(0);
+                if rec.delete_marker {
+                    continue;
+                }
                 page.objects.push(ListEntry {
                     key: key.clone(),
                     size: rec.size,

@@ -264,6 +264,7 @@ impl Objects {
             md5.update(hex::decode(&p.etag).unwrap_or_default());
         }
         let etag = format!("{}-{}", hex::encode(md5.finalize()), used.len());
+        let versioning = self.bucket_seen(&up.bucket).await?;
         let rec = ObjectRecord {
             version: SCHEMA_VERSION,
             bucket: up.bucket.clone(),
@@ -281,6 +282,9 @@ impl Objects {
             manifest: None,
             headers: up.headers.clone(),
             tags: up.tags.clone(),
+            versioned: versioning == Some(objectio_cluster::Versioning::Enabled),
+            delete_marker: false,
+            noncurrent: false,
         };
         let unused: Vec<_> = stored
             .values()
@@ -308,6 +312,7 @@ impl Objects {
                 &up.upload_id,
                 unused,
                 expect,
+                versioning,
             )
             .await;
         if r.is_err() {
@@ -368,20 +373,29 @@ impl Objects {
         id: &uuid::Uuid,
         unused: Vec<objectio_cluster::Segment>,
         expect: &crate::index::Expect,
+        versioning: Option<objectio_cluster::Versioning>,
     ) -> Result<ObjectRecord> {
         let keys = self.store().keys();
         let rec = rec.clone();
         loop {
-            let guards = vec![Cmp::Exists(ukey.to_vec())];
-            let mut extra = vec![
+            let (mut guards, mut extra) = self.versioned_extras(&rec, versioning).await?;
+            guards.push(Cmp::Exists(ukey.to_vec()));
+            extra.extend([
                 Op::Delete(ukey.to_vec()),
                 Op::DeletePrefix(keys.parts_prefix(id).into_bytes()),
                 Op::Delete(ckey.as_bytes().to_vec()),
-            ];
+            ]);
             extra.extend(self.index().gc_put(unused.clone(), false));
             extra.extend(self.index().hint_put(&rec));
             if self
-                .commit_object(&rec, w.intent.as_deref(), expect, guards, extra)
+                .commit_object(
+                    &rec,
+                    w.intent.as_deref(),
+                    expect,
+                    crate::versions::keep_of(versioning),
+                    guards,
+                    extra,
+                )
                 .await?
             {
                 return Ok(rec);

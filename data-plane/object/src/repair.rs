@@ -460,6 +460,9 @@ impl Objects {
             manifest: None,
             headers: Default::default(),
             tags: Default::default(),
+            versioned: false,
+            delete_marker: false,
+            noncurrent: false,
         };
         let snap = self.inner.map.get();
         let seg = part.segment();
@@ -615,7 +618,7 @@ impl Objects {
         }
         let keys = self.store().keys();
         let (okey, value, when) = match home {
-            Home::Object => (keys.object(&rec.bucket, &rec.key), encode(&new), Vec::new()),
+            Home::Object => (keys.record(rec), encode(&new), Vec::new()),
             Home::Part(p) => {
                 let mut p = p.clone();
                 p.shards = new.parts[0].shards.clone();

@@ -202,7 +202,7 @@ pub(super) async fn get_object_acl(
 ) -> S3Result<S3Response<GetObjectAclOutput>> {
     let i = &req.input;
     let b = g.objects.bucket(&i.bucket).await.map_err(s3_err)?;
-    let rec = g.objects.head(&i.bucket, &i.key).await.map_err(s3_err)?;
+    let rec = super::get::read_version(g, &i.bucket, &i.key, i.version_id.as_deref()).await?;
     Ok(S3Response::new(GetObjectAclOutput {
         grants: Some(grants(&b.owner, rec.acl)),
         owner: Some(owner(&b.owner)),
@@ -223,7 +223,7 @@ pub(super) async fn put_object_acl(
         &b.owner,
     )?;
     g.objects
-        .set_object_acl(&i.bucket, &i.key, acl)
+        .set_object_acl(&i.bucket, &i.key, i.version_id.as_deref(), acl)
         .await
         .map_err(s3_err)?;
     Ok(S3Response::new(PutObjectAclOutput::default()))

@@ -1,13 +1,13 @@
 //! Object and bucket configurations kept in their records: object tags
-//! (Get/Put/DeleteObjectTagging), bucket tags (Get/Put/DeleteBucketTagging)
-//! and CORS rules (Get/Put/DeleteBucketCors; answering preflights and
+//! (Get/Put/DeleteObjectTagging), bucket tags (Get/Put/DeleteBucketTagging),
+//! versioning (Get/PutBucketVersioning) and CORS rules (Get/Put/DeleteBucketCors; answering preflights and
 //! adding CORS headers from them is [`crate::cors`]'s).
 
-use objectio_cluster::CorsRule;
+use objectio_cluster::{CorsRule, Versioning};
 use s3s::dto::*;
 use s3s::{S3Request, S3Response, S3Result, s3_error};
 
-use super::get::version;
+use super::get::{read_version, version_header};
 use super::meta::check_tags;
 use super::*;
 
@@ -44,43 +44,28 @@ pub(super) async fn get_object_tagging(
     req: S3Request<GetObjectTaggingInput>,
 ) -> S3Result<S3Response<GetObjectTaggingOutput>> {
     let i = &req.input;
-    let rec = g.objects.head(&i.bucket, &i.key).await.map_err(s3_err)?;
-    version(&rec, i.version_id.as_deref())?;
+    let rec = read_version(g, &i.bucket, &i.key, i.version_id.as_deref()).await?;
     Ok(S3Response::new(GetObjectTaggingOutput {
         tag_set: tag_set(&rec.tags),
-        version_id: None,
+        version_id: version_header(&rec),
     }))
 }
 
-/// Sets an object's tags, only on the version the request names (a
-/// concurrent overwrite keeps its own).
+/// Sets the tags of the version a request names (the current one when it
+/// names none); the version's id when it has one.
 async fn set_object_tags(
     g: &Gateway,
     bucket: &str,
     key: &str,
     v: Option<&str>,
     tags: std::collections::BTreeMap<String, String>,
-) -> S3Result<()> {
-    let rec = g.objects.head(bucket, key).await.map_err(s3_err)?;
-    version(&rec, v)?;
-    let want = rec.version_id;
-    let mut raced = false;
-    g.objects
-        .update_object(bucket, key, |r| {
-            raced = r.version_id != want;
-            if !raced {
-                r.tags = tags.clone();
-            }
-        })
+) -> S3Result<Option<String>> {
+    let rec = g
+        .objects
+        .update_version(bucket, key, v, |r| r.tags = tags.clone())
         .await
         .map_err(s3_err)?;
-    if raced && v.is_some_and(|v| v != "null") {
-        return Err(s3_error!(
-            NoSuchVersion,
-            "The specified version does not exist."
-        ));
-    }
-    Ok(())
+    Ok(version_header(&rec))
 }
 
 pub(super) async fn put_object_tagging(
@@ -89,8 +74,8 @@ pub(super) async fn put_object_tagging(
 ) -> S3Result<S3Response<PutObjectTaggingOutput>> {
     let i = req.input;
     let tags = tags_of(i.tagging, super::meta::MAX_TAGS)?;
-    set_object_tags(g, &i.bucket, &i.key, i.version_id.as_deref(), tags).await?;
-    Ok(S3Response::new(PutObjectTaggingOutput { version_id: None }))
+    let version_id = set_object_tags(g, &i.bucket, &i.key, i.version_id.as_deref(), tags).await?;
+    Ok(S3Response::new(PutObjectTaggingOutput { version_id }))
 }
 
 pub(super) async fn delete_object_tagging(
@@ -260,4 +245,52 @@ pub(super) async fn delete_bucket_cors(
         .map_err(s3_err)?;
     g.seen(rev).await;
     Ok(no_content(DeleteBucketCorsOutput::default()))
+}
+
+pub(super) async fn get_bucket_versioning(
+    g: &Gateway,
+    req: S3Request<GetBucketVersioningInput>,
+) -> S3Result<S3Response<GetBucketVersioningOutput>> {
+    let b = g.objects.bucket(&req.input.bucket).await.map_err(s3_err)?;
+    Ok(S3Response::new(GetBucketVersioningOutput {
+        mfa_delete: None,
+        status: b.versioning.map(|v| {
+            BucketVersioningStatus::from_static(match v {
+                Versioning::Enabled => BucketVersioningStatus::ENABLED,
+                Versioning::Suspended => BucketVersioningStatus::SUSPENDED,
+            })
+        }),
+    }))
+}
+
+/// PutBucketVersioning: Enabled or Suspended (a bucket never goes back to
+/// unversioned, as in S3); MFA delete is not supported.
+pub(super) async fn put_bucket_versioning(
+    g: &Gateway,
+    req: S3Request<PutBucketVersioningInput>,
+) -> S3Result<S3Response<PutBucketVersioningOutput>> {
+    let i = req.input;
+    let c = i.versioning_configuration;
+    if c.mfa_delete
+        .as_ref()
+        .is_some_and(|m| m.as_str() == "Enabled")
+    {
+        return Err(s3_error!(NotImplemented, "MFA delete is not supported"));
+    }
+    let state = match c.status.as_ref().map(|s| s.as_str()) {
+        Some("Enabled") => Versioning::Enabled,
+        Some("Suspended") => Versioning::Suspended,
+        _ => {
+            return Err(s3_error!(
+                MalformedXML,
+                "The versioning Status must be Enabled or Suspended"
+            ));
+        }
+    };
+    g.objects
+        .update_bucket(&i.bucket, |b| b.versioning = Some(state))
+        .await
+        .map_err(s3_err)?;
+    g.objects.forget_bucket(&i.bucket);
+    Ok(S3Response::new(PutBucketVersioningOutput::default()))
 }

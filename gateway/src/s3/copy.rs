@@ -10,7 +10,7 @@
 use s3s::dto::*;
 use s3s::{S3Request, S3Response, S3Result, s3_error};
 
-use super::get::version;
+use super::get::{read_version, version_header};
 use super::meta::{Conditions, object_meta};
 use super::*;
 use crate::object::{ObjectMeta, PutParams, Wanted};
@@ -55,8 +55,7 @@ async fn read_source(
     {
         return Err(s3_error!(AccessDenied, "Access Denied"));
     }
-    let rec = g.objects.head(&bucket, &key).await.map_err(s3_err)?;
-    version(&rec, v.as_deref())?;
+    let rec = read_version(g, &bucket, &key, v.as_deref()).await?;
     Conditions::of_copy_source(headers, modified_since, unmodified_since).check(&rec, true)?;
     Ok(rec)
 }
@@ -151,6 +150,8 @@ pub(super) async fn copy_object(
         .await
         .map_err(s3_err)?;
     Ok(S3Response::new(CopyObjectOutput {
+        version_id: version_header(&rec),
+        copy_source_version_id: version_header(&src),
         copy_object_result: Some(CopyObjectResult {
             e_tag: Some(etag(&rec.etag)),
             last_modified: Some(ts_ms(rec.created_ms)),
@@ -227,6 +228,7 @@ pub(super) async fn upload_part_copy(
         .await
         .map_err(s3_err)?;
     Ok(S3Response::new(UploadPartCopyOutput {
+        copy_source_version_id: version_header(&src),
         copy_part_result: Some(CopyPartResult {
             e_tag: Some(etag(&w.etag)),
             last_modified: Some(ts_ms(objectio_cluster::now_millis())),

@@ -14,28 +14,19 @@ const DELETES_IN_FLIGHT: usize = 16;
 /// The most keys one DeleteObjects may name.
 const MAX_KEYS: usize = 1000;
 
-/// A `versionId` as the object layer takes it: `None` for any version
-/// (the "null" version of an unversioned bucket is the current object).
-fn version_of(v: Option<&str>) -> Result<Option<uuid::Uuid>, ()> {
-    match v {
-        None | Some("null") => Ok(None),
-        Some(s) => s.parse().map(Some).map_err(|_| ()),
-    }
-}
-
 pub(super) async fn delete_object(
     g: &Gateway,
     req: S3Request<DeleteObjectInput>,
 ) -> S3Result<S3Response<DeleteObjectOutput>> {
     let i = &req.input;
-    let only = version_of(i.version_id.as_deref())
-        .map_err(|_| s3_error!(InvalidArgument, "Invalid version id specified"))?;
-    g.objects
-        .delete(&i.bucket, &i.key, only)
+    let d = g
+        .objects
+        .delete(&i.bucket, &i.key, i.version_id.as_deref())
         .await
         .map_err(s3_err)?;
     Ok(S3Response::new(DeleteObjectOutput {
-        version_id: i.version_id.clone(),
+        delete_marker: d.delete_marker.then_some(true),
+        version_id: d.version_id,
         ..Default::default()
     }))
 }
@@ -113,18 +104,24 @@ async fn delete_one(
             ));
         }
     }
-    let Ok(only) = version_of(o.version_id.as_deref()) else {
-        return Err(fail(
-            "NoSuchVersion",
-            "The specified version does not exist.".into(),
-        ));
-    };
-    match g.objects.delete(bucket, &o.key, only).await {
-        Ok(_) => Ok(DeletedObject {
+    match g
+        .objects
+        .delete(bucket, &o.key, o.version_id.as_deref())
+        .await
+    {
+        Ok(d) => Ok(DeletedObject {
             key: Some(o.key.clone()),
             version_id: o.version_id.clone(),
-            ..Default::default()
+            // A delete marker made (no version named) or deleted.
+            delete_marker: d.delete_marker.then_some(true),
+            delete_marker_version_id: (d.delete_marker && o.version_id.is_none())
+                .then_some(d.version_id)
+                .flatten(),
         }),
+        Err(object::Error::InvalidArgument(_)) => Err(fail(
+            "NoSuchVersion",
+            "The specified version does not exist.".into(),
+        )),
         Err(e) => {
             let e = s3_err(e);
             Err(fail(

@@ -13,12 +13,7 @@ pub(super) async fn get_object(
 ) -> S3Result<S3Response<GetObjectOutput>> {
     let anonymous = crate::authz::caller(&req.extensions).is_none();
     let input = req.input;
-    let rec = g
-        .objects
-        .head(&input.bucket, &input.key)
-        .await
-        .map_err(s3_err)?;
-    version(&rec, input.version_id.as_deref())?;
+    let rec = read_version(g, &input.bucket, &input.key, input.version_id.as_deref()).await?;
     Conditions::of_read(
         &req.headers,
         input.if_modified_since.as_ref(),
@@ -88,6 +83,7 @@ pub(super) async fn get_object(
         metadata: metadata(&rec),
         parts_count: parts_count(&rec, input.part_number),
         tag_count: tag_count(&rec),
+        version_id: version_header(&rec),
         ..Default::default()
     };
     let mut resp = S3Response::new(out);
@@ -101,13 +97,8 @@ pub(super) async fn head_object(
     g: &Gateway,
     req: S3Request<HeadObjectInput>,
 ) -> S3Result<S3Response<HeadObjectOutput>> {
-    let rec = g
-        .objects
-        .head(&req.input.bucket, &req.input.key)
-        .await
-        .map_err(s3_err)?;
     let i = &req.input;
-    version(&rec, i.version_id.as_deref())?;
+    let rec = read_version(g, &i.bucket, &i.key, i.version_id.as_deref()).await?;
     Conditions::of_read(
         &req.headers,
         i.if_modified_since.as_ref(),
@@ -147,6 +138,7 @@ pub(super) async fn head_object(
         last_modified: Some(ts_ms(rec.created_ms)),
         metadata: metadata(&rec),
         parts_count: parts_count(&rec, i.part_number),
+        version_id: version_header(&rec),
         ..Default::default()
     });
     if i.part_number.is_some() {
@@ -193,18 +185,44 @@ fn tag_count(rec: &ObjectRecord) -> Option<i32> {
     (!rec.tags.is_empty()).then_some(rec.tags.len() as i32)
 }
 
-/// Checks a request's `versionId` against the object (one version per key:
-/// "null" or the object's own id names it).
-pub(super) fn version(rec: &ObjectRecord, v: Option<&str>) -> S3Result<()> {
-    match v {
-        None | Some("null") => Ok(()),
-        Some(v) if v == rec.version_id.to_string() => Ok(()),
-        Some(v) if v.parse::<uuid::Uuid>().is_err() => {
-            Err(s3_error!(InvalidArgument, "Invalid version id specified"))
+/// The version of an object a request names, as GET and HEAD answer it:
+/// a delete marker is 404 NoSuchKey as the current version and 405
+/// MethodNotAllowed by version id, with `x-amz-delete-marker` and its
+/// version id either way.
+pub(super) async fn read_version(
+    g: &Gateway,
+    bucket: &str,
+    key: &str,
+    version_id: Option<&str>,
+) -> S3Result<ObjectRecord> {
+    let (rec, _) = g
+        .objects
+        .version(bucket, key, version_id)
+        .await
+        .map_err(s3_err)?;
+    if rec.delete_marker {
+        let mut e = match version_id {
+            None => s3_error!(NoSuchKey),
+            Some(_) => s3_error!(
+                MethodNotAllowed,
+                "The specified method is not allowed against this resource."
+            ),
+        };
+        let mut h = http::HeaderMap::new();
+        h.insert(
+            "x-amz-delete-marker",
+            http::HeaderValue::from_static("true"),
+        );
+        if let Ok(v) = http::HeaderValue::from_str(&rec.s3_version_id()) {
+            h.insert("x-amz-version-id", v);
         }
-        Some(_) => Err(s3_error!(
-            NoSuchVersion,
-            "The specified version does not exist."
-        )),
+        e.set_headers(h);
+        return Err(e);
     }
+    Ok(rec)
+}
+
+/// The `x-amz-version-id` a versioned object answers with.
+pub(super) fn version_header(rec: &ObjectRecord) -> Option<String> {
+    rec.versioned.then(|| rec.s3_version_id())
 }

@@ -194,3 +194,97 @@ pub(super) async fn list_objects(
     };
     Ok(S3Response::new(out))
 }
+
+/// ListObjectVersions: every version and delete marker, key by key, newest
+/// first, resumed after `key-marker` (and `version-id-marker`).
+pub(super) async fn list_object_versions(
+    g: &Gateway,
+    req: S3Request<ListObjectVersionsInput>,
+) -> S3Result<S3Response<ListObjectVersionsOutput>> {
+    let input = req.input;
+    let url = url_encoding(input.encoding_type.as_ref())?;
+    let prefix = input.prefix.clone().unwrap_or_default();
+    let max_keys = input.max_keys.unwrap_or(1000);
+    if max_keys < 0 {
+        return Err(s3_error!(InvalidArgument, "max-keys must be non-negative"));
+    }
+    if input
+        .version_id_marker
+        .as_deref()
+        .is_some_and(|v| !v.is_empty())
+        && input.key_marker.as_deref().is_none_or(str::is_empty)
+    {
+        return Err(s3_error!(
+            InvalidArgument,
+            "A version-id marker cannot be specified without a key marker."
+        ));
+    }
+    let delimiter = input.delimiter.as_deref().filter(|d| !d.is_empty());
+    let mut page = g
+        .objects
+        .list_versions(
+            &input.bucket,
+            &prefix,
+            delimiter,
+            input.key_marker.as_deref(),
+            input.version_id_marker.as_deref(),
+            (max_keys as usize).min(1000),
+        )
+        .await
+        .map_err(s3_err)?;
+    let owner = bucket_owner(g, &input.bucket).await?;
+    let (mut versions, mut markers) = (Vec::new(), Vec::new());
+    for v in std::mem::take(&mut page.versions) {
+        let r = v.rec;
+        if r.delete_marker {
+            markers.push(DeleteMarkerEntry {
+                is_latest: Some(v.is_latest),
+                key: Some(enc(url, r.key.clone())),
+                last_modified: Some(ts_ms(r.created_ms)),
+                owner: Some(owner.clone()),
+                version_id: Some(r.s3_version_id()),
+            });
+        } else {
+            versions.push(ObjectVersion {
+                e_tag: Some(etag(&r.etag)),
+                is_latest: Some(v.is_latest),
+                key: Some(enc(url, r.key.clone())),
+                last_modified: Some(ts_ms(r.created_ms)),
+                owner: Some(owner.clone()),
+                size: Some(r.size as i64),
+                storage_class: Some(ObjectVersionStorageClass::from_static(
+                    ObjectVersionStorageClass::STANDARD,
+                )),
+                version_id: Some(r.s3_version_id()),
+                ..Default::default()
+            });
+        }
+    }
+    let (next_key, next_version) = match page.next.take() {
+        Some((k, v)) => (Some(enc(url, k)), v),
+        None => (None, None),
+    };
+    Ok(S3Response::new(ListObjectVersionsOutput {
+        name: Some(input.bucket),
+        prefix: Some(enc(url, prefix)),
+        delimiter: input.delimiter.map(|d| enc(url, d)),
+        key_marker: Some(enc(url, input.key_marker.unwrap_or_default())),
+        version_id_marker: Some(input.version_id_marker.unwrap_or_default()),
+        max_keys: Some(max_keys),
+        is_truncated: Some(next_key.is_some()),
+        next_key_marker: next_key,
+        next_version_id_marker: next_version,
+        versions: Some(versions),
+        delete_markers: Some(markers),
+        common_prefixes: Some(
+            std::mem::take(&mut page.prefixes)
+                .into_iter()
+                .map(|p| CommonPrefix {
+                    prefix: Some(enc(url, p)),
+                })
+                .collect(),
+        ),
+        encoding_type: input.encoding_type,
+        ..Default::default()
+    }))
+}

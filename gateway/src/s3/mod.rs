@@ -201,6 +201,24 @@ impl S3 for Gateway {
     ) -> S3Result<S3Response<DeleteBucketCorsOutput>> {
         config::delete_bucket_cors(self, req).await
     }
+    async fn get_bucket_versioning(
+        &self,
+        req: S3Request<GetBucketVersioningInput>,
+    ) -> S3Result<S3Response<GetBucketVersioningOutput>> {
+        config::get_bucket_versioning(self, req).await
+    }
+    async fn put_bucket_versioning(
+        &self,
+        req: S3Request<PutBucketVersioningInput>,
+    ) -> S3Result<S3Response<PutBucketVersioningOutput>> {
+        config::put_bucket_versioning(self, req).await
+    }
+    async fn list_object_versions(
+        &self,
+        req: S3Request<ListObjectVersionsInput>,
+    ) -> S3Result<S3Response<ListObjectVersionsOutput>> {
+        list::list_object_versions(self, req).await
+    }
     async fn get_object(
         &self,
         req: S3Request<GetObjectInput>,
@@ -287,6 +305,23 @@ fn s3_err(e: object::Error) -> S3Error {
     match e {
         E::NoSuchBucket(b) => s3_error!(NoSuchBucket, "The specified bucket {b} does not exist"),
         E::NoSuchKey => s3_error!(NoSuchKey),
+        E::NoSuchVersion => s3_error!(NoSuchVersion, "The specified version does not exist."),
+        E::DeleteMarker(v) => {
+            let mut e = s3_error!(
+                MethodNotAllowed,
+                "The specified method is not allowed against this resource."
+            );
+            let mut h = http::HeaderMap::new();
+            h.insert(
+                "x-amz-delete-marker",
+                http::HeaderValue::from_static("true"),
+            );
+            if let Ok(v) = http::HeaderValue::from_str(&v) {
+                h.insert("x-amz-version-id", v);
+            }
+            e.set_headers(h);
+            e
+        }
         E::BucketNotEmpty(_) => s3_error!(BucketNotEmpty),
         E::BucketExists { owned_by_you: true } => s3_error!(BucketAlreadyOwnedByYou),
         E::BucketExists {

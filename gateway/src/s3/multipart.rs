@@ -96,6 +96,7 @@ pub(super) async fn complete_multipart_upload(
         bucket: Some(input.bucket),
         key: Some(input.key),
         e_tag: Some(etag(&rec.etag)),
+        version_id: super::get::version_header(&rec),
         ..Default::default()
     }))
 }

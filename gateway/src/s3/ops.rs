@@ -216,7 +216,7 @@ pub const OPERATIONS: &[Operation] = &[
     op("GetBucketReplication", N, "GET", "/bkt?replication"),
     op("GetBucketRequestPayment", N, "GET", "/bkt?requestPayment"),
     op("GetBucketTagging", Y, "GET", "/bkt?tagging"),
-    op("GetBucketVersioning", N, "GET", "/bkt?versioning"),
+    op("GetBucketVersioning", Y, "GET", "/bkt?versioning"),
     op("GetBucketWebsite", N, "GET", "/bkt?website"),
     op("GetObject", Y, "GET", "/bkt/k"),
     op("GetObjectAcl", Y, "GET", "/bkt/k?acl"),
@@ -251,7 +251,7 @@ pub const OPERATIONS: &[Operation] = &[
     op("ListBuckets", Y, "GET", "/"),
     none("ListDirectoryBuckets"),
     op("ListMultipartUploads", Y, "GET", "/bkt?uploads"),
-    op("ListObjectVersions", N, "GET", "/bkt?versions"),
+    op("ListObjectVersions", Y, "GET", "/bkt?versions"),
     op("ListObjects", Y, "GET", "/bkt"),
     op("ListObjectsV2", Y, "GET", "/bkt?list-type=2"),
     op("ListParts", Y, "GET", "/bkt/k?uploadId=u"),
@@ -324,7 +324,7 @@ pub const OPERATIONS: &[Operation] = &[
     ),
     put(
         "PutBucketVersioning",
-        N,
+        Y,
         "/bkt?versioning",
         "<VersioningConfiguration><Status>Enabled</Status></VersioningConfiguration>",
     ),
@@ -421,7 +421,7 @@ mod tests {
         assert_eq!(names, sorted, "the table is in order, each operation once");
         assert_eq!(names, known);
         assert!(served("GetObject"));
-        assert!(!served("PutBucketVersioning"));
+        assert!(!served("GetObjectRetention"));
         assert!(!served("NoSuchOperation"));
     }
 }

@@ -208,6 +208,7 @@ pub(super) async fn put_object(
         Err(e) => return Err(drained(e, &mut body, drain).await),
     };
     Ok(S3Response::new(PutObjectOutput {
+        version_id: super::get::version_header(&rec),
         e_tag: Some(etag(&rec.etag)),
         checksum_crc32: digests.crc32,
         checksum_crc32c: digests.crc32c,

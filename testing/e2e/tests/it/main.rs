@@ -20,3 +20,4 @@ mod rebuild;
 mod repair;
 mod roundtrip;
 mod settings;
+mod versioning;
