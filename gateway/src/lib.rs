@@ -198,6 +198,12 @@ pub async fn run(cfg: Config) -> anyhow::Result<()> {
     builder.set_auth(dir);
     builder.set_access(authorizer);
     builder.set_route(Health);
+    // A POST form's file is read whole before it is stored: bounded.
+    let mut s3_config = s3s::config::S3Config::default();
+    s3_config.post_object_max_file_size = s3::post::MAX_POST_BYTES;
+    builder.set_config(std::sync::Arc::new(s3s::config::StaticConfigProvider::new(
+        std::sync::Arc::new(s3_config),
+    )));
     builder.set_host(VirtualHosts::new(&cfg.domain));
     let service = builder.build();
     let hosts = std::sync::Arc::new(VirtualHosts::new(&cfg.domain));

@@ -19,6 +19,7 @@ mod list;
 mod meta;
 mod multipart;
 pub mod ops;
+pub mod post;
 mod put;
 
 use objectio_cluster::{CannedAcl, ObjectRecord};
@@ -218,6 +219,12 @@ impl S3 for Gateway {
         req: S3Request<ListObjectVersionsInput>,
     ) -> S3Result<S3Response<ListObjectVersionsOutput>> {
         list::list_object_versions(self, req).await
+    }
+    async fn post_object(
+        &self,
+        req: S3Request<PostObjectInput>,
+    ) -> S3Result<S3Response<PostObjectOutput>> {
+        post::post_object(self, req).await
     }
     async fn get_object(
         &self,

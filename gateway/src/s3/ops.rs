@@ -255,7 +255,11 @@ pub const OPERATIONS: &[Operation] = &[
     op("ListObjects", Y, "GET", "/bkt"),
     op("ListObjectsV2", Y, "GET", "/bkt?list-type=2"),
     op("ListParts", Y, "GET", "/bkt/k?uploadId=u"),
-    none("PostObject"),
+    Operation {
+        name: "PostObject",
+        served: Y,
+        example: None,
+    },
     put(
         "PutBucketAccelerateConfiguration",
         N,

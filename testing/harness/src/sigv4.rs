@@ -100,6 +100,16 @@ pub fn request(
         )
 }
 
+/// The `x-amz-signature` of a browser-form POST policy (base64 JSON)
+/// signed on `day` (`YYYYMMDD`) for us-east-1.
+pub fn post_policy_signature(secret_key: &str, day: &str, policy_b64: &str) -> String {
+    let mut k = hmac(format!("AWS4{secret_key}").as_bytes(), day);
+    for part in ["us-east-1", "s3", "aws4_request"] {
+        k = hmac(&k, part);
+    }
+    hex::encode(hmac(&k, policy_b64))
+}
+
 #[cfg(test)]
 mod tests {
     #[test]

@@ -179,10 +179,12 @@ impl PostPolicy {
             PostPolicyCondition::Eq { field, value } => {
                 let actual = Self::get_field_value(field, multipart, url_bucket)?;
                 if actual.as_deref() != Some(value.as_str()) {
+                    // ObjectIO patch: a condition that does not hold is
+                    // AccessDenied, as S3 answers it.
                     return Err(S3Error::with_message(
-                        S3ErrorCode::InvalidPolicyDocument,
+                        S3ErrorCode::AccessDenied,
                         format!(
-                            "Policy condition 'eq' for field '{field}' failed: expected '{value}', got '{}'",
+                            "Invalid according to Policy: Policy Condition failed: [\"eq\", \"${field}\", \"{value}\"] (got '{}')",
                             actual.as_deref().unwrap_or_default()
                         ),
                     ));
@@ -193,9 +195,9 @@ impl PostPolicy {
                 let actual_str = actual.as_deref().unwrap_or("");
                 if !actual_str.starts_with(prefix.as_str()) {
                     return Err(S3Error::with_message(
-                        S3ErrorCode::InvalidPolicyDocument,
+                        S3ErrorCode::AccessDenied,
                         format!(
-                            "Policy condition 'starts-with' for field '{field}' failed: expected prefix '{prefix}', got '{actual_str}'"
+                            "Invalid according to Policy: Policy Condition failed: [\"starts-with\", \"${field}\", \"{prefix}\"] (got '{actual_str}')"
                         ),
                     ));
                 }

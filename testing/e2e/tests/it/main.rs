@@ -16,6 +16,7 @@ mod hostile;
 mod list;
 mod multipart;
 mod ops;
+mod post;
 mod rebuild;
 mod repair;
 mod roundtrip;
