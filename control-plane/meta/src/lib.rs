@@ -76,6 +76,14 @@ pub struct Config {
     /// one period of history for watchers to resume from).
     #[arg(long, env = "OBJECTIO_COMPACT_INTERVAL_SECS", default_value_t = 300)]
     pub compact_interval_secs: u64,
+    /// How often the leader walks the buckets with lifecycle rules, in
+    /// seconds.
+    #[arg(long, env = "OBJECTIO_LIFECYCLE_INTERVAL_SECS", default_value_t = 3600)]
+    pub lifecycle_interval_secs: u64,
+    /// The length of a lifecycle "day" (rules count days), in seconds; only
+    /// tests change it.
+    #[arg(long, env = "OBJECTIO_LIFECYCLE_DAY_SECS", default_value_t = 86400)]
+    pub lifecycle_day_secs: u64,
     /// How long an OSD may be down before its disks are marked out and
     /// repair rebuilds their shards elsewhere, in seconds.
     #[arg(long, env = "OBJECTIO_DOWN_OUT_INTERVAL_SECS", default_value_t = 600)]
@@ -367,6 +375,8 @@ pub async fn run(cfg: Config) -> anyhow::Result<()> {
             gc_interval: Duration::from_millis(cfg.gc_interval_ms.max(100)),
             gc_grace: Duration::from_secs(cfg.gc_grace_secs),
             compact_every: Duration::from_secs(cfg.compact_interval_secs.max(1)),
+            lifecycle_every: Duration::from_secs(cfg.lifecycle_interval_secs.max(1)),
+            lifecycle_day: Duration::from_secs(cfg.lifecycle_day_secs.max(1)),
         },
     ));
     let app = router(AppState {

@@ -272,6 +272,56 @@ pub struct BucketRecord {
     /// S3 versioning: never enabled (`None`), enabled or suspended.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub versioning: Option<Versioning>,
+    /// Lifecycle rules (PutBucketLifecycleConfiguration), run by the meta
+    /// leader's lifecycle controller.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lifecycle: Option<Vec<LifecycleRule>>,
+}
+
+/// One lifecycle rule of a bucket: which objects (prefix, tags, size) and
+/// what happens to them (expiration of current versions by age or date,
+/// removal of lone delete markers, expiration of noncurrent versions, abort
+/// of incomplete multipart uploads).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LifecycleRule {
+    pub id: String,
+    pub enabled: bool,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub prefix: String,
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub tags: BTreeMap<String, String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub size_greater_than: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub size_less_than: Option<u64>,
+    /// Current versions expire this many days after they were written.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expiration_days: Option<u32>,
+    /// … or once this time (ms since the epoch, a UTC midnight) has come.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expiration_date_ms: Option<u64>,
+    /// A delete marker with no version left behind it is removed.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub expired_object_delete_marker: bool,
+    /// Noncurrent versions expire this many days after they became so …
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub noncurrent_days: Option<u32>,
+    /// … except the newest this many of them.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub newer_noncurrent_versions: Option<u32>,
+    /// Uploads not completed this many days after they began are aborted.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub abort_incomplete_days: Option<u32>,
+}
+
+impl LifecycleRule {
+    /// Whether the rule's filter takes an object (key, tags, size).
+    pub fn matches(&self, key: &str, tags: &BTreeMap<String, String>, size: u64) -> bool {
+        key.starts_with(&self.prefix)
+            && self.tags.iter().all(|(k, v)| tags.get(k) == Some(v))
+            && self.size_greater_than.is_none_or(|n| size > n)
+            && self.size_less_than.is_none_or(|n| size < n)
+    }
 }
 
 /// A bucket's versioning state once it has been enabled.

@@ -807,6 +807,7 @@ mod tests {
             tags: Default::default(),
             cors: None,
             versioning: None,
+            lifecycle: None,
         };
         assert!(ix.create_bucket(&b).await.unwrap());
         assert!(!ix.create_bucket(&b).await.unwrap(), "created twice");

@@ -302,6 +302,7 @@ impl Objects {
             tags: Default::default(),
             cors: None,
             versioning: None,
+            lifecycle: None,
         };
         if self.index().create_bucket(&rec).await? {
             return Ok(());

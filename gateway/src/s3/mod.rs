@@ -226,6 +226,24 @@ impl S3 for Gateway {
     ) -> S3Result<S3Response<PostObjectOutput>> {
         post::post_object(self, req).await
     }
+    async fn get_bucket_lifecycle_configuration(
+        &self,
+        req: S3Request<GetBucketLifecycleConfigurationInput>,
+    ) -> S3Result<S3Response<GetBucketLifecycleConfigurationOutput>> {
+        config::get_bucket_lifecycle_configuration(self, req).await
+    }
+    async fn put_bucket_lifecycle_configuration(
+        &self,
+        req: S3Request<PutBucketLifecycleConfigurationInput>,
+    ) -> S3Result<S3Response<PutBucketLifecycleConfigurationOutput>> {
+        config::put_bucket_lifecycle_configuration(self, req).await
+    }
+    async fn delete_bucket_lifecycle(
+        &self,
+        req: S3Request<DeleteBucketLifecycleInput>,
+    ) -> S3Result<S3Response<DeleteBucketLifecycleOutput>> {
+        config::delete_bucket_lifecycle(self, req).await
+    }
     async fn get_object(
         &self,
         req: S3Request<GetObjectInput>,

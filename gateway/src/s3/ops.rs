@@ -120,7 +120,7 @@ pub const OPERATIONS: &[Operation] = &[
         "DELETE",
         "/bkt?inventory&id=a",
     ),
-    op("DeleteBucketLifecycle", N, "DELETE", "/bkt?lifecycle"),
+    op("DeleteBucketLifecycle", Y, "DELETE", "/bkt?lifecycle"),
     op(
         "DeleteBucketMetadataTableConfiguration",
         N,
@@ -181,7 +181,7 @@ pub const OPERATIONS: &[Operation] = &[
     ),
     op(
         "GetBucketLifecycleConfiguration",
-        N,
+        Y,
         "GET",
         "/bkt?lifecycle",
     ),
@@ -284,7 +284,7 @@ pub const OPERATIONS: &[Operation] = &[
     none("PutBucketInventoryConfiguration"),
     put(
         "PutBucketLifecycleConfiguration",
-        N,
+        Y,
         "/bkt?lifecycle",
         "<LifecycleConfiguration><Rule><ID>r</ID><Filter><Prefix>x/</Prefix></Filter><Status>Enabled</Status><Expiration><Days>1</Days></Expiration></Rule></LifecycleConfiguration>",
     ),

@@ -10,10 +10,12 @@
 //!   never written) onto disks in service, resumable from its cursor in
 //!   `jobs/repair`;
 //! - [`gc`]: deletes queued and orphaned shards;
+//! - [`lifecycle`]: runs buckets' lifecycle rules;
 //! - [`crate::compact`]: compacts etcd's history.
 
 pub mod gc;
 pub mod health;
+pub mod lifecycle;
 pub mod repair;
 
 use std::sync::Arc;
@@ -41,6 +43,8 @@ pub struct Settings {
     pub gc_interval: Duration,
     pub gc_grace: Duration,
     pub compact_every: Duration,
+    pub lifecycle_every: Duration,
+    pub lifecycle_day: Duration,
 }
 
 impl Leader {
@@ -77,6 +81,13 @@ pub async fn run(
             leader.clone(),
             s.gc_interval,
             s.gc_grace,
+        ));
+        set.spawn(lifecycle::lead(
+            store.clone(),
+            objects.clone(),
+            leader.clone(),
+            s.lifecycle_every,
+            s.lifecycle_day,
         ));
         set.spawn(crate::compact::lead(
             store.clone(),

@@ -13,6 +13,7 @@ mod copy;
 mod delete;
 mod failures;
 mod hostile;
+mod lifecycle;
 mod list;
 mod multipart;
 mod ops;
