@@ -265,6 +265,7 @@ pub async fn rebuild(st: &AppState, input: RebuildIn) -> Result<RebuildOut, ApiE
                         versioned: false,
                         delete_marker: false,
                         noncurrent: false,
+                        checksum: None,
                     },
                     multipart: false,
                 });
@@ -396,6 +397,7 @@ async fn manifest(
             size: s.agreed.object_size,
             etag: s.agreed.etag.clone(),
             shards: s.shards.clone(),
+            checksum: None,
         }],
         acl: CannedAcl::default(),
         manifest: None,
@@ -404,6 +406,7 @@ async fn manifest(
         versioned: false,
         delete_marker: false,
         noncurrent: false,
+        checksum: None,
     };
     let mut body = Vec::new();
     let mut stream = st
@@ -439,6 +442,7 @@ async fn manifest(
             size: p.size,
             etag: p.etag.clone(),
             shards: g.shards.clone(),
+            checksum: None,
         });
     }
     Ok(ObjectRecord {
@@ -461,11 +465,13 @@ async fn manifest(
             size: tmp.size,
             etag: tmp.etag,
             shards: s.shards.clone(),
+            checksum: None,
         }),
         headers: Default::default(),
         tags: Default::default(),
         versioned: false,
         delete_marker: false,
         noncurrent: false,
+        checksum: None,
     })
 }

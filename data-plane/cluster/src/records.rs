@@ -393,6 +393,73 @@ pub struct ShardLocation {
     pub disk: Uuid,
 }
 
+/// An additional checksum algorithm S3 clients ask for (`x-amz-checksum-*`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "UPPERCASE")]
+pub enum ChecksumAlgorithm {
+    Crc32,
+    Crc32c,
+    Crc64nvme,
+    Sha1,
+    Sha256,
+}
+
+impl ChecksumAlgorithm {
+    pub const ALL: [ChecksumAlgorithm; 5] = [
+        Self::Crc32,
+        Self::Crc32c,
+        Self::Crc64nvme,
+        Self::Sha1,
+        Self::Sha256,
+    ];
+
+    /// The S3 name (`CRC32`, …).
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Crc32 => "CRC32",
+            Self::Crc32c => "CRC32C",
+            Self::Crc64nvme => "CRC64NVME",
+            Self::Sha1 => "SHA1",
+            Self::Sha256 => "SHA256",
+        }
+    }
+
+    /// The header carrying its value.
+    pub fn header(self) -> &'static str {
+        match self {
+            Self::Crc32 => "x-amz-checksum-crc32",
+            Self::Crc32c => "x-amz-checksum-crc32c",
+            Self::Crc64nvme => "x-amz-checksum-crc64nvme",
+            Self::Sha1 => "x-amz-checksum-sha1",
+            Self::Sha256 => "x-amz-checksum-sha256",
+        }
+    }
+
+    /// The algorithm of an S3 name, any case.
+    pub fn parse(s: &str) -> Option<Self> {
+        Self::ALL
+            .into_iter()
+            .find(|a| a.name().eq_ignore_ascii_case(s))
+    }
+
+    /// Whether it is a CRC (whose values over parts combine into the
+    /// value over the whole object).
+    pub fn is_crc(self) -> bool {
+        matches!(self, Self::Crc32 | Self::Crc32c | Self::Crc64nvme)
+    }
+}
+
+/// The additional checksum kept with an object: of the whole body, or (a
+/// multipart object's `COMPOSITE` checksum) of its parts' checksums.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ObjectChecksum {
+    pub algorithm: ChecksumAlgorithm,
+    /// Base64 of the digest (a composite one ends with `-<parts>`).
+    pub value: String,
+    /// `FULL_OBJECT` (true) or `COMPOSITE`.
+    pub full_object: bool,
+}
+
 /// Standard HTTP headers stored with an object and answered on GET and
 /// HEAD, as they were given on PUT, copy or CreateMultipartUpload.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -469,6 +536,9 @@ pub struct ObjectRecord {
     /// A noncurrent version, kept under [`crate::keys::Keys::object_version`].
     #[serde(default, skip_serializing_if = "is_false")]
     pub noncurrent: bool,
+    /// The additional checksum the writer asked for, if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub checksum: Option<ObjectChecksum>,
 }
 
 fn is_false(b: &bool) -> bool {
@@ -485,6 +555,9 @@ pub struct PartLocation {
     /// Hex MD5 of the part.
     pub etag: String,
     pub shards: Vec<Option<ShardLocation>>,
+    /// The part's checksum in its upload's algorithm, if it has one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub checksum: Option<String>,
 }
 
 impl PartLocation {
@@ -621,6 +694,13 @@ pub struct UploadRecord {
     pub headers: ObjectHeaders,
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub tags: BTreeMap<String, String>,
+    /// The checksum algorithm of the upload's parts (CreateMultipartUpload's
+    /// `x-amz-checksum-algorithm`) and whether the completed object's is of
+    /// the full object (`x-amz-checksum-type: FULL_OBJECT`) or composite.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub checksum_algorithm: Option<ChecksumAlgorithm>,
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub checksum_full_object: bool,
 }
 
 /// An uploaded part of a multipart upload.
@@ -636,6 +716,9 @@ pub struct PartRecord {
     pub ec: EcProfile,
     pub shards: Vec<Option<ShardLocation>>,
     pub created_ms: u64,
+    /// The part's checksum in its upload's algorithm, if it has one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub checksum: Option<String>,
 }
 
 impl PartRecord {
@@ -647,6 +730,7 @@ impl PartRecord {
             size: self.size,
             etag: self.etag.clone(),
             shards: self.shards.clone(),
+            checksum: self.checksum.clone(),
         }
     }
 

@@ -793,6 +793,7 @@ mod tests {
             versioned: false,
             delete_marker: false,
             noncurrent: false,
+            checksum: None,
         }
     }
 
@@ -956,6 +957,7 @@ mod tests {
             ec: EcProfile::default(),
             shards: segment(up).shards,
             created_ms: 0,
+            checksum: None,
         };
         assert!(ix.commit_part(&ukey, &part, None, None).await.unwrap());
         assert!(

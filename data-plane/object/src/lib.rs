@@ -20,6 +20,7 @@ mod repair;
 mod versions;
 mod write;
 
+pub use multipart::CompletedPart;
 pub use read::ChunkRead;
 pub use repair::{Known, Outcome, Redundancy, ShardSet, Work, known};
 pub use versions::{Deleted, VersionEntry, VersionPage};
@@ -91,41 +92,68 @@ pub enum Error {
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
+pub use objectio_cluster::ChecksumAlgorithm;
+
 /// Checksums a PUT computes while streaming, besides MD5.
-#[derive(Clone, Copy, Debug, Default)]
-pub struct Wanted {
-    pub crc32: bool,
-    pub crc32c: bool,
-    pub sha256: bool,
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct Wanted(u8);
+
+impl Wanted {
+    fn bit(a: ChecksumAlgorithm) -> u8 {
+        1 << ChecksumAlgorithm::ALL
+            .iter()
+            .position(|x| *x == a)
+            .expect("every algorithm is in ALL")
+    }
+    /// These and `a`.
+    pub fn with(self, a: ChecksumAlgorithm) -> Self {
+        Self(self.0 | Self::bit(a))
+    }
+    pub fn has(self, a: ChecksumAlgorithm) -> bool {
+        self.0 & Self::bit(a) != 0
+    }
 }
 
-/// Digests of a PUT body (base64 for the `x-amz-checksum-*` ones).
+/// Digests of a PUT body: MD5, and the `x-amz-checksum-*` ones asked for
+/// (base64, as S3 carries them).
 #[derive(Clone, Debug, Default)]
 pub struct Digests {
     pub md5: [u8; 16],
-    pub crc32: Option<String>,
-    pub crc32c: Option<String>,
-    pub sha256: Option<String>,
+    pub sums: BTreeMap<ChecksumAlgorithm, String>,
 }
 
-struct Hashers {
+impl Digests {
+    pub fn get(&self, a: ChecksumAlgorithm) -> Option<&str> {
+        self.sums.get(&a).map(String::as_str)
+    }
+}
+
+/// One pass over the bytes updates every digest asked for.
+pub(crate) struct Hashers {
     md5: md5::Md5,
     crc32: Option<crc32fast::Hasher>,
     crc32c: Option<u32>,
+    crc64: Option<crc_fast::Digest>,
+    sha1: Option<sha1::Sha1>,
     sha256: Option<sha2::Sha256>,
 }
 
 impl Hashers {
-    fn new(w: Wanted) -> Self {
+    pub(crate) fn new(w: Wanted) -> Self {
+        use ChecksumAlgorithm as A;
         Self {
             md5: md5::Md5::new(),
-            crc32: w.crc32.then(crc32fast::Hasher::new),
-            crc32c: w.crc32c.then_some(0),
-            sha256: w.sha256.then(sha2::Sha256::new),
+            crc32: w.has(A::Crc32).then(crc32fast::Hasher::new),
+            crc32c: w.has(A::Crc32c).then_some(0),
+            crc64: w
+                .has(A::Crc64nvme)
+                .then(|| crc_fast::Digest::new(crc_fast::CrcAlgorithm::Crc64Nvme)),
+            sha1: w.has(A::Sha1).then(sha1::Sha1::new),
+            sha256: w.has(A::Sha256).then(sha2::Sha256::new),
         }
     }
 
-    fn update(&mut self, b: &[u8]) {
+    pub(crate) fn update(&mut self, b: &[u8]) {
         self.md5.update(b);
         if let Some(h) = &mut self.crc32 {
             h.update(b);
@@ -133,18 +161,39 @@ impl Hashers {
         if let Some(c) = &mut self.crc32c {
             *c = crc32c::crc32c_append(*c, b);
         }
+        if let Some(h) = &mut self.crc64 {
+            h.update(b);
+        }
+        if let Some(h) = &mut self.sha1 {
+            h.update(b);
+        }
         if let Some(h) = &mut self.sha256 {
             h.update(b);
         }
     }
 
-    fn finish(self) -> Digests {
+    pub(crate) fn finish(self) -> Digests {
+        use ChecksumAlgorithm as A;
         let b64 = |b: &[u8]| base64::engine::general_purpose::STANDARD.encode(b);
+        let mut sums = BTreeMap::new();
+        if let Some(h) = self.crc32 {
+            sums.insert(A::Crc32, b64(&h.finalize().to_be_bytes()));
+        }
+        if let Some(c) = self.crc32c {
+            sums.insert(A::Crc32c, b64(&c.to_be_bytes()));
+        }
+        if let Some(h) = self.crc64 {
+            sums.insert(A::Crc64nvme, b64(&h.finalize().to_be_bytes()));
+        }
+        if let Some(h) = self.sha1 {
+            sums.insert(A::Sha1, b64(&h.finalize()));
+        }
+        if let Some(h) = self.sha256 {
+            sums.insert(A::Sha256, b64(&h.finalize()));
+        }
         Digests {
             md5: self.md5.finalize().into(),
-            crc32: self.crc32.map(|h| b64(&h.finalize().to_be_bytes())),
-            crc32c: self.crc32c.map(|c| b64(&c.to_be_bytes())),
-            sha256: self.sha256.map(|h| b64(&h.finalize())),
+            sums,
         }
     }
 }
@@ -183,6 +232,8 @@ pub struct PutParams {
     pub size: u64,
     pub meta: ObjectMeta,
     pub wanted: Wanted,
+    /// The checksum kept with the object (computed among `wanted`).
+    pub checksum: Option<ChecksumAlgorithm>,
     /// What the key must hold when the object commits.
     pub expect: index::Expect,
 }
@@ -531,6 +582,13 @@ impl Objects {
             versioned: versioning == Some(objectio_cluster::Versioning::Enabled),
             delete_marker: false,
             noncurrent: false,
+            checksum: p.checksum.and_then(|a| {
+                Some(objectio_cluster::ObjectChecksum {
+                    algorithm: a,
+                    value: w.digests.get(a)?.to_string(),
+                    full_object: true,
+                })
+            }),
         };
         let hint: Vec<index::Op> = self.index().hint_put(&rec).into_iter().collect();
         loop {
@@ -722,15 +780,11 @@ mod tests {
             versioned: false,
             delete_marker: false,
             noncurrent: false,
+            checksum: None,
         };
         let w = Written {
             segment,
-            digests: Digests {
-                md5: [0; 16],
-                crc32: None,
-                crc32c: None,
-                sha256: None,
-            },
+            digests: Digests::default(),
             etag: "e".into(),
             intent: Some(ik),
         };

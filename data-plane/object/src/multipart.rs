@@ -22,7 +22,9 @@ use objectio_cluster::{
 };
 use uuid::Uuid;
 
-use super::{Digests, Error, Objects, Result, Wanted, Written, precondition_error};
+use super::{
+    ChecksumAlgorithm, Digests, Error, Objects, Result, Wanted, Written, precondition_error,
+};
 
 /// Parts other than the last must be at least this large (as in S3).
 pub const MIN_PART: u64 = 5 << 20;
@@ -48,7 +50,16 @@ impl Objects {
         key: &str,
         owner: &str,
         meta: crate::ObjectMeta,
+        checksum: Option<(ChecksumAlgorithm, bool)>,
     ) -> Result<Uuid> {
+        if let Some((a, true)) = checksum
+            && !a.is_crc()
+        {
+            return Err(Error::InvalidArgument(format!(
+                "The FULL_OBJECT checksum type is not supported for {}: use a CRC",
+                a.name()
+            )));
+        }
         self.bucket(bucket).await?;
         if key.contains('\0') {
             return Err(Error::InvalidArgument("object keys cannot hold NUL".into()));
@@ -65,6 +76,8 @@ impl Objects {
             acl: meta.acl,
             headers: meta.headers,
             tags: meta.tags,
+            checksum_algorithm: checksum.map(|(a, _)| a),
+            checksum_full_object: checksum.is_some_and(|(_, f)| f),
         };
         self.store()
             .put(
@@ -117,6 +130,11 @@ impl Objects {
         }
         let number = number as u32;
         let (up, ukey) = self.upload(bucket, key, upload_id).await?;
+        // Every part of an upload with a checksum algorithm gets one.
+        let wanted = match up.checksum_algorithm {
+            Some(a) => wanted.with(a),
+            None => wanted,
+        };
         let w = self
             .write_data(
                 crate::write::Target {
@@ -143,6 +161,10 @@ impl Objects {
             ec: self.inner.config.ec,
             shards: w.segment.shards.clone(),
             created_ms: now_millis(),
+            checksum: up
+                .checksum_algorithm
+                .and_then(|a| w.digests.get(a))
+                .map(str::to_string),
         };
         loop {
             let old = self.store().get::<PartRecord>(pkey.clone()).await?;
@@ -179,15 +201,17 @@ impl Objects {
         }
     }
 
-    /// Completes an upload from `parts` (number, ETag) in ascending order,
-    /// if the key holds what `expect` says when it commits (a failed
-    /// condition leaves the upload as it was).
+    /// Completes an upload from `parts` in ascending order, if the key holds
+    /// what `expect` says when it commits (a failed condition leaves the
+    /// upload as it was). `checksum` is the object's checksum the client
+    /// sent, checked against the one computed from the parts'.
     pub async fn complete_upload(
         &self,
         bucket: &str,
         key: &str,
         upload_id: &str,
-        parts: Vec<(i32, String)>,
+        parts: Vec<CompletedPart>,
+        checksum: Option<String>,
         expect: &crate::index::Expect,
     ) -> Result<ObjectRecord> {
         let (up, ukey) = self.upload(bucket, key, upload_id).await?;
@@ -200,7 +224,7 @@ impl Objects {
             .put(ckey.clone(), b"1".to_vec(), None)
             .await?;
         let r = self
-            .complete_locked(&up, &ukey, &ckey, upload_id, parts, expect)
+            .complete_locked(&up, &ukey, &ckey, upload_id, parts, checksum, expect)
             .await;
         if r.is_err() {
             // Let the client fix the request and retry, or upload more.
@@ -209,13 +233,15 @@ impl Objects {
         r
     }
 
+    #[allow(clippy::too_many_arguments)]
     async fn complete_locked(
         &self,
         up: &UploadRecord,
         ukey: &[u8],
         ckey: &str,
         upload_id: &str,
-        wanted: Vec<(i32, String)>,
+        wanted: Vec<CompletedPart>,
+        checksum: Option<String>,
         expect: &crate::index::Expect,
     ) -> Result<ObjectRecord> {
         let keys = self.store().keys();
@@ -231,18 +257,26 @@ impl Objects {
         }
         let mut used: Vec<&PartRecord> = Vec::with_capacity(wanted.len());
         let mut last = 0i64;
-        for (n, etag) in &wanted {
-            if (*n as i64) <= last {
+        for w in &wanted {
+            let n = w.number;
+            if (n as i64) <= last {
                 return Err(Error::InvalidPartOrder);
             }
-            last = *n as i64;
-            let p = u32::try_from(*n)
+            last = n as i64;
+            let p = u32::try_from(n)
                 .ok()
                 .and_then(|n| stored.get(&n))
                 .ok_or_else(|| Error::InvalidPart(format!("part {n} was not uploaded")))?;
-            if etag.trim_matches('"') != p.etag {
+            if w.etag.trim_matches('"') != p.etag {
                 return Err(Error::InvalidPart(format!(
                     "part {n}: the ETag does not match"
+                )));
+            }
+            if let Some(c) = &w.checksum
+                && p.checksum.as_deref() != Some(c.as_str())
+            {
+                return Err(Error::InvalidPart(format!(
+                    "part {n}: the checksum does not match the part uploaded"
                 )));
             }
             used.push(p);
@@ -264,6 +298,21 @@ impl Objects {
             md5.update(hex::decode(&p.etag).unwrap_or_default());
         }
         let etag = format!("{}-{}", hex::encode(md5.finalize()), used.len());
+        let object_checksum = match up.checksum_algorithm {
+            None => None,
+            Some(a) => {
+                let c = combined_checksum(a, up.checksum_full_object, &used)?;
+                if let Some(want) = &checksum
+                    && want.split('-').next() != c.value.split('-').next()
+                {
+                    return Err(Error::BadDigest(format!(
+                        "The {} you specified did not match the calculated checksum.",
+                        a.header()
+                    )));
+                }
+                Some(c)
+            }
+        };
         let versioning = self.bucket_seen(&up.bucket).await?;
         let rec = ObjectRecord {
             version: SCHEMA_VERSION,
@@ -285,6 +334,7 @@ impl Objects {
             versioned: versioning == Some(objectio_cluster::Versioning::Enabled),
             delete_marker: false,
             noncurrent: false,
+            checksum: object_checksum,
         };
         let unused: Vec<_> = stored
             .values()
@@ -301,6 +351,7 @@ impl Objects {
             size: w.segment.size,
             etag: w.etag.clone(),
             shards: w.segment.shards.clone(),
+            checksum: None,
         });
         let r = self
             .commit_completed(
@@ -492,4 +543,68 @@ impl Objects {
         }
         Ok(page)
     }
+}
+
+/// One part a CompleteMultipartUpload names.
+#[derive(Clone, Debug)]
+pub struct CompletedPart {
+    pub number: i32,
+    pub etag: String,
+    /// Its checksum in the upload's algorithm, when the client sent it.
+    pub checksum: Option<String>,
+}
+
+/// A completed upload's checksum from its parts': for a CRC of the full
+/// object, the parts' CRCs combined in order; otherwise (`COMPOSITE`) the
+/// algorithm over the parts' binary checksums, `-<parts>`.
+fn combined_checksum(
+    a: ChecksumAlgorithm,
+    full_object: bool,
+    parts: &[&PartRecord],
+) -> Result<objectio_cluster::ObjectChecksum> {
+    use base64::Engine;
+    let b64 = base64::engine::general_purpose::STANDARD;
+    let mut raw = Vec::with_capacity(parts.len());
+    for p in parts {
+        let sum = p
+            .checksum
+            .as_deref()
+            .and_then(|s| b64.decode(s).ok())
+            .ok_or_else(|| {
+                Error::InvalidPart(format!("part {} has no {} checksum", p.number, a.name()))
+            })?;
+        raw.push((sum, p.size));
+    }
+    let value = if full_object {
+        let alg = match a {
+            ChecksumAlgorithm::Crc32 => crc_fast::CrcAlgorithm::Crc32IsoHdlc,
+            ChecksumAlgorithm::Crc32c => crc_fast::CrcAlgorithm::Crc32Iscsi,
+            ChecksumAlgorithm::Crc64nvme => crc_fast::CrcAlgorithm::Crc64Nvme,
+            _ => {
+                return Err(Error::InvalidArgument(format!(
+                    "The FULL_OBJECT checksum type is not supported for {}",
+                    a.name()
+                )));
+            }
+        };
+        let as_u64 = |b: &[u8]| b.iter().fold(0u64, |v, x| (v << 8) | *x as u64);
+        let width = raw[0].0.len();
+        let mut crc = as_u64(&raw[0].0);
+        for (sum, size) in &raw[1..] {
+            crc = crc_fast::checksum_combine(alg, crc, as_u64(sum), *size);
+        }
+        b64.encode(&crc.to_be_bytes()[8 - width..])
+    } else {
+        let mut h = crate::Hashers::new(Wanted::default().with(a));
+        for (sum, _) in &raw {
+            h.update(sum);
+        }
+        let d = h.finish();
+        format!("{}-{}", d.get(a).unwrap_or_default(), parts.len())
+    };
+    Ok(objectio_cluster::ObjectChecksum {
+        algorithm: a,
+        value,
+        full_object,
+    })
 }

@@ -463,6 +463,7 @@ impl Objects {
             versioned: false,
             delete_marker: false,
             noncurrent: false,
+            checksum: None,
         };
         let snap = self.inner.map.get();
         let seg = part.segment();

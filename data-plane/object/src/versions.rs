@@ -211,6 +211,7 @@ impl Objects {
             versioned: state == Versioning::Enabled,
             delete_marker: true,
             noncurrent: false,
+            checksum: None,
         };
         loop {
             let (guards, extra) = if state == Versioning::Suspended {

@@ -234,7 +234,7 @@ pub fn action_of(op: &str) -> String {
         "ListObjectVersions" => "ListBucketVersions",
         "ListMultipartUploads" => "ListBucketMultipartUploads",
         "ListParts" => "ListMultipartUploadParts",
-        "HeadObject" => "GetObject",
+        "HeadObject" | "GetObjectAttributes" => "GetObject",
         "CreateMultipartUpload"
         | "UploadPart"
         | "CompleteMultipartUpload"

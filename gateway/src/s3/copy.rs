@@ -13,7 +13,7 @@ use s3s::{S3Request, S3Response, S3Result, s3_error};
 use super::get::{read_version, version_header};
 use super::meta::{Conditions, object_meta};
 use super::*;
-use crate::object::{ObjectMeta, PutParams, Wanted};
+use crate::object::{ChecksumAlgorithm, ObjectMeta, PutParams, Wanted};
 
 /// The largest object a single copy may read (as in S3).
 const MAX_COPY: u64 = 5 << 30;
@@ -136,12 +136,25 @@ pub(super) async fn copy_object(
     }
     let expect = super::meta::expect(&req.headers)?;
     let body = g.objects.read(&src, 0, src.size).await.map_err(s3_err)?;
+    // The copy keeps a checksum of the algorithm asked for, or of the
+    // source's: computed over the whole body as it is copied.
+    let algorithm = match &i.checksum_algorithm {
+        Some(a) => Some(ChecksumAlgorithm::parse(a.as_str()).ok_or_else(|| {
+            s3_error!(
+                InvalidArgument,
+                "Unknown checksum algorithm {:?}",
+                a.as_str()
+            )
+        })?),
+        None => src.checksum.as_ref().map(|c| c.algorithm),
+    };
     let params = PutParams {
         bucket: i.bucket.clone(),
         key: i.key.clone(),
         size: src.size,
         meta,
-        wanted: Wanted::default(),
+        wanted: algorithm.map_or(Wanted::default(), |a| Wanted::default().with(a)),
+        checksum: algorithm,
         expect,
     };
     let (rec, _) = g
@@ -152,10 +165,15 @@ pub(super) async fn copy_object(
     Ok(S3Response::new(CopyObjectOutput {
         version_id: version_header(&rec),
         copy_source_version_id: version_header(&src),
-        copy_object_result: Some(CopyObjectResult {
-            e_tag: Some(etag(&rec.etag)),
-            last_modified: Some(ts_ms(rec.created_ms)),
-            ..Default::default()
+        copy_object_result: Some({
+            let mut r = CopyObjectResult {
+                e_tag: Some(etag(&rec.etag)),
+                last_modified: Some(ts_ms(rec.created_ms)),
+                checksum_type: rec.checksum.as_ref().map(|c| checksum_type(c.full_object)),
+                ..Default::default()
+            };
+            super::put::set_checksums!(r, |a| stored_checksum(&rec, a));
+            r
         }),
         ..Default::default()
     }))

@@ -86,6 +86,15 @@ pub(super) async fn get_object(
         version_id: version_header(&rec),
         ..Default::default()
     };
+    let mut out = out;
+    // The kept checksum is of the whole body: answered only for it.
+    if checksum_mode(input.checksum_mode.as_ref())
+        && input.range.is_none()
+        && input.part_number.is_none()
+    {
+        out.checksum_type = rec.checksum.as_ref().map(|c| checksum_type(c.full_object));
+        super::put::set_checksums!(out, |a| stored_checksum(&rec, a));
+    }
     let mut resp = S3Response::new(out);
     if input.range.is_some() || input.part_number.is_some() {
         resp.status = Some(http::StatusCode::PARTIAL_CONTENT);
@@ -141,6 +150,10 @@ pub(super) async fn head_object(
         version_id: version_header(&rec),
         ..Default::default()
     });
+    if checksum_mode(i.checksum_mode.as_ref()) && i.part_number.is_none() {
+        resp.output.checksum_type = rec.checksum.as_ref().map(|c| checksum_type(c.full_object));
+        super::put::set_checksums!(resp.output, |a| stored_checksum(&rec, a));
+    }
     if i.part_number.is_some() {
         resp.status = Some(http::StatusCode::PARTIAL_CONTENT);
     }
@@ -225,4 +238,81 @@ pub(super) async fn read_version(
 /// The `x-amz-version-id` a versioned object answers with.
 pub(super) fn version_header(rec: &ObjectRecord) -> Option<String> {
     rec.versioned.then(|| rec.s3_version_id())
+}
+
+/// Whether a read asked for the object's checksum (`x-amz-checksum-mode:
+/// ENABLED`).
+fn checksum_mode(m: Option<&ChecksumMode>) -> bool {
+    m.is_some_and(|m| m.as_str().eq_ignore_ascii_case("ENABLED"))
+}
+
+/// GetObjectAttributes: the ETag, checksum, parts, storage class and size
+/// asked for, of the version named.
+pub(super) async fn get_object_attributes(
+    g: &Gateway,
+    req: S3Request<GetObjectAttributesInput>,
+) -> S3Result<S3Response<GetObjectAttributesOutput>> {
+    let i = &req.input;
+    let rec = read_version(g, &i.bucket, &i.key, i.version_id.as_deref()).await?;
+    let asked = |a: &str| i.object_attributes.iter().any(|x| x.as_str() == a);
+    if i.object_attributes.is_empty() {
+        return Err(s3_error!(
+            InvalidArgument,
+            "x-amz-object-attributes names at least one attribute"
+        ));
+    }
+    let mut out = GetObjectAttributesOutput {
+        last_modified: Some(ts_ms(rec.created_ms)),
+        version_id: version_header(&rec),
+        ..Default::default()
+    };
+    if asked(ObjectAttributes::ETAG) {
+        out.e_tag = Some(etag(&rec.etag));
+    }
+    if asked(ObjectAttributes::OBJECT_SIZE) {
+        out.object_size = Some(rec.size as i64);
+    }
+    if asked(ObjectAttributes::STORAGE_CLASS) {
+        out.storage_class = Some(StorageClass::from_static(StorageClass::STANDARD));
+    }
+    if asked(ObjectAttributes::CHECKSUM)
+        && let Some(c) = &rec.checksum
+    {
+        let mut sum = Checksum {
+            checksum_type: Some(checksum_type(c.full_object)),
+            ..Default::default()
+        };
+        super::put::set_checksums!(sum, |a| stored_checksum(&rec, a));
+        out.checksum = Some(sum);
+    }
+    if asked(ObjectAttributes::OBJECT_PARTS) && !rec.parts.is_empty() {
+        let marker = i.part_number_marker.unwrap_or(0).max(0) as u32;
+        let max = i.max_parts.unwrap_or(1000).clamp(0, 1000) as usize;
+        let after: Vec<_> = rec.parts.iter().filter(|p| p.number > marker).collect();
+        let page: Vec<_> = after.iter().take(max).collect();
+        let algorithm = rec.checksum.as_ref().map(|c| c.algorithm);
+        out.object_parts = Some(GetObjectAttributesParts {
+            total_parts_count: Some(rec.parts.len() as i32),
+            part_number_marker: Some(marker as i32),
+            next_part_number_marker: page.last().map(|p| p.number as i32),
+            max_parts: Some(max as i32),
+            is_truncated: Some(after.len() > page.len()),
+            parts: Some(
+                page.iter()
+                    .map(|p| {
+                        let mut part = ObjectPart {
+                            part_number: Some(p.number as i32),
+                            size: Some(p.size as i64),
+                            ..Default::default()
+                        };
+                        super::put::set_checksums!(part, |a| {
+                            (Some(a) == algorithm).then(|| p.checksum.clone()).flatten()
+                        });
+                        part
+                    })
+                    .collect(),
+            ),
+        });
+    }
+    Ok(S3Response::new(out))
 }

@@ -244,6 +244,12 @@ impl S3 for Gateway {
     ) -> S3Result<S3Response<DeleteBucketLifecycleOutput>> {
         config::delete_bucket_lifecycle(self, req).await
     }
+    async fn get_object_attributes(
+        &self,
+        req: S3Request<GetObjectAttributesInput>,
+    ) -> S3Result<S3Response<GetObjectAttributesOutput>> {
+        get::get_object_attributes(self, req).await
+    }
     async fn get_object(
         &self,
         req: S3Request<GetObjectInput>,
@@ -430,6 +436,23 @@ fn grants_not_implemented() -> S3Error {
         NotImplemented,
         "Explicit grants (x-amz-grant-*, grants by e-mail or id) are not supported; use a canned ACL (x-amz-acl) or a bucket policy"
     )
+}
+
+/// The `x-amz-checksum-type` of a kept checksum.
+fn checksum_type(full_object: bool) -> ChecksumType {
+    ChecksumType::from_static(if full_object {
+        ChecksumType::FULL_OBJECT
+    } else {
+        ChecksumType::COMPOSITE
+    })
+}
+
+/// An object's kept checksum, if it is of algorithm `a`.
+fn stored_checksum(rec: &ObjectRecord, a: objectio_cluster::ChecksumAlgorithm) -> Option<String> {
+    rec.checksum
+        .as_ref()
+        .filter(|c| c.algorithm == a)
+        .map(|c| c.value.clone())
 }
 
 fn etag(e: &str) -> ETag {

@@ -4,8 +4,9 @@ use s3s::dto::*;
 use s3s::{S3Request, S3Response, S3Result, s3_error};
 
 use super::meta::object_meta;
-use super::put::{BodyChecks, body_checks, drained, expects_continue};
+use super::put::{BodyChecks, body_checks, drained, expects_continue, set_checksums};
 use super::*;
+use crate::object::ChecksumAlgorithm;
 
 pub(super) async fn create_multipart_upload(
     g: &Gateway,
@@ -20,15 +21,51 @@ pub(super) async fn create_multipart_upload(
     let acl = object_acl(req.input.acl.as_ref())?;
     let meta = object_meta!(req.input, acl)?;
     let input = req.input;
+    let algorithm = match &input.checksum_algorithm {
+        Some(a) => Some(ChecksumAlgorithm::parse(a.as_str()).ok_or_else(|| {
+            s3_error!(
+                InvalidArgument,
+                "Unknown checksum algorithm {:?}",
+                a.as_str()
+            )
+        })?),
+        None => None,
+    };
+    // CRC64NVME is full-object only; the others composite unless asked.
+    let full_object = match input.checksum_type.as_ref().map(|t| t.as_str()) {
+        Some("FULL_OBJECT") => true,
+        Some("COMPOSITE") => false,
+        Some(other) => {
+            return Err(s3_error!(
+                InvalidArgument,
+                "Unknown checksum type {other:?}"
+            ));
+        }
+        None => algorithm == Some(ChecksumAlgorithm::Crc64nvme),
+    };
+    if algorithm.is_none() && input.checksum_type.is_some() {
+        return Err(s3_error!(
+            InvalidRequest,
+            "x-amz-checksum-type needs x-amz-checksum-algorithm"
+        ));
+    }
     let id = g
         .objects
-        .create_upload(&input.bucket, &input.key, &who, meta)
+        .create_upload(
+            &input.bucket,
+            &input.key,
+            &who,
+            meta,
+            algorithm.map(|a| (a, full_object)),
+        )
         .await
         .map_err(s3_err)?;
     Ok(S3Response::new(CreateMultipartUploadOutput {
         bucket: Some(input.bucket),
         key: Some(input.key),
         upload_id: Some(id.to_string()),
+        checksum_algorithm: input.checksum_algorithm,
+        checksum_type: algorithm.map(|_| checksum_type(full_object)),
         ..Default::default()
     }))
 }
@@ -58,13 +95,12 @@ pub(super) async fn upload_part(
         Ok(w) => w,
         Err(e) => return Err(drained(e, &mut body, drain).await),
     };
-    Ok(S3Response::new(UploadPartOutput {
+    let mut out = UploadPartOutput {
         e_tag: Some(etag(&w.etag)),
-        checksum_crc32: w.digests.crc32,
-        checksum_crc32c: w.digests.crc32c,
-        checksum_sha256: w.digests.sha256,
         ..Default::default()
-    }))
+    };
+    set_checksums!(out, |a| w.digests.get(a).map(str::to_string));
+    Ok(S3Response::new(out))
 }
 
 pub(super) async fn complete_multipart_upload(
@@ -79,26 +115,50 @@ pub(super) async fn complete_multipart_upload(
         .unwrap_or_default()
         .into_iter()
         .map(|p| {
-            Ok((
-                p.part_number
+            Ok(object::CompletedPart {
+                number: p
+                    .part_number
                     .ok_or_else(|| s3_error!(InvalidPart, "a part has no PartNumber"))?,
-                p.e_tag.map(|e| e.value().to_string()).unwrap_or_default(),
-            ))
+                etag: p.e_tag.map(|e| e.value().to_string()).unwrap_or_default(),
+                checksum: p
+                    .checksum_crc32
+                    .or(p.checksum_crc32c)
+                    .or(p.checksum_crc64nvme)
+                    .or(p.checksum_sha1)
+                    .or(p.checksum_sha256),
+            })
         })
         .collect::<S3Result<Vec<_>>>()?;
+    let whole = input
+        .checksum_crc32
+        .clone()
+        .or(input.checksum_crc32c.clone())
+        .or(input.checksum_crc64nvme.clone())
+        .or(input.checksum_sha1.clone())
+        .or(input.checksum_sha256.clone());
     let rec = g
         .objects
-        .complete_upload(&input.bucket, &input.key, &input.upload_id, parts, &expect)
+        .complete_upload(
+            &input.bucket,
+            &input.key,
+            &input.upload_id,
+            parts,
+            whole,
+            &expect,
+        )
         .await
         .map_err(s3_err)?;
-    Ok(S3Response::new(CompleteMultipartUploadOutput {
+    let mut out = CompleteMultipartUploadOutput {
         location: Some(format!("/{}/{}", input.bucket, input.key)),
         bucket: Some(input.bucket),
         key: Some(input.key),
         e_tag: Some(etag(&rec.etag)),
         version_id: super::get::version_header(&rec),
+        checksum_type: rec.checksum.as_ref().map(|c| checksum_type(c.full_object)),
         ..Default::default()
-    }))
+    };
+    set_checksums!(out, |a| stored_checksum(&rec, a));
+    Ok(S3Response::new(out))
 }
 
 pub(super) async fn abort_multipart_upload(

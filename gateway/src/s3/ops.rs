@@ -220,7 +220,7 @@ pub const OPERATIONS: &[Operation] = &[
     op("GetBucketWebsite", N, "GET", "/bkt?website"),
     op("GetObject", Y, "GET", "/bkt/k"),
     op("GetObjectAcl", Y, "GET", "/bkt/k?acl"),
-    op("GetObjectAttributes", N, "GET", "/bkt/k?attributes"),
+    op("GetObjectAttributes", Y, "GET", "/bkt/k?attributes"),
     op("GetObjectLegalHold", N, "GET", "/bkt/k?legal-hold"),
     op("GetObjectLockConfiguration", N, "GET", "/bkt?object-lock"),
     op("GetObjectRetention", N, "GET", "/bkt/k?retention"),

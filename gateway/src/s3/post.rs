@@ -47,6 +47,7 @@ pub(super) async fn post_object(
         size,
         meta,
         wanted: Wanted::default(),
+        checksum: None,
         expect: Expect::Any,
     };
     let (rec, _) = g

@@ -6,7 +6,7 @@ use s3s::{S3Request, S3Response, S3Result, s3_error};
 use super::meta::object_meta;
 use super::*;
 use crate::object::index::Expect;
-use crate::object::{PutParams, Wanted};
+use crate::object::{ChecksumAlgorithm, PutParams, Wanted};
 
 /// Bytes of a refused request body read and discarded so the client, still
 /// sending, gets the error instead of a reset connection.
@@ -54,13 +54,31 @@ macro_rules! body_checks {
             [
                 i.checksum_crc32.clone(),
                 i.checksum_crc32c.clone(),
+                i.checksum_crc64nvme.clone(),
+                i.checksum_sha1.clone(),
                 i.checksum_sha256.clone(),
             ],
+            i.checksum_algorithm.as_ref().map(|a| a.as_str()),
             $req.trailing_headers.clone(),
         )
     }};
 }
 pub(super) use body_checks;
+
+/// The `x-amz-checksum-*` fields of an answer from a digest lookup (every
+/// S3 output carrying them names them alike).
+macro_rules! set_checksums {
+    ($out:expr, $get:expr) => {{
+        use objectio_cluster::ChecksumAlgorithm as A;
+        let get = $get;
+        $out.checksum_crc32 = get(A::Crc32);
+        $out.checksum_crc32c = get(A::Crc32c);
+        $out.checksum_crc64nvme = get(A::Crc64nvme);
+        $out.checksum_sha1 = get(A::Sha1);
+        $out.checksum_sha256 = get(A::Sha256);
+    }};
+}
+pub(super) use set_checksums;
 
 /// What a body is checked against: its declared length, Content-MD5, and
 /// `x-amz-checksum-*` values from headers or from the `aws-chunked`
@@ -69,24 +87,22 @@ pub(super) use body_checks;
 pub(super) struct BodyChecks {
     pub(super) size: u64,
     pub(super) want: Wanted,
+    /// The checksum kept with the object: the one the client sent (header
+    /// or trailer) or asked for (`x-amz-sdk-checksum-algorithm`).
+    pub(super) algorithm: Option<ChecksumAlgorithm>,
     content_md5: Option<Vec<u8>>,
-    /// CRC32, CRC32C, SHA-256 given as headers.
-    sums: [Option<String>; 3],
+    /// Values given as headers, in [`ChecksumAlgorithm::ALL`] order.
+    sums: [Option<String>; 5],
     trailers: Option<s3s::TrailingHeaders>,
 }
-
-const SUM_NAMES: [&str; 3] = [
-    "x-amz-checksum-crc32",
-    "x-amz-checksum-crc32c",
-    "x-amz-checksum-sha256",
-];
 
 impl BodyChecks {
     pub(super) fn new(
         headers: &http::HeaderMap,
         content_length: Option<i64>,
         content_md5: Option<&str>,
-        sums: [Option<String>; 3],
+        sums: [Option<String>; 5],
+        declared: Option<&str>,
         trailers: Option<s3s::TrailingHeaders>,
     ) -> S3Result<Self> {
         let size = match content_length {
@@ -113,14 +129,35 @@ impl BodyChecks {
             .unwrap_or("")
             .to_ascii_lowercase();
         let announced: Vec<&str> = trailer.split(',').map(str::trim).collect();
-        let asked = |i: usize| sums[i].is_some() || announced.contains(&SUM_NAMES[i]);
+        let all = ChecksumAlgorithm::ALL;
+        let in_header = |i: usize| sums[i].is_some();
+        let in_trailer = |i: usize| announced.contains(&all[i].header());
+        let declared =
+            match declared.or_else(|| {
+                headers
+                    .get("x-amz-sdk-checksum-algorithm")
+                    .and_then(|v| v.to_str().ok())
+            }) {
+                Some(d) => Some(ChecksumAlgorithm::parse(d).ok_or_else(|| {
+                    s3_error!(InvalidArgument, "Unknown checksum algorithm {d:?}")
+                })?),
+                None => None,
+            };
+        let algorithm = (0..5)
+            .find(|i| in_header(*i))
+            .or_else(|| (0..5).find(|i| in_trailer(*i)))
+            .map(|i| all[i])
+            .or(declared);
+        let mut want = Wanted::default();
+        for (i, a) in all.iter().enumerate() {
+            if in_header(i) || in_trailer(i) || algorithm == Some(*a) {
+                want = want.with(*a);
+            }
+        }
         Ok(Self {
             size,
-            want: Wanted {
-                crc32: asked(0),
-                crc32c: asked(1),
-                sha256: asked(2),
-            },
+            want,
+            algorithm,
             content_md5,
             sums,
             trailers,
@@ -152,14 +189,14 @@ impl BodyChecks {
                     })
                     .flatten()
             };
-            let computed = [&d.crc32, &d.crc32c, &d.sha256];
-            for (i, name) in SUM_NAMES.iter().enumerate() {
-                let expected = sums[i].clone().or_else(|| trailer(name));
-                if let (Some(e), Some(c)) = (expected, computed[i])
-                    && &e != c
+            for (i, a) in ChecksumAlgorithm::ALL.iter().enumerate() {
+                let expected = sums[i].clone().or_else(|| trailer(a.header()));
+                if let (Some(e), Some(c)) = (expected, d.get(*a))
+                    && e != c
                 {
                     return Err(object::Error::BadDigest(format!(
-                        "The {name} you specified did not match the calculated checksum."
+                        "The {} you specified did not match the calculated checksum.",
+                        a.header()
                     )));
                 }
             }
@@ -200,6 +237,7 @@ pub(super) async fn put_object(
         size: checks.size,
         meta,
         wanted: checks.want,
+        checksum: checks.algorithm,
         expect,
     };
     let r = g.objects.put(params, &mut body, checks.verifier()).await;
@@ -207,12 +245,11 @@ pub(super) async fn put_object(
         Ok(v) => v,
         Err(e) => return Err(drained(e, &mut body, drain).await),
     };
-    Ok(S3Response::new(PutObjectOutput {
+    let mut out = PutObjectOutput {
         version_id: super::get::version_header(&rec),
         e_tag: Some(etag(&rec.etag)),
-        checksum_crc32: digests.crc32,
-        checksum_crc32c: digests.crc32c,
-        checksum_sha256: digests.sha256,
         ..Default::default()
-    }))
+    };
+    set_checksums!(out, |a| digests.get(a).map(str::to_string));
+    Ok(S3Response::new(out))
 }

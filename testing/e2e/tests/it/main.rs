@@ -7,6 +7,7 @@ mod auth;
 mod authz;
 mod capacity;
 mod chaos;
+mod checksums;
 mod common;
 mod config;
 mod copy;
