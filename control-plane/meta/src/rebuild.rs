@@ -265,6 +265,8 @@ pub async fn rebuild(st: &AppState, input: RebuildIn) -> Result<RebuildOut, ApiE
                         versioned: false,
                         delete_marker: false,
                         noncurrent: false,
+                        retention: None,
+                        legal_hold: false,
                         checksum: None,
                     },
                     multipart: false,
@@ -327,7 +329,7 @@ pub async fn rebuild(st: &AppState, input: RebuildIn) -> Result<RebuildOut, ApiE
             if !input.dry_run {
                 match st
                     .objects
-                    .create_bucket(b, owner, CannedAcl::default())
+                    .create_bucket(b, owner, CannedAcl::default(), false)
                     .await
                 {
                     Ok(()) | Err(objectio_object::Error::BucketExists { .. }) => {}
@@ -406,6 +408,8 @@ async fn manifest(
         versioned: false,
         delete_marker: false,
         noncurrent: false,
+        retention: None,
+        legal_hold: false,
         checksum: None,
     };
     let mut body = Vec::new();
@@ -472,6 +476,8 @@ async fn manifest(
         versioned: false,
         delete_marker: false,
         noncurrent: false,
+        retention: None,
+        legal_hold: false,
         checksum: None,
     })
 }

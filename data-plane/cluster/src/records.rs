@@ -276,6 +276,42 @@ pub struct BucketRecord {
     /// leader's lifecycle controller.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub lifecycle: Option<Vec<LifecycleRule>>,
+    /// S3 object lock: enabled (once, for good; versioning stays enabled),
+    /// with the retention new versions get by default.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub object_lock: Option<ObjectLockConfig>,
+}
+
+/// A bucket's object lock configuration.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ObjectLockConfig {
+    /// The retention a new version gets when its PUT names none: a mode
+    /// and a period in days.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub default_mode: Option<RetentionMode>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub default_days: Option<u32>,
+    /// Whether the default period was given in years (answered back so).
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub default_in_years: bool,
+}
+
+/// An object lock retention mode.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "UPPERCASE")]
+pub enum RetentionMode {
+    /// Users with s3:BypassGovernanceRetention may shorten or remove it.
+    Governance,
+    /// Nobody may shorten or remove it until it ends.
+    Compliance,
+}
+
+/// The retention of one object version.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Retention {
+    pub mode: RetentionMode,
+    /// Milliseconds since the epoch.
+    pub until_ms: u64,
 }
 
 /// One lifecycle rule of a bucket: which objects (prefix, tags, size) and
@@ -539,6 +575,11 @@ pub struct ObjectRecord {
     /// The additional checksum the writer asked for, if any.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub checksum: Option<ObjectChecksum>,
+    /// Object lock: this version's retention and legal hold.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub retention: Option<Retention>,
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub legal_hold: bool,
 }
 
 fn is_false(b: &bool) -> bool {
@@ -610,6 +651,22 @@ pub struct Segment {
 }
 
 impl ObjectRecord {
+    /// Why this version may not be deleted now (its legal hold, or a
+    /// retention not over that `bypass_governance` does not lift).
+    pub fn locked(&self, now_ms: u64, bypass_governance: bool) -> Option<&'static str> {
+        if self.legal_hold {
+            return Some("a legal hold");
+        }
+        match self.retention {
+            Some(r) if r.until_ms > now_ms => match r.mode {
+                RetentionMode::Compliance => Some("a COMPLIANCE retention"),
+                RetentionMode::Governance if !bypass_governance => Some("a GOVERNANCE retention"),
+                RetentionMode::Governance => None,
+            },
+            _ => None,
+        }
+    }
+
     /// The S3 version id: "null" for a version written while versioning
     /// was off or suspended.
     pub fn s3_version_id(&self) -> String {
@@ -701,6 +758,11 @@ pub struct UploadRecord {
     pub checksum_algorithm: Option<ChecksumAlgorithm>,
     #[serde(default, skip_serializing_if = "is_false")]
     pub checksum_full_object: bool,
+    /// Object lock of the completed object.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub retention: Option<Retention>,
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub legal_hold: bool,
 }
 
 /// An uploaded part of a multipart upload.

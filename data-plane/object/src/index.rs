@@ -793,6 +793,8 @@ mod tests {
             versioned: false,
             delete_marker: false,
             noncurrent: false,
+            retention: None,
+            legal_hold: false,
             checksum: None,
         }
     }
@@ -809,6 +811,7 @@ mod tests {
             cors: None,
             versioning: None,
             lifecycle: None,
+            object_lock: None,
         };
         assert!(ix.create_bucket(&b).await.unwrap());
         assert!(!ix.create_bucket(&b).await.unwrap(), "created twice");

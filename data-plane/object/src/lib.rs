@@ -85,6 +85,9 @@ pub enum Error {
     /// The version named is a delete marker (with its version id).
     #[error("the version is a delete marker")]
     DeleteMarker(String),
+    /// The version is protected by object lock (why).
+    #[error("the object is protected by {0}")]
+    Locked(&'static str),
     /// A conditional write found the key not holding what it expected.
     #[error("at least one of the preconditions did not hold")]
     PreconditionFailed,
@@ -210,6 +213,9 @@ pub struct ObjectMeta {
     pub tags: BTreeMap<String, String>,
     /// The object's canned ACL.
     pub acl: CannedAcl,
+    /// Object lock: the retention and legal hold the version gets.
+    pub retention: Option<objectio_cluster::Retention>,
+    pub legal_hold: bool,
 }
 
 impl ObjectMeta {
@@ -221,6 +227,9 @@ impl ObjectMeta {
             headers: r.headers.clone(),
             tags: r.tags.clone(),
             acl: r.acl,
+            // A copy is a new version: it gets its own lock, not the source's.
+            retention: None,
+            legal_hold: false,
         }
     }
 }
@@ -341,7 +350,13 @@ impl Objects {
     // ---- buckets ----
 
     /// Creates a bucket owned by `owner`.
-    pub async fn create_bucket(&self, name: &str, owner: &str, acl: CannedAcl) -> Result<()> {
+    pub async fn create_bucket(
+        &self,
+        name: &str,
+        owner: &str,
+        acl: CannedAcl,
+        object_lock: bool,
+    ) -> Result<()> {
         let k = self.store().keys().bucket(name);
         let rec = BucketRecord {
             version: SCHEMA_VERSION,
@@ -352,8 +367,10 @@ impl Objects {
             policy: None,
             tags: Default::default(),
             cors: None,
-            versioning: None,
+            // Object lock needs every version kept: versioning on for good.
+            versioning: object_lock.then_some(objectio_cluster::Versioning::Enabled),
             lifecycle: None,
+            object_lock: object_lock.then(Default::default),
         };
         if self.index().create_bucket(&rec).await? {
             return Ok(());
@@ -582,6 +599,8 @@ impl Objects {
             versioned: versioning == Some(objectio_cluster::Versioning::Enabled),
             delete_marker: false,
             noncurrent: false,
+            retention: p.meta.retention,
+            legal_hold: p.meta.legal_hold,
             checksum: p.checksum.and_then(|a| {
                 Some(objectio_cluster::ObjectChecksum {
                     algorithm: a,
@@ -780,6 +799,8 @@ mod tests {
             versioned: false,
             delete_marker: false,
             noncurrent: false,
+            retention: None,
+            legal_hold: false,
             checksum: None,
         };
         let w = Written {
@@ -799,7 +820,7 @@ mod tests {
     async fn commit_and_abandon_exclude_each_other() {
         let etcd = objectio_testkit::Etcd::start().await.unwrap();
         let o = objects(&etcd).await;
-        o.create_bucket("b", "test", Default::default())
+        o.create_bucket("b", "test", Default::default(), false)
             .await
             .unwrap();
         let gc_count = || async { o.store().count(o.store().keys().gc_prefix()).await.unwrap() };

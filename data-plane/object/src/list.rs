@@ -8,6 +8,23 @@ use objectio_cluster::store::decode;
 use super::{Error, ListEntry, ListPage, Objects, Result, decode_token, encode_token};
 
 impl Objects {
+    /// The index range a listing of `prefix` in `bucket` walks: the
+    /// bucket's base, the first key and the end (after checking the bucket
+    /// exists).
+    pub(crate) async fn listed_range(
+        &self,
+        bucket: &str,
+        prefix: &str,
+    ) -> Result<(Vec<u8>, Vec<u8>, Vec<u8>)> {
+        self.bucket(bucket).await?;
+        let base = self.store().keys().objects_prefix(bucket);
+        let mut start = base.clone();
+        start.extend_from_slice(prefix.as_bytes());
+        let end =
+            prefix_end(&start).unwrap_or_else(|| prefix_end(&base).expect("base ends with '/'"));
+        Ok((base, start, end))
+    }
+
     /// Lists `bucket` in S3 order: keys under `prefix`, after the
     /// continuation token (or `start_after`), with keys sharing a prefix up
     /// to `delimiter` rolled up into one common prefix. A common prefix is
@@ -21,13 +38,7 @@ impl Objects {
         start_after: Option<&str>,
         max_keys: usize,
     ) -> Result<ListPage> {
-        self.bucket(bucket).await?;
-        let keys = self.store().keys();
-        let base = keys.objects_prefix(bucket);
-        let mut full_prefix = base.clone();
-        full_prefix.extend_from_slice(prefix.as_bytes());
-        let end = prefix_end(&full_prefix)
-            .unwrap_or_else(|| prefix_end(&base).expect("base ends with '/'"));
+        let (base, full_prefix, end) = self.listed_range(bucket, prefix).await?;
         let mut cursor = full_prefix.clone();
         let resume = match token {
             Some(t) => Some(

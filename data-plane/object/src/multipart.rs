@@ -78,6 +78,8 @@ impl Objects {
             tags: meta.tags,
             checksum_algorithm: checksum.map(|(a, _)| a),
             checksum_full_object: checksum.is_some_and(|(_, f)| f),
+            retention: meta.retention,
+            legal_hold: meta.legal_hold,
         };
         self.store()
             .put(
@@ -334,6 +336,8 @@ impl Objects {
             versioned: versioning == Some(objectio_cluster::Versioning::Enabled),
             delete_marker: false,
             noncurrent: false,
+            retention: up.retention,
+            legal_hold: up.legal_hold,
             checksum: object_checksum,
         };
         let unused: Vec<_> = stored

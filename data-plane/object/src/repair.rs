@@ -463,6 +463,8 @@ impl Objects {
             versioned: false,
             delete_marker: false,
             noncurrent: false,
+            retention: None,
+            legal_hold: false,
             checksum: None,
         };
         let snap = self.inner.map.get();

@@ -148,6 +148,52 @@ impl Objects {
         }
     }
 
+    /// Sets one version's retention (`None`: removes it), as object lock
+    /// allows: a COMPLIANCE retention is never shortened, removed or made
+    /// GOVERNANCE; a GOVERNANCE one only with `bypass_governance`.
+    pub async fn set_retention(
+        &self,
+        bucket: &str,
+        key: &str,
+        version_id: Option<&str>,
+        new: Option<objectio_cluster::Retention>,
+        bypass_governance: bool,
+    ) -> Result<ObjectRecord> {
+        use objectio_cluster::RetentionMode as M;
+        loop {
+            let (mut rec, rev) = self.version(bucket, key, version_id).await?;
+            if rec.delete_marker {
+                return Err(Error::DeleteMarker(rec.s3_version_id()));
+            }
+            let now = now_millis();
+            if let Some(old) = rec.retention.filter(|o| o.until_ms > now) {
+                let weaker = match new {
+                    None => true,
+                    Some(n) => {
+                        n.until_ms < old.until_ms
+                            || (old.mode == M::Compliance && n.mode != M::Compliance)
+                    }
+                };
+                if weaker && (old.mode == M::Compliance || !bypass_governance) {
+                    return Err(Error::Locked(match old.mode {
+                        M::Compliance => "a COMPLIANCE retention",
+                        M::Governance => "a GOVERNANCE retention",
+                    }));
+                }
+            }
+            let k = self.store().keys().record(&rec);
+            rec.retention = new;
+            let put = Op::Put(k.clone(), objectio_cluster::store::encode(&rec));
+            if self
+                .index()
+                .when_then(vec![Cmp::ModRevision(k, rev)], vec![put])
+                .await?
+            {
+                return Ok(rec);
+            }
+        }
+    }
+
     /// The ops and guard that drop the key's noncurrent null version, if
     /// it has one: a suspended bucket's new null version replaces it.
     pub(crate) async fn drop_null(&self, bucket: &str, key: &str) -> Result<(Vec<Cmp>, Vec<Op>)> {
@@ -171,11 +217,15 @@ impl Objects {
     /// versioning) or puts a delete marker in front of it (versioning
     /// enabled or suspended); with one, deletes exactly that version (a
     /// current one's newest noncurrent version becomes current).
+    ///
+    /// A version under object lock (a legal hold, or a retention not over
+    /// that `bypass_governance` does not lift) is not deleted: `Locked`.
     pub async fn delete(
         &self,
         bucket: &str,
         key: &str,
         version_id: Option<&str>,
+        bypass_governance: bool,
     ) -> Result<Deleted> {
         let b = self.bucket(bucket).await?;
         match version_id {
@@ -186,7 +236,7 @@ impl Objects {
                 }
                 Some(state) => self.delete_marker(bucket, key, state).await,
             },
-            Some(v) => self.delete_version(bucket, key, v).await,
+            Some(v) => self.delete_version(bucket, key, v, bypass_governance).await,
         }
     }
 
@@ -211,6 +261,8 @@ impl Objects {
             versioned: state == Versioning::Enabled,
             delete_marker: true,
             noncurrent: false,
+            retention: None,
+            legal_hold: false,
             checksum: None,
         };
         loop {
@@ -242,7 +294,13 @@ impl Objects {
         }
     }
 
-    async fn delete_version(&self, bucket: &str, key: &str, v: &str) -> Result<Deleted> {
+    async fn delete_version(
+        &self,
+        bucket: &str,
+        key: &str,
+        v: &str,
+        bypass_governance: bool,
+    ) -> Result<Deleted> {
         if v != "null" && v.parse::<Uuid>().is_err() {
             return Err(Error::InvalidArgument(
                 "Invalid version id specified".into(),
@@ -258,6 +316,9 @@ impl Objects {
                 });
             };
             let (rec, rev) = &all[pos];
+            if let Some(why) = rec.locked(now_millis(), bypass_governance) {
+                return Err(Error::Locked(why));
+            }
             let promote = if rec.noncurrent {
                 None
             } else {
@@ -285,13 +346,8 @@ impl Objects {
         version_marker: Option<&str>,
         max_keys: usize,
     ) -> Result<VersionPage> {
-        self.bucket(bucket).await?;
         let keys = self.store().keys();
-        let base = keys.objects_prefix(bucket);
-        let mut full = base.clone();
-        full.extend_from_slice(prefix.as_bytes());
-        let end =
-            prefix_end(&full).unwrap_or_else(|| prefix_end(&base).expect("base ends with '/'"));
+        let (base, full, end) = self.listed_range(bucket, prefix).await?;
         let mut cursor = full.clone();
         if let Some(km) = key_marker.filter(|k| !k.is_empty()) {
             let after = match version_marker.filter(|v| !v.is_empty()) {

@@ -247,6 +247,8 @@ pub fn action_of(op: &str) -> String {
         "PutBucketLifecycleConfiguration" => "PutLifecycleConfiguration",
         "DeleteBucketLifecycle" => "PutLifecycleConfiguration",
         "DeleteBucketTagging" => "PutBucketTagging",
+        "GetObjectLockConfiguration" => "GetBucketObjectLockConfiguration",
+        "PutObjectLockConfiguration" => "PutBucketObjectLockConfiguration",
         "GetBucketCors" => "GetBucketCORS",
         "PutBucketCors" | "DeleteBucketCors" => "PutBucketCORS",
         other => other,

@@ -23,6 +23,7 @@ pub const MAX_POLICY_BYTES: usize = 20 * 1024;
 /// Every S3 action a policy may name (without the `s3:` prefix).
 pub const ACTIONS: &[&str] = &[
     "AbortMultipartUpload",
+    "BypassGovernanceRetention",
     "CreateBucket",
     "DeleteBucket",
     "DeleteBucketPolicy",
@@ -32,6 +33,7 @@ pub const ACTIONS: &[&str] = &[
     "GetBucketAcl",
     "GetBucketCORS",
     "GetBucketLocation",
+    "GetBucketObjectLockConfiguration",
     "GetBucketPolicy",
     "GetBucketPolicyStatus",
     "GetBucketTagging",
@@ -40,6 +42,8 @@ pub const ACTIONS: &[&str] = &[
     "GetObject",
     "GetObjectAcl",
     "GetObjectAttributes",
+    "GetObjectLegalHold",
+    "GetObjectRetention",
     "GetObjectTagging",
     "GetObjectVersion",
     "ListAllMyBuckets",
@@ -49,12 +53,15 @@ pub const ACTIONS: &[&str] = &[
     "ListMultipartUploadParts",
     "PutBucketAcl",
     "PutBucketCORS",
+    "PutBucketObjectLockConfiguration",
     "PutBucketPolicy",
     "PutBucketTagging",
     "PutBucketVersioning",
     "PutLifecycleConfiguration",
     "PutObject",
     "PutObjectAcl",
+    "PutObjectLegalHold",
+    "PutObjectRetention",
     "PutObjectTagging",
 ];
 

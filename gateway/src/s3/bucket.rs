@@ -60,7 +60,12 @@ pub(super) async fn create_bucket(
         ));
     }
     g.objects
-        .create_bucket(&req.input.bucket, &who, acl)
+        .create_bucket(
+            &req.input.bucket,
+            &who,
+            acl,
+            req.input.object_lock_enabled_for_bucket == Some(true),
+        )
         .await
         .map_err(s3_err)?;
     Ok(S3Response::new(CreateBucketOutput {

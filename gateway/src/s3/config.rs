@@ -288,6 +288,13 @@ pub(super) async fn put_bucket_versioning(
             ));
         }
     };
+    let b = g.objects.bucket(&i.bucket).await.map_err(s3_err)?;
+    if b.object_lock.is_some() && state != Versioning::Enabled {
+        return Err(s3_error!(
+            InvalidBucketState,
+            "An Object Lock configuration is present on this bucket, so the versioning state cannot be changed."
+        ));
+    }
     g.objects
         .update_bucket(&i.bucket, |b| b.versioning = Some(state))
         .await

@@ -124,6 +124,15 @@ pub(super) async fn copy_object(
     } else {
         src.tags.clone()
     };
+    super::lock::apply(
+        g,
+        &i.bucket,
+        &mut meta,
+        i.object_lock_mode.as_ref().map(|m| m.as_str()),
+        i.object_lock_retain_until_date.as_ref(),
+        i.object_lock_legal_hold_status.as_ref().map(|s| s.as_str()),
+    )
+    .await?;
     let same = src.bucket == i.bucket && src.key == i.key;
     if same && !replace_meta && !replace_tags && i.website_redirect_location.is_none() {
         return Err(s3_error!(

@@ -19,9 +19,17 @@ pub(super) async fn delete_object(
     req: S3Request<DeleteObjectInput>,
 ) -> S3Result<S3Response<DeleteObjectOutput>> {
     let i = &req.input;
+    let bypass = super::lock::bypass(
+        g,
+        &req.extensions,
+        i.bypass_governance_retention,
+        &i.bucket,
+        &i.key,
+    )
+    .await?;
     let d = g
         .objects
-        .delete(&i.bucket, &i.key, i.version_id.as_deref())
+        .delete(&i.bucket, &i.key, i.version_id.as_deref(), bypass)
         .await
         .map_err(s3_err)?;
     Ok(S3Response::new(DeleteObjectOutput {
@@ -47,10 +55,11 @@ pub(super) async fn delete_objects(
     g.objects.bucket(&bucket).await.map_err(s3_err)?;
     let quiet = delete.quiet.unwrap_or(false);
     let ext = &req.extensions;
+    let bypass = req.input.bypass_governance_retention;
     let results: Vec<Result<DeletedObject, Error>> =
         futures::stream::iter(delete.objects.into_iter().map(|o| {
             let bucket = bucket.as_str();
-            async move { delete_one(g, ext, bucket, o).await }
+            async move { delete_one(g, ext, bucket, o, bypass).await }
         }))
         .buffered(DELETES_IN_FLIGHT)
         .collect()
@@ -77,6 +86,7 @@ async fn delete_one(
     ext: &http::Extensions,
     bucket: &str,
     o: ObjectIdentifier,
+    bypass: Option<bool>,
 ) -> Result<DeletedObject, Error> {
     let fail = |code: &str, message: String| Error {
         code: Some(code.to_string()),
@@ -104,9 +114,18 @@ async fn delete_one(
             ));
         }
     }
+    let bypass = match super::lock::bypass(g, ext, bypass, bucket, &o.key).await {
+        Ok(b) => b,
+        Err(e) => {
+            return Err(fail(
+                e.code().as_str(),
+                e.message().unwrap_or("").to_string(),
+            ));
+        }
+    };
     match g
         .objects
-        .delete(bucket, &o.key, o.version_id.as_deref())
+        .delete(bucket, &o.key, o.version_id.as_deref(), bypass)
         .await
     {
         Ok(d) => Ok(DeletedObject {

@@ -60,6 +60,7 @@ pub(super) async fn get_object(
     };
     let stream = g.objects.read(&rec, start, end).await.map_err(s3_err)?;
     let h = &rec.headers;
+    let lock = super::lock::lock_headers(&rec);
     let out = GetObjectOutput {
         body: Some(StreamingBlob::wrap(stream)),
         content_length: Some((end - start) as i64),
@@ -84,6 +85,9 @@ pub(super) async fn get_object(
         parts_count: parts_count(&rec, input.part_number),
         tag_count: tag_count(&rec),
         version_id: version_header(&rec),
+        object_lock_mode: lock.0,
+        object_lock_retain_until_date: lock.1,
+        object_lock_legal_hold_status: lock.2,
         ..Default::default()
     };
     let mut out = out;
@@ -123,7 +127,11 @@ pub(super) async fn head_object(
         }
     };
     let h = &rec.headers;
+    let lock = super::lock::lock_headers(&rec);
     let mut resp = S3Response::new(HeadObjectOutput {
+        object_lock_mode: lock.0,
+        object_lock_retain_until_date: lock.1,
+        object_lock_legal_hold_status: lock.2,
         content_length: Some(len as i64),
         content_range,
         accept_ranges: Some("bytes".into()),

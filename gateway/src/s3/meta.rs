@@ -72,6 +72,9 @@ pub(super) fn checked(
             None => BTreeMap::new(),
         },
         acl,
+        // Set from the request and the bucket by `lock::apply`.
+        retention: None,
+        legal_hold: false,
     })
 }
 

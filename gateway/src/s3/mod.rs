@@ -4,7 +4,8 @@
 //! runs. Handlers translate to the object layer, one file per operation
 //! family: [`bucket`], [`access`] (bucket policies and ACLs), [`put`],
 //! [`copy`], [`delete`], [`get`], [`list`], [`multipart`], [`config`]
-//! (tags, CORS), with [`meta`] (what objects carry besides their bodies,
+//! (tags, versioning, lifecycle, CORS), [`lock`] (object lock), [`post`]
+//! (browser forms), with [`meta`] (what objects carry besides their bodies,
 //! and conditions). [`ops::OPERATIONS`] lists every S3 operation, served
 //! or not; the authorization stage answers the ones not served with
 //! `NotImplemented` in proper S3 XML.
@@ -16,6 +17,7 @@ mod copy;
 mod delete;
 mod get;
 mod list;
+mod lock;
 mod meta;
 mod multipart;
 pub mod ops;
@@ -250,6 +252,42 @@ impl S3 for Gateway {
     ) -> S3Result<S3Response<GetObjectAttributesOutput>> {
         get::get_object_attributes(self, req).await
     }
+    async fn get_object_lock_configuration(
+        &self,
+        req: S3Request<GetObjectLockConfigurationInput>,
+    ) -> S3Result<S3Response<GetObjectLockConfigurationOutput>> {
+        lock::get_object_lock_configuration(self, req).await
+    }
+    async fn put_object_lock_configuration(
+        &self,
+        req: S3Request<PutObjectLockConfigurationInput>,
+    ) -> S3Result<S3Response<PutObjectLockConfigurationOutput>> {
+        lock::put_object_lock_configuration(self, req).await
+    }
+    async fn get_object_retention(
+        &self,
+        req: S3Request<GetObjectRetentionInput>,
+    ) -> S3Result<S3Response<GetObjectRetentionOutput>> {
+        lock::get_object_retention(self, req).await
+    }
+    async fn put_object_retention(
+        &self,
+        req: S3Request<PutObjectRetentionInput>,
+    ) -> S3Result<S3Response<PutObjectRetentionOutput>> {
+        lock::put_object_retention(self, req).await
+    }
+    async fn get_object_legal_hold(
+        &self,
+        req: S3Request<GetObjectLegalHoldInput>,
+    ) -> S3Result<S3Response<GetObjectLegalHoldOutput>> {
+        lock::get_object_legal_hold(self, req).await
+    }
+    async fn put_object_legal_hold(
+        &self,
+        req: S3Request<PutObjectLegalHoldInput>,
+    ) -> S3Result<S3Response<PutObjectLegalHoldOutput>> {
+        lock::put_object_legal_hold(self, req).await
+    }
     async fn get_object(
         &self,
         req: S3Request<GetObjectInput>,
@@ -368,6 +406,10 @@ fn s3_err(e: object::Error) -> S3Error {
         E::EntityTooSmall(m) => s3_error!(EntityTooSmall, "{m}"),
         E::InvalidArgument(m) => s3_error!(InvalidArgument, "{m}"),
         E::PreconditionFailed => s3_error!(PreconditionFailed),
+        E::Locked(why) => s3_error!(
+            AccessDenied,
+            "Access Denied because object protected by object lock ({why})"
+        ),
         E::Body(m) => s3_error!(InvalidRequest, "{m}"),
         E::Unavailable(m) => {
             let id = uuid::Uuid::new_v4();

@@ -19,8 +19,20 @@ pub(super) async fn create_multipart_upload(
         return Err(grants_not_implemented());
     }
     let acl = object_acl(req.input.acl.as_ref())?;
-    let meta = object_meta!(req.input, acl)?;
+    let mut meta = object_meta!(req.input, acl)?;
     let input = req.input;
+    super::lock::apply(
+        g,
+        &input.bucket,
+        &mut meta,
+        input.object_lock_mode.as_ref().map(|m| m.as_str()),
+        input.object_lock_retain_until_date.as_ref(),
+        input
+            .object_lock_legal_hold_status
+            .as_ref()
+            .map(|s| s.as_str()),
+    )
+    .await?;
     let algorithm = match &input.checksum_algorithm {
         Some(a) => Some(ChecksumAlgorithm::parse(a.as_str()).ok_or_else(|| {
             s3_error!(

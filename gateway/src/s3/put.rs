@@ -215,9 +215,21 @@ pub(super) async fn put_object(
         return Err(grants_not_implemented());
     }
     let acl = object_acl(req.input.acl.as_ref())?;
-    let meta = object_meta!(req.input, acl)?;
+    let mut meta = object_meta!(req.input, acl)?;
     let expect = super::meta::expect(&req.headers)?;
     let input = req.input;
+    super::lock::apply(
+        g,
+        &input.bucket,
+        &mut meta,
+        input.object_lock_mode.as_ref().map(|m| m.as_str()),
+        input.object_lock_retain_until_date.as_ref(),
+        input
+            .object_lock_legal_hold_status
+            .as_ref()
+            .map(|s| s.as_str()),
+    )
+    .await?;
     let mut body = input.body.ok_or_else(|| s3_error!(IncompleteBody))?;
     if expect != Expect::Any {
         // Checked before the body is stored (and again, atomically, by

@@ -6,7 +6,8 @@
 //! expires noncurrent versions some days after they became noncurrent
 //! (keeping the newest N), and aborts uploads left incomplete. Each action
 //! names the exact version it decided on, so a concurrent overwrite is
-//! never expired in its place. Idempotent: a leader killed mid-walk leaves
+//! never expired in its place; a version object lock protects is kept until
+//! it may go. Idempotent: a leader killed mid-walk leaves
 //! nothing half done, and the next leader walks again.
 //!
 //! A day is `--lifecycle-day-secs` (86 400; tests shorten it). Ages count
@@ -32,6 +33,8 @@ pub struct Tally {
     pub noncurrent_expired: u64,
     pub markers_removed: u64,
     pub uploads_aborted: u64,
+    /// Versions due that object lock kept.
+    pub locked: u64,
 }
 
 /// What a rule does to one version, if anything.
@@ -83,6 +86,7 @@ pub async fn lead(store: Store, objects: Objects, leader: Leader, every: Duratio
                 noncurrent_expired = t.noncurrent_expired,
                 markers_removed = t.markers_removed,
                 uploads_aborted = t.uploads_aborted,
+                locked = t.locked,
                 "lifecycle walk done"
             ),
             Ok(_) => {}
@@ -188,10 +192,10 @@ async fn decide(
             // Without versioning the expired version itself goes (named,
             // so an overwrite since is kept); with it, a delete marker.
             Action::Expire if b.versioning.is_none() => {
-                objects.delete(&b.name, &rec.key, Some(&v)).await
+                objects.delete(&b.name, &rec.key, Some(&v), false).await
             }
-            Action::Expire => objects.delete(&b.name, &rec.key, None).await,
-            Action::DeleteVersion => objects.delete(&b.name, &rec.key, Some(&v)).await,
+            Action::Expire => objects.delete(&b.name, &rec.key, None, false).await,
+            Action::DeleteVersion => objects.delete(&b.name, &rec.key, Some(&v), false).await,
         };
         match r {
             Ok(_) => {
@@ -203,6 +207,12 @@ async fn decide(
                 }
             }
             Err(objectio_object::Error::NoSuchBucket(_)) => return Ok(()),
+            // Object lock keeps it: lifecycle waits until it may.
+            Err(objectio_object::Error::Locked(why)) => {
+                tracing::debug!(bucket = %b.name, key = %rec.key, version = %v, why, "lifecycle: locked, kept");
+                tally.locked += 1;
+                continue;
+            }
             Err(e) => return Err(e.into()),
         }
         if action == Action::Expire && b.versioning.is_some() {

@@ -16,6 +16,7 @@ mod failures;
 mod hostile;
 mod lifecycle;
 mod list;
+mod lock;
 mod multipart;
 mod ops;
 mod post;
