@@ -36,7 +36,10 @@ async fn test_every_operation_not_served_answers_not_implemented() {
         .filter(|o| !o.served)
         .filter_map(|o| Some((o.name, o.example.as_ref()?)))
         .collect();
-    assert!(not_served.len() > 40, "{}", not_served.len());
+    // Encryption and websites are not served yet; both are checked here.
+    for name in ["PutBucketEncryption", "GetBucketWebsite"] {
+        assert!(not_served.iter().any(|(n, _)| *n == name), "{name}");
+    }
     for (name, e) in &not_served {
         for anonymous in [false, true] {
             let (status, body) = send(&c, e, anonymous).await;
