@@ -56,6 +56,11 @@ pub struct Config {
     /// (`us-east-1` also accepts `US`, the name s3cmd signs with).
     #[arg(long, env = "OBJECTIO_S3_REGION", default_value = "us-east-1")]
     pub region: String,
+    /// File holding the master key SSE-S3 data keys are sealed with (mode
+    /// 600, at least 32 bytes, the same on every gateway; without it SSE-S3
+    /// requests are refused).
+    #[arg(long, env = "OBJECTIO_SSE_MASTER_KEY_FILE")]
+    pub sse_master_key_file: Option<std::path::PathBuf>,
     /// Timeout of one shard operation, in seconds.
     #[arg(long, env = "OBJECTIO_SHARD_TIMEOUT", default_value_t = 30)]
     pub shard_timeout: u64,
@@ -184,6 +189,10 @@ pub async fn run(cfg: Config) -> anyhow::Result<()> {
 
     let dir = authz::Directory::start(&store, &secret);
     let keys = dir.keys().clone();
+    let sse = match &cfg.sse_master_key_file {
+        Some(p) => Some(s3::sse::MasterKey::load(p)?),
+        None => None,
+    };
     let authorizer = authz::Authorizer {
         dir: dir.clone(),
         store: store.clone(),
@@ -193,6 +202,7 @@ pub async fn run(cfg: Config) -> anyhow::Result<()> {
         objects,
         buckets: dir.buckets().clone(),
         authz: authorizer.clone(),
+        sse,
     });
     let directory = dir.clone();
     builder.set_auth(dir);

@@ -267,6 +267,7 @@ pub async fn rebuild(st: &AppState, input: RebuildIn) -> Result<RebuildOut, ApiE
                         noncurrent: false,
                         retention: None,
                         legal_hold: false,
+                        encryption: None,
                         checksum: None,
                     },
                     multipart: false,
@@ -410,12 +411,13 @@ async fn manifest(
         noncurrent: false,
         retention: None,
         legal_hold: false,
+        encryption: None,
         checksum: None,
     };
     let mut body = Vec::new();
     let mut stream = st
         .objects
-        .read(&tmp, 0, tmp.size)
+        .read(&tmp, 0, tmp.size, None)
         .await
         .map_err(|e| format!("manifest {vid} unreadable: {e}"))?;
     while let Some(b) = stream.next().await {
@@ -478,6 +480,7 @@ async fn manifest(
         noncurrent: false,
         retention: None,
         legal_hold: false,
+        encryption: None,
         checksum: None,
     })
 }

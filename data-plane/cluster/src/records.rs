@@ -496,6 +496,19 @@ pub struct ObjectChecksum {
     pub full_object: bool,
 }
 
+/// How an object's data is encrypted at rest (its shards hold ciphertext
+/// only). The data key itself is never stored in clear.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "kebab-case")]
+pub enum Sse {
+    /// SSE-C: the client's key, sent with every request; only its MD5
+    /// (base64) is kept, to tell a wrong key.
+    Customer { key_md5: String },
+    /// SSE-S3: a data key of its own, sealed with the gateways' master key
+    /// (`key_id` names which, `sealed` is base64 nonce ‖ ciphertext).
+    Managed { key_id: String, sealed: String },
+}
+
 /// Standard HTTP headers stored with an object and answered on GET and
 /// HEAD, as they were given on PUT, copy or CreateMultipartUpload.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -580,6 +593,9 @@ pub struct ObjectRecord {
     pub retention: Option<Retention>,
     #[serde(default, skip_serializing_if = "is_false")]
     pub legal_hold: bool,
+    /// Encryption at rest, if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub encryption: Option<Sse>,
 }
 
 fn is_false(b: &bool) -> bool {
@@ -763,6 +779,9 @@ pub struct UploadRecord {
     pub retention: Option<Retention>,
     #[serde(default, skip_serializing_if = "is_false")]
     pub legal_hold: bool,
+    /// Encryption of every part (and so of the completed object).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub encryption: Option<Sse>,
 }
 
 /// An uploaded part of a multipart upload.

@@ -795,6 +795,7 @@ mod tests {
             noncurrent: false,
             retention: None,
             legal_hold: false,
+            encryption: None,
             checksum: None,
         }
     }

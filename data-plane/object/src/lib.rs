@@ -10,6 +10,7 @@
 
 pub mod map;
 
+mod crypt;
 pub mod force;
 pub mod health;
 pub mod index;
@@ -20,6 +21,7 @@ mod repair;
 mod versions;
 mod write;
 
+pub use crypt::DataKey;
 pub use multipart::CompletedPart;
 pub use read::ChunkRead;
 pub use repair::{Known, Outcome, Redundancy, ShardSet, Work, known};
@@ -85,6 +87,12 @@ pub enum Error {
     /// The version named is a delete marker (with its version id).
     #[error("the version is a delete marker")]
     DeleteMarker(String),
+    /// The object is encrypted and the request brought no key for it.
+    #[error("the object is encrypted: the request must bring its key")]
+    KeyNeeded,
+    /// The request's SSE-C key is not the object's.
+    #[error("the encryption key is not the object's")]
+    WrongKey,
     /// The version is protected by object lock (why).
     #[error("the object is protected by {0}")]
     Locked(&'static str),
@@ -216,6 +224,8 @@ pub struct ObjectMeta {
     /// Object lock: the retention and legal hold the version gets.
     pub retention: Option<objectio_cluster::Retention>,
     pub legal_hold: bool,
+    /// How the data is encrypted at rest (the key goes separately).
+    pub encryption: Option<objectio_cluster::Sse>,
 }
 
 impl ObjectMeta {
@@ -227,9 +237,11 @@ impl ObjectMeta {
             headers: r.headers.clone(),
             tags: r.tags.clone(),
             acl: r.acl,
-            // A copy is a new version: it gets its own lock, not the source's.
+            // A copy is a new version: it gets its own lock and encryption,
+            // not the source's.
             retention: None,
             legal_hold: false,
+            encryption: None,
         }
     }
 }
@@ -243,6 +255,8 @@ pub struct PutParams {
     pub wanted: Wanted,
     /// The checksum kept with the object (computed among `wanted`).
     pub checksum: Option<ChecksumAlgorithm>,
+    /// The data key, when `meta.encryption` says the object is encrypted.
+    pub data_key: Option<DataKey>,
     /// What the key must hold when the object commits.
     pub expect: index::Expect,
 }
@@ -564,6 +578,11 @@ impl Objects {
         if p.key.contains('\0') {
             return Err(Error::InvalidArgument("object keys cannot hold NUL".into()));
         }
+        if p.meta.encryption.is_some() != p.data_key.is_some() {
+            return Err(Error::InvalidArgument(
+                "an encrypted object needs its data key, and only it".into(),
+            ));
+        }
         let versioning = self.bucket_seen(&p.bucket).await?;
         let w = self
             .write_data(
@@ -573,6 +592,7 @@ impl Objects {
                     part: 0,
                     size: p.size,
                     meta: shard_meta(&p.meta.content_type, &p.meta.user_metadata),
+                    data_key: p.data_key.as_ref(),
                 },
                 p.wanted,
                 body,
@@ -601,6 +621,7 @@ impl Objects {
             noncurrent: false,
             retention: p.meta.retention,
             legal_hold: p.meta.legal_hold,
+            encryption: p.meta.encryption.clone(),
             checksum: p.checksum.and_then(|a| {
                 Some(objectio_cluster::ObjectChecksum {
                     algorithm: a,
@@ -801,6 +822,7 @@ mod tests {
             noncurrent: false,
             retention: None,
             legal_hold: false,
+            encryption: None,
             checksum: None,
         };
         let w = Written {

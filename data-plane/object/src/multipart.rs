@@ -80,6 +80,7 @@ impl Objects {
             checksum_full_object: checksum.is_some_and(|(_, f)| f),
             retention: meta.retention,
             legal_hold: meta.legal_hold,
+            encryption: meta.encryption,
         };
         self.store()
             .put(
@@ -118,6 +119,7 @@ impl Objects {
         number: i32,
         size: u64,
         wanted: Wanted,
+        data_key: Option<&crate::DataKey>,
         body: S,
         verify: impl FnOnce(&Digests) -> Result<()>,
     ) -> Result<Written>
@@ -132,6 +134,21 @@ impl Objects {
         }
         let number = number as u32;
         let (up, ukey) = self.upload(bucket, key, upload_id).await?;
+        match (&up.encryption, data_key) {
+            (None, None) => {}
+            (Some(objectio_cluster::Sse::Customer { key_md5 }), Some(k)) => {
+                if k.md5_b64() != *key_md5 {
+                    return Err(Error::WrongKey);
+                }
+            }
+            (Some(objectio_cluster::Sse::Managed { .. }), Some(_)) => {}
+            (Some(_), None) => return Err(Error::KeyNeeded),
+            (None, Some(_)) => {
+                return Err(Error::InvalidArgument(
+                    "the upload is not encrypted: its parts take no key".into(),
+                ));
+            }
+        }
         // Every part of an upload with a checksum algorithm gets one.
         let wanted = match up.checksum_algorithm {
             Some(a) => wanted.with(a),
@@ -145,6 +162,7 @@ impl Objects {
                     part: number,
                     size,
                     meta: None,
+                    data_key,
                 },
                 wanted,
                 body,
@@ -338,6 +356,7 @@ impl Objects {
             noncurrent: false,
             retention: up.retention,
             legal_hold: up.legal_hold,
+            encryption: up.encryption.clone(),
             checksum: object_checksum,
         };
         let unused: Vec<_> = stored
@@ -408,6 +427,8 @@ impl Objects {
                 part: objectio_shard::MANIFEST_PART,
                 size,
                 meta: None,
+                // The manifest names parts and sizes; it is not encrypted.
+                data_key: None,
             },
             Wanted::default(),
             futures::stream::iter([Ok::<_, std::convert::Infallible>(body)]),
@@ -464,6 +485,16 @@ impl Objects {
                 return Err(no_upload(upload_id));
             }
         }
+    }
+
+    /// How an upload's parts are encrypted.
+    pub async fn upload_encryption(
+        &self,
+        bucket: &str,
+        key: &str,
+        upload_id: &str,
+    ) -> Result<Option<objectio_cluster::Sse>> {
+        Ok(self.upload(bucket, key, upload_id).await?.0.encryption)
     }
 
     /// Aborts an upload; its parts are queued for GC.

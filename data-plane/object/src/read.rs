@@ -54,15 +54,26 @@ pub(crate) fn geometry(ec: EcProfile, size: u64) -> Geometry {
 }
 
 impl Objects {
-    /// Reads object bytes `[start, end)` as a stream. The first stripe is
-    /// read before returning, so an unreadable object fails here rather
-    /// than mid-body; later stripes are prefetched one ahead.
+    /// Reads object bytes `[start, end)` as a stream, decrypted with
+    /// `data_key` when the object is encrypted (it must come exactly then).
+    /// The first stripe is read before returning, so an unreadable object
+    /// fails here rather than mid-body; later stripes are prefetched one
+    /// ahead.
     pub async fn read(
         &self,
         rec: &ObjectRecord,
         start: u64,
         end: u64,
+        data_key: Option<&crate::DataKey>,
     ) -> Result<impl Stream<Item = std::io::Result<Bytes>> + Send + Sync + 'static + use<>> {
+        if rec.encryption.is_some() != data_key.is_some() {
+            return Err(if data_key.is_none() {
+                Error::KeyNeeded
+            } else {
+                Error::InvalidArgument("the object is not encrypted".into())
+            });
+        }
+        let data_key = data_key.cloned();
         let segments = rec.segments();
         let mut steps = Vec::new();
         let mut base = 0u64;
@@ -120,7 +131,18 @@ impl Objects {
                     if a >= b {
                         continue;
                     }
-                    let piece = Bytes::from(chunk).slice((a - c0) as usize..(b - c0) as usize);
+                    let range = (a - c0) as usize..(b - c0) as usize;
+                    let piece = match &data_key {
+                        None => Bytes::from(chunk).slice(range),
+                        Some(k) => {
+                            // Stored encrypted: decrypt from the piece's
+                            // place in its segment.
+                            let mut plain = chunk[range].to_vec();
+                            crate::crypt::SegmentCipher::new(k, &seg.version_id, a - step.base)
+                                .apply(&mut plain);
+                            Bytes::from(plain)
+                        }
+                    };
                     if tx.send(Ok(piece)).await.is_err() {
                         return; // client went away
                     }

@@ -465,6 +465,7 @@ impl Objects {
             noncurrent: false,
             retention: None,
             legal_hold: false,
+            encryption: None,
             checksum: None,
         };
         let snap = self.inner.map.get();

@@ -263,6 +263,7 @@ impl Objects {
             noncurrent: false,
             retention: None,
             legal_hold: false,
+            encryption: None,
             checksum: None,
         };
         loop {

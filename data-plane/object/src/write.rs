@@ -24,6 +24,8 @@ pub(crate) struct Target<'a> {
     pub size: u64,
     /// Metadata the shard headers carry (a single-part object's).
     pub meta: Option<ShardMeta>,
+    /// The data key the bytes are encrypted with, if any.
+    pub data_key: Option<&'a crate::crypt::DataKey>,
 }
 
 /// Data written and sealed on the OSDs, not yet referenced by a record.
@@ -280,6 +282,9 @@ impl Objects {
 
         let mut encoder = Encoder::new(k, m);
         let mut pending = Bytes::new();
+        let mut cipher = p
+            .data_key
+            .map(|k| crate::crypt::SegmentCipher::new(k, &version_id, 0));
         for s in 0..g.stripes() {
             let need = g.stripe_len(s) as usize;
             let cl = g.chunk_len(s) as usize;
@@ -304,6 +309,10 @@ impl Objects {
                 hashers.update(&pending[..n]);
                 pending.advance(n);
                 filled += n;
+            }
+            // Hashed as sent, stored encrypted (the padding stays zeros).
+            if let Some(c) = &mut cipher {
+                c.apply(&mut stripe[..need]);
             }
             let stripe = Bytes::from(stripe);
             let data: Vec<&[u8]> = stripe.chunks(cl).collect();

@@ -15,6 +15,17 @@ use super::meta::{Conditions, object_meta};
 use super::*;
 use crate::object::{ChecksumAlgorithm, ObjectMeta, PutParams, Wanted};
 
+/// The SSE-C fields naming a copy source's key.
+macro_rules! source_customer {
+    ($i:expr) => {
+        super::sse::CustomerKey {
+            algorithm: $i.copy_source_sse_customer_algorithm.as_deref(),
+            key: $i.copy_source_sse_customer_key.as_deref(),
+            key_md5: $i.copy_source_sse_customer_key_md5.as_deref(),
+        }
+    };
+}
+
 /// The largest object a single copy may read (as in S3).
 const MAX_COPY: u64 = 5 << 30;
 
@@ -144,7 +155,21 @@ pub(super) async fn copy_object(
         return Err(too_large(src.size));
     }
     let expect = super::meta::expect(&req.headers)?;
-    let body = g.objects.read(&src, 0, src.size).await.map_err(s3_err)?;
+    // The source with its own key (x-amz-copy-source-server-side-encryption-
+    // customer-*), the copy with the one its request asks for.
+    let src_key =
+        super::sse::for_existing(g.sse.as_ref(), src.encryption.as_ref(), source_customer!(i))?;
+    let (encryption, data_key) = super::put::split(super::sse::for_new(
+        g.sse.as_ref(),
+        i.server_side_encryption.as_ref().map(|s| s.as_str()),
+        super::sse::customer!(i),
+    )?);
+    meta.encryption = encryption;
+    let body = g
+        .objects
+        .read(&src, 0, src.size, src_key.as_ref())
+        .await
+        .map_err(s3_err)?;
     // The copy keeps a checksum of the algorithm asked for, or of the
     // source's: computed over the whole body as it is copied.
     let algorithm = match &i.checksum_algorithm {
@@ -164,6 +189,7 @@ pub(super) async fn copy_object(
         meta,
         wanted: algorithm.map_or(Wanted::default(), |a| Wanted::default().with(a)),
         checksum: algorithm,
+        data_key,
         expect,
     };
     let (rec, _) = g
@@ -239,7 +265,20 @@ pub(super) async fn upload_part_copy(
     if end - start > MAX_COPY {
         return Err(too_large(end - start));
     }
-    let body = g.objects.read(&src, start, end).await.map_err(s3_err)?;
+    let src_key =
+        super::sse::for_existing(g.sse.as_ref(), src.encryption.as_ref(), source_customer!(i))?;
+    let enc = g
+        .objects
+        .upload_encryption(&i.bucket, &i.key, &i.upload_id)
+        .await
+        .map_err(s3_err)?;
+    let data_key =
+        super::sse::for_existing(g.sse.as_ref(), enc.as_ref(), super::sse::customer!(i))?;
+    let body = g
+        .objects
+        .read(&src, start, end, src_key.as_ref())
+        .await
+        .map_err(s3_err)?;
     let w = g
         .objects
         .upload_part(
@@ -249,6 +288,7 @@ pub(super) async fn upload_part_copy(
             i.part_number,
             end - start,
             Wanted::default(),
+            data_key.as_ref(),
             Box::pin(body),
             |_| Ok(()),
         )

@@ -58,7 +58,16 @@ pub(super) async fn get_object(
             (rg.start, rg.end, Some(cr))
         }
     };
-    let stream = g.objects.read(&rec, start, end).await.map_err(s3_err)?;
+    let data_key = super::sse::for_existing(
+        g.sse.as_ref(),
+        rec.encryption.as_ref(),
+        super::sse::customer!(input),
+    )?;
+    let stream = g
+        .objects
+        .read(&rec, start, end, data_key.as_ref())
+        .await
+        .map_err(s3_err)?;
     let h = &rec.headers;
     let lock = super::lock::lock_headers(&rec);
     let out = GetObjectOutput {
@@ -91,6 +100,11 @@ pub(super) async fn get_object(
         ..Default::default()
     };
     let mut out = out;
+    (
+        out.server_side_encryption,
+        out.sse_customer_algorithm,
+        out.sse_customer_key_md5,
+    ) = super::sse::answer(rec.encryption.as_ref());
     // The kept checksum is of the whole body: answered only for it.
     if checksum_mode(input.checksum_mode.as_ref())
         && input.range.is_none()
@@ -112,6 +126,12 @@ pub(super) async fn head_object(
 ) -> S3Result<S3Response<HeadObjectOutput>> {
     let i = &req.input;
     let rec = read_version(g, &i.bucket, &i.key, i.version_id.as_deref()).await?;
+    // HEAD of an SSE-C object needs its key too, as in S3.
+    super::sse::for_existing(
+        g.sse.as_ref(),
+        rec.encryption.as_ref(),
+        super::sse::customer!(i),
+    )?;
     Conditions::of_read(
         &req.headers,
         i.if_modified_since.as_ref(),
@@ -158,6 +178,11 @@ pub(super) async fn head_object(
         version_id: version_header(&rec),
         ..Default::default()
     });
+    (
+        resp.output.server_side_encryption,
+        resp.output.sse_customer_algorithm,
+        resp.output.sse_customer_key_md5,
+    ) = super::sse::answer(rec.encryption.as_ref());
     if checksum_mode(i.checksum_mode.as_ref()) && i.part_number.is_none() {
         resp.output.checksum_type = rec.checksum.as_ref().map(|c| checksum_type(c.full_object));
         super::put::set_checksums!(resp.output, |a| stored_checksum(&rec, a));

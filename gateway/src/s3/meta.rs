@@ -72,9 +72,11 @@ pub(super) fn checked(
             None => BTreeMap::new(),
         },
         acl,
-        // Set from the request and the bucket by `lock::apply`.
+        // Set from the request and the bucket by `lock::apply`, and from the
+        // request's encryption headers by the handler.
         retention: None,
         legal_hold: false,
+        encryption: None,
     })
 }
 

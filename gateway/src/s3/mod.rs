@@ -23,6 +23,7 @@ mod multipart;
 pub mod ops;
 pub mod post;
 mod put;
+pub mod sse;
 
 use objectio_cluster::{CannedAcl, ObjectRecord};
 use s3s::dto::*;
@@ -41,6 +42,8 @@ pub struct Gateway {
     /// The authorization stage, for operations that name more than their
     /// path (DeleteObjects' keys, a copy's source).
     pub authz: crate::authz::Authorizer,
+    /// The master key of SSE-S3, when configured.
+    pub sse: Option<sse::MasterKey>,
 }
 
 impl Gateway {
@@ -406,6 +409,14 @@ fn s3_err(e: object::Error) -> S3Error {
         E::EntityTooSmall(m) => s3_error!(EntityTooSmall, "{m}"),
         E::InvalidArgument(m) => s3_error!(InvalidArgument, "{m}"),
         E::PreconditionFailed => s3_error!(PreconditionFailed),
+        E::KeyNeeded => s3_error!(
+            InvalidRequest,
+            "The object was stored using a form of Server Side Encryption. The correct parameters must be provided to retrieve the object."
+        ),
+        E::WrongKey => s3_error!(
+            AccessDenied,
+            "The SSE-C key provided does not match the one the object was stored with"
+        ),
         E::Locked(why) => s3_error!(
             AccessDenied,
             "Access Denied because object protected by object lock ({why})"

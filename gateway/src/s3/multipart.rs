@@ -33,6 +33,13 @@ pub(super) async fn create_multipart_upload(
             .map(|s| s.as_str()),
     )
     .await?;
+    // SSE-S3: one data key for every part, sealed in the upload.
+    let (encryption, _) = super::put::split(super::sse::for_new(
+        g.sse.as_ref(),
+        input.server_side_encryption.as_ref().map(|s| s.as_str()),
+        super::sse::customer!(input),
+    )?);
+    meta.encryption = encryption;
     let algorithm = match &input.checksum_algorithm {
         Some(a) => Some(ChecksumAlgorithm::parse(a.as_str()).ok_or_else(|| {
             s3_error!(
@@ -61,6 +68,7 @@ pub(super) async fn create_multipart_upload(
             "x-amz-checksum-type needs x-amz-checksum-algorithm"
         ));
     }
+    let sse_header = super::sse::answer(meta.encryption.as_ref());
     let id = g
         .objects
         .create_upload(
@@ -78,6 +86,9 @@ pub(super) async fn create_multipart_upload(
         upload_id: Some(id.to_string()),
         checksum_algorithm: input.checksum_algorithm,
         checksum_type: algorithm.map(|_| checksum_type(full_object)),
+        server_side_encryption: sse_header.0,
+        sse_customer_algorithm: sse_header.1,
+        sse_customer_key_md5: sse_header.2,
         ..Default::default()
     }))
 }
@@ -90,6 +101,16 @@ pub(super) async fn upload_part(
     let drain = !expects_continue(&req.headers);
     let input = req.input;
     let mut body = input.body.ok_or_else(|| s3_error!(IncompleteBody))?;
+    let enc = match g
+        .objects
+        .upload_encryption(&input.bucket, &input.key, &input.upload_id)
+        .await
+    {
+        Ok(e) => e,
+        Err(e) => return Err(drained(e, &mut body, drain).await),
+    };
+    let data_key =
+        super::sse::for_existing(g.sse.as_ref(), enc.as_ref(), super::sse::customer!(input))?;
     let r = g
         .objects
         .upload_part(
@@ -99,6 +120,7 @@ pub(super) async fn upload_part(
             input.part_number,
             checks.size,
             checks.want,
+            data_key.as_ref(),
             &mut body,
             checks.verifier(),
         )
@@ -169,6 +191,7 @@ pub(super) async fn complete_multipart_upload(
         checksum_type: rec.checksum.as_ref().map(|c| checksum_type(c.full_object)),
         ..Default::default()
     };
+    out.server_side_encryption = super::sse::answer(rec.encryption.as_ref()).0;
     set_checksums!(out, |a| stored_checksum(&rec, a));
     Ok(S3Response::new(out))
 }

@@ -60,6 +60,7 @@ pub(super) async fn post_object(
         meta,
         wanted: Wanted::default(),
         checksum: None,
+        data_key: None,
         expect: Expect::Any,
     };
     let (rec, _) = g

@@ -230,6 +230,12 @@ pub(super) async fn put_object(
             .map(|s| s.as_str()),
     )
     .await?;
+    let (encryption, data_key) = split(super::sse::for_new(
+        g.sse.as_ref(),
+        input.server_side_encryption.as_ref().map(|s| s.as_str()),
+        super::sse::customer!(input),
+    )?);
+    meta.encryption = encryption;
     let mut body = input.body.ok_or_else(|| s3_error!(IncompleteBody))?;
     if expect != Expect::Any {
         // Checked before the body is stored (and again, atomically, by
@@ -250,6 +256,7 @@ pub(super) async fn put_object(
         meta,
         wanted: checks.want,
         checksum: checks.algorithm,
+        data_key,
         expect,
     };
     let r = g.objects.put(params, &mut body, checks.verifier()).await;
@@ -263,5 +270,18 @@ pub(super) async fn put_object(
         ..Default::default()
     };
     set_checksums!(out, |a| digests.get(a).map(str::to_string));
+    (
+        out.server_side_encryption,
+        out.sse_customer_algorithm,
+        out.sse_customer_key_md5,
+    ) = super::sse::answer(rec.encryption.as_ref());
     Ok(S3Response::new(out))
+}
+
+/// An optional pair as two options.
+pub(super) fn split<A, B>(p: Option<(A, B)>) -> (Option<A>, Option<B>) {
+    match p {
+        Some((a, b)) => (Some(a), Some(b)),
+        None => (None, None),
+    }
 }

@@ -24,4 +24,5 @@ mod rebuild;
 mod repair;
 mod roundtrip;
 mod settings;
+mod sse;
 mod versioning;
