@@ -603,9 +603,18 @@ async fn test_undrain_midway_keeps_moved_shards_moved_and_remove_needs_force() {
         "{out} {err} {d} {}",
         c.admin_json("/api/v1/repair").await.unwrap()
     );
+    let passes = c.admin_json("/api/v1/repair").await.unwrap()["passes"]
+        .as_u64()
+        .unwrap();
     let (ok, out, err) = cli(&c, &["osd", "undrain", "osd7"]);
     assert!(ok, "{err}");
     assert!(out.contains("back in service"), "{out}");
+    // A move under way when the drain was called off may still land: look
+    // once the pass the undrain started has ended.
+    wait_json(&c, "/api/v1/repair", 120, |v| {
+        v["passes"].as_u64().unwrap() > passes && v["running"] == false
+    })
+    .await;
     let moved: Vec<String> = records(&c)
         .await
         .into_iter()
@@ -614,10 +623,12 @@ async fn test_undrain_midway_keeps_moved_shards_moved_and_remove_needs_force() {
         .collect();
     let left_on = shards_on(&c, "osd7").await;
     assert!(left_on > 0 && left_on < on, "{left_on} of {on} left");
-    // The pass the undrain starts ends without moving anything back.
+    // Another whole pass moves nothing back.
     let passes = c.admin_json("/api/v1/repair").await.unwrap()["passes"]
         .as_u64()
         .unwrap();
+    let (ok, _, err) = cli(&c, &["repair", "start"]);
+    assert!(ok, "{err}");
     wait_json(&c, "/api/v1/repair", 120, |v| {
         v["passes"].as_u64().unwrap() > passes && v["running"] == false
     })
