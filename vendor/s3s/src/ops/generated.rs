@@ -6745,11 +6745,13 @@ impl PostObject {
             Some(201) => {
                 // 201 Created with XML body using PostResponse DTO
                 let location = format!("/{bucket}/{key}");
+                // ObjectIO patch: the ETag quoted, as S3 answers it.
+                let quoted = format!("\"{etag_str}\"");
                 let post_response = super::super::dto::PostResponse {
                     location: &location,
                     bucket,
                     key,
-                    etag: etag_str,
+                    etag: &quoted,
                 };
                 let mut res = http::Response::with_status(http::StatusCode::CREATED);
                 http::set_xml_body(&mut res, &post_response)?;
