@@ -25,6 +25,51 @@ impl Objects {
         Ok((base, start, end))
     }
 
+    /// Whether a listing would find anything at or after `cursor`: a key
+    /// rolled up under the delimiter, or an object that is not a delete
+    /// marker (noncurrent versions are skipped with one seek).
+    async fn listable_after(
+        &self,
+        mut cursor: Vec<u8>,
+        end: &[u8],
+        base: usize,
+        prefix: &str,
+        delimiter: Option<&str>,
+    ) -> Result<bool> {
+        loop {
+            let resp = self
+                .store()
+                .kv()
+                .get(
+                    cursor.clone(),
+                    Some(GetOptions::new().with_range(end.to_vec()).with_limit(100)),
+                )
+                .await?;
+            for kv in resp.kvs() {
+                let raw = &kv.key()[base..];
+                if let Some(nul) = raw.iter().position(|b| *b == 0) {
+                    cursor = kv.key()[..base + nul + 1].to_vec();
+                    cursor.push(0xff);
+                    continue;
+                }
+                if kv.key() < cursor.as_slice() {
+                    continue; // behind a seek made on this page
+                }
+                let rolled = delimiter
+                    .filter(|d| !d.is_empty())
+                    .is_some_and(|d| String::from_utf8_lossy(raw)[prefix.len()..].contains(d));
+                if rolled || !decode::<ObjectRecord>(kv.key(), kv.value())?.delete_marker {
+                    return Ok(true);
+                }
+                cursor = kv.key().to_vec();
+                cursor.push(0);
+            }
+            if !resp.more() {
+                return Ok(false);
+            }
+        }
+    }
+
     /// Lists `bucket` in S3 order: keys under `prefix`, after the
     /// continuation token (or `start_after`), with keys sharing a prefix up
     /// to `delimiter` rolled up into one common prefix. A common prefix is
@@ -65,21 +110,11 @@ impl Objects {
         let mut count = 0usize;
         'outer: while cursor < end {
             if count == max_keys {
-                // Truncated only if anything is left.
-                let more = self
-                    .store()
-                    .kv()
-                    .get(
-                        cursor.clone(),
-                        Some(
-                            GetOptions::new()
-                                .with_range(end.clone())
-                                .with_keys_only()
-                                .with_limit(1),
-                        ),
-                    )
-                    .await?;
-                if !more.kvs().is_empty() {
+                // Truncated only if anything listable is left.
+                if self
+                    .listable_after(cursor.clone(), &end, base.len(), prefix, delimiter)
+                    .await?
+                {
                     page.next_marker = last.as_ref().map(|l| l[1..].to_string());
                     page.next = last.map(|l| encode_token(&l));
                 }

@@ -187,6 +187,44 @@ async fn test_versioning_keeps_every_version_until_each_is_deleted() {
     assert_eq!(e.raw_response().map(|r| r.status().as_u16()), Some(405));
     let listed = s3.list_objects_v2().bucket("ver").send().await.unwrap();
     assert!(listed.contents().is_empty(), "{:?}", listed.contents());
+    // A page is not truncated when all that follows is a delete marker
+    // (and the versions behind it).
+    put_v(&s3, "ver", "mark-a", b"a").await;
+    put_v(&s3, "ver", "mark-b", b"b").await;
+    s3.delete_object()
+        .bucket("ver")
+        .key("mark-b")
+        .send()
+        .await
+        .unwrap();
+    let page = s3
+        .list_objects_v2()
+        .bucket("ver")
+        .prefix("mark-")
+        .max_keys(1)
+        .send()
+        .await
+        .unwrap();
+    let keys: Vec<&str> = page.contents().iter().filter_map(|o| o.key()).collect();
+    assert_eq!(keys, vec!["mark-a"]);
+    assert_eq!(page.is_truncated(), Some(false), "{page:?}");
+    for k in ["mark-a", "mark-b"] {
+        let vs: Vec<(String, bool)> = all_versions(&s3, "ver", 1000)
+            .await
+            .into_iter()
+            .filter(|v| v.0 == k)
+            .map(|v| (v.1, v.3))
+            .collect();
+        for (v, _) in vs {
+            s3.delete_object()
+                .bucket("ver")
+                .key(k)
+                .version_id(v)
+                .send()
+                .await
+                .unwrap();
+        }
+    }
     let other = put_v(&s3, "ver", "other", b"x").await;
     let expected: Vec<(String, String, bool, bool)> = vec![
         ("k".into(), marker.clone(), true, true),
