@@ -81,16 +81,7 @@ pub fn decorate(resp: &mut HeaderMap, rules: Option<&[CorsRule]>, origin: &str, 
 }
 
 fn xml(status: StatusCode, code: &str, message: &str) -> http::Response<s3s::Body> {
-    let body = format!(
-        "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Error><Code>{code}</Code><Message>{message}</Message></Error>"
-    );
-    let mut r = http::Response::new(s3s::Body::from(body));
-    *r.status_mut() = status;
-    r.headers_mut().insert(
-        http::header::CONTENT_TYPE,
-        HeaderValue::from_static("application/xml"),
-    );
-    r
+    crate::error_answer(status, code, message, None)
 }
 
 /// The answer to a preflight `OPTIONS` for a bucket with `rules` (`None`:

@@ -214,24 +214,7 @@ where
 
 /// The S3 XML error answer of a refusal.
 pub fn answer(r: &Refused, request_id: &str) -> http::Response<s3s::Body> {
-    let esc = |s: &str| {
-        s.replace('&', "&amp;")
-            .replace('<', "&lt;")
-            .replace('>', "&gt;")
-    };
-    let xml = format!(
-        "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Error><Code>{}</Code><Message>{}</Message><RequestId>{}</RequestId></Error>",
-        r.code,
-        esc(&r.message),
-        esc(request_id)
-    );
-    let mut resp = http::Response::new(s3s::Body::from(xml));
-    *resp.status_mut() = r.status;
-    resp.headers_mut().insert(
-        http::header::CONTENT_TYPE,
-        http::HeaderValue::from_static("application/xml"),
-    );
-    resp
+    crate::error_answer(r.status, r.code, &r.message, Some(request_id))
 }
 
 #[cfg(test)]

@@ -362,6 +362,28 @@ async fn cors_rules(
     dir.bucket(bucket).await.ok().flatten().and_then(|b| b.cors)
 }
 
+/// An S3 XML error answer made outside s3s's pipeline (a refused XML body,
+/// a CORS preflight), rendered by s3s as every other error is.
+pub fn error_answer(
+    status: http::StatusCode,
+    code: &str,
+    message: &str,
+    request_id: Option<&str>,
+) -> http::Response<s3s::Body> {
+    let code =
+        s3s::S3ErrorCode::from_bytes(code.as_bytes()).unwrap_or(s3s::S3ErrorCode::InternalError);
+    let mut e = s3s::S3Error::with_message(code, message.to_string());
+    e.set_status_code(status);
+    if let Some(id) = request_id {
+        e.set_request_id(id);
+    }
+    e.to_http_response().unwrap_or_else(|_| {
+        let mut r = http::Response::new(s3s::Body::empty());
+        *r.status_mut() = status;
+        r
+    })
+}
+
 /// `gw-<host name>-<port>`: the same across restarts on one machine.
 fn default_id(listen: &str) -> String {
     let port = listen.rsplit(':').next().unwrap_or("9000");

@@ -259,16 +259,7 @@ pub async fn rebuild(st: &AppState, input: RebuildIn) -> Result<RebuildOut, ApiE
                         shards: s.shards.clone(),
                         parts: Vec::new(),
                         acl: CannedAcl::default(),
-                        manifest: None,
-                        headers: Default::default(),
-                        tags: Default::default(),
-                        versioned: false,
-                        delete_marker: false,
-                        noncurrent: false,
-                        retention: None,
-                        legal_hold: false,
-                        encryption: None,
-                        checksum: None,
+                        ..Default::default()
                     },
                     multipart: false,
                 });
@@ -403,16 +394,7 @@ async fn manifest(
             checksum: None,
         }],
         acl: CannedAcl::default(),
-        manifest: None,
-        headers: Default::default(),
-        tags: Default::default(),
-        versioned: false,
-        delete_marker: false,
-        noncurrent: false,
-        retention: None,
-        legal_hold: false,
-        encryption: None,
-        checksum: None,
+        ..Default::default()
     };
     let mut body = Vec::new();
     let mut stream = st
@@ -473,14 +455,6 @@ async fn manifest(
             shards: s.shards.clone(),
             checksum: None,
         }),
-        headers: Default::default(),
-        tags: Default::default(),
-        versioned: false,
-        delete_marker: false,
-        noncurrent: false,
-        retention: None,
-        legal_hold: false,
-        encryption: None,
-        checksum: None,
+        ..Default::default()
     })
 }

@@ -535,8 +535,10 @@ impl ObjectHeaders {
     }
 }
 
-/// The object index entry of one object (its current version).
-#[derive(Clone, Debug, Serialize, Deserialize)]
+/// The object index entry of one object version. `Default` gives an empty
+/// record for constructions to complete (`..Default::default()` after the
+/// fields they set, `version` among them).
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
 pub struct ObjectRecord {
     #[serde(default = "schema")]
     pub version: u32,

@@ -787,16 +787,7 @@ mod tests {
             shards: segment(vid).shards,
             parts: Vec::new(),
             acl: CannedAcl::default(),
-            manifest: None,
-            headers: Default::default(),
-            tags: Default::default(),
-            versioned: false,
-            delete_marker: false,
-            noncurrent: false,
-            retention: None,
-            legal_hold: false,
-            encryption: None,
-            checksum: None,
+            ..Default::default()
         }
     }
 

@@ -613,12 +613,9 @@ impl Objects {
             shards: w.segment.shards.clone(),
             parts: Vec::new(),
             acl: p.meta.acl,
-            manifest: None,
             headers: p.meta.headers,
             tags: p.meta.tags,
             versioned: versioning == Some(objectio_cluster::Versioning::Enabled),
-            delete_marker: false,
-            noncurrent: false,
             retention: p.meta.retention,
             legal_hold: p.meta.legal_hold,
             encryption: p.meta.encryption.clone(),
@@ -629,6 +626,7 @@ impl Objects {
                     full_object: true,
                 })
             }),
+            ..Default::default()
         };
         let hint: Vec<index::Op> = self.index().hint_put(&rec).into_iter().collect();
         loop {
@@ -814,16 +812,7 @@ mod tests {
             shards: segment.shards.clone(),
             parts: Vec::new(),
             acl: Default::default(),
-            manifest: None,
-            headers: Default::default(),
-            tags: Default::default(),
-            versioned: false,
-            delete_marker: false,
-            noncurrent: false,
-            retention: None,
-            legal_hold: false,
-            encryption: None,
-            checksum: None,
+            ..Default::default()
         };
         let w = Written {
             segment,

@@ -348,16 +348,14 @@ impl Objects {
             ec: self.inner.config.ec,
             shards: Vec::new(),
             parts: used.iter().map(|p| p.location()).collect(),
-            manifest: None,
             headers: up.headers.clone(),
             tags: up.tags.clone(),
             versioned: versioning == Some(objectio_cluster::Versioning::Enabled),
-            delete_marker: false,
-            noncurrent: false,
             retention: up.retention,
             legal_hold: up.legal_hold,
             encryption: up.encryption.clone(),
             checksum: object_checksum,
+            ..Default::default()
         };
         let unused: Vec<_> = stored
             .values()

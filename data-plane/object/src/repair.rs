@@ -457,16 +457,7 @@ impl Objects {
             shards: Vec::new(),
             parts: vec![part.location()],
             acl: Default::default(),
-            manifest: None,
-            headers: Default::default(),
-            tags: Default::default(),
-            versioned: false,
-            delete_marker: false,
-            noncurrent: false,
-            retention: None,
-            legal_hold: false,
-            encryption: None,
-            checksum: None,
+            ..Default::default()
         };
         let snap = self.inner.map.get();
         let seg = part.segment();

@@ -41,6 +41,16 @@ pub struct VersionPage {
     pub next: Option<(String, Option<String>)>,
 }
 
+/// Refuses a version id that is neither "null" nor one of ours.
+fn check_version_id(v: &str) -> Result<()> {
+    if v != "null" && v.parse::<Uuid>().is_err() {
+        return Err(Error::InvalidArgument(
+            "Invalid version id specified".into(),
+        ));
+    }
+    Ok(())
+}
+
 /// How a commit keeps the version it replaces, by bucket state.
 pub(crate) fn keep_of(v: Option<Versioning>) -> Keep {
     match v {
@@ -95,11 +105,7 @@ impl Objects {
                     .await?
             }
             Some(v) => {
-                if v != "null" && v.parse::<Uuid>().is_err() {
-                    return Err(Error::InvalidArgument(
-                        "Invalid version id specified".into(),
-                    ));
-                }
+                check_version_id(v)?;
                 self.versions(bucket, key)
                     .await?
                     .into_iter()
@@ -255,16 +261,9 @@ impl Objects {
             shards: Vec::new(),
             parts: Vec::new(),
             acl: Default::default(),
-            manifest: None,
-            headers: Default::default(),
-            tags: Default::default(),
             versioned: state == Versioning::Enabled,
             delete_marker: true,
-            noncurrent: false,
-            retention: None,
-            legal_hold: false,
-            encryption: None,
-            checksum: None,
+            ..Default::default()
         };
         loop {
             let (guards, extra) = if state == Versioning::Suspended {
@@ -302,11 +301,7 @@ impl Objects {
         v: &str,
         bypass_governance: bool,
     ) -> Result<Deleted> {
-        if v != "null" && v.parse::<Uuid>().is_err() {
-            return Err(Error::InvalidArgument(
-                "Invalid version id specified".into(),
-            ));
-        }
+        check_version_id(v)?;
         loop {
             let all = self.versions(bucket, key).await?;
             let Some(pos) = all.iter().position(|(r, _)| r.s3_version_id() == v) else {
