@@ -3,7 +3,7 @@
 //! corrupt; streamed with one stripe of prefetch.
 
 use bytes::Bytes;
-use futures::{Stream, StreamExt, future::join_all};
+use futures::{Stream, future::join_all};
 use objectio_cluster::{EcProfile, ObjectRecord, Segment};
 use objectio_codec::{Geometry, decode_stripe};
 use objectio_shard::client::Chunk;
@@ -56,12 +56,9 @@ pub(crate) fn geometry(ec: EcProfile, size: u64) -> Geometry {
 impl Objects {
     /// Reads object bytes `[start, end)` as a stream, decrypted with
     /// `data_key` when the object is encrypted (it must come exactly then).
-    /// Returns once the first stripe is read (decoded if it must be), so an
-    /// unreadable object fails here rather than mid-body; each later
-    /// stripe's data chunks are fetched together and handed on in order as
-    /// each arrives (a missing or corrupt one turns the rest of its stripe
-    /// into a decode from parity), read ahead while the client drains the
-    /// channel.
+    /// The first stripe is read before returning, so an unreadable object
+    /// fails here rather than mid-body; later stripes are prefetched one
+    /// ahead.
     pub async fn read(
         &self,
         rec: &ObjectRecord,
@@ -93,27 +90,50 @@ impl Objects {
             }
             base += seg.size;
         }
-        let (tx, mut rx) = mpsc::channel::<Result<Bytes>>(2 * rec.ec.k.max(1) as usize);
+        let (tx, rx) = mpsc::channel::<std::io::Result<Bytes>>(2 * rec.ec.k.max(1) as usize);
+        let mut first = None;
+        if let Some(s) = steps.first() {
+            let of = Of(&rec.bucket, &rec.key);
+            first = Some(
+                self.read_stripe(of, &segments[s.seg], rec.ec, s.stripe)
+                    .await?,
+            );
+        }
         let this = self.clone();
         let (ec, bucket, key) = (rec.ec, rec.bucket.clone(), rec.key.clone());
         tokio::spawn(async move {
-            for (n, step) in steps.into_iter().enumerate() {
+            let mut next = first;
+            for step in steps {
                 let seg = &segments[step.seg];
+                let data = match next.take() {
+                    Some(d) => d,
+                    None => match this
+                        .read_stripe(Of(&bucket, &key), seg, ec, step.stripe)
+                        .await
+                    {
+                        Ok(d) => d,
+                        Err(e) => {
+                            tracing::error!(%bucket, %key, part = seg.part, stripe = step.stripe, error = %e, "read failed mid-body");
+                            let _ = tx.send(Err(std::io::Error::other(e.to_string()))).await;
+                            return;
+                        }
+                    },
+                };
                 let g = geometry(ec, seg.size);
                 let sbase = step.base + step.stripe * g.stripe_data();
                 let len = g.stripe_len(step.stripe);
                 let cl = g.chunk_len(step.stripe);
-                // Chunk i of this stripe holds object bytes [c0, c1).
-                let piece = |i: usize, chunk: Bytes| -> Option<Bytes> {
+                for (i, chunk) in data.into_iter().enumerate() {
+                    // Object bytes held by chunk i of this stripe.
                     let c0 = sbase + i as u64 * cl;
                     let c1 = (c0 + cl).min(sbase + len);
                     let (a, b) = (c0.max(start), c1.min(end));
                     if a >= b {
-                        return None;
+                        continue;
                     }
                     let range = (a - c0) as usize..(b - c0) as usize;
-                    Some(match &data_key {
-                        None => chunk.slice(range),
+                    let piece = match &data_key {
+                        None => Bytes::from(chunk).slice(range),
                         Some(k) => {
                             // Stored encrypted: decrypt from the piece's
                             // place in its segment.
@@ -122,47 +142,14 @@ impl Objects {
                                 .apply(&mut plain);
                             Bytes::from(plain)
                         }
-                    })
-                };
-                let sent = this
-                    .stream_stripe(
-                        Of(&bucket, &key),
-                        seg,
-                        ec,
-                        step.stripe,
-                        n == 0,
-                        |i, chunk| {
-                            let tx = tx.clone();
-                            let p = piece(i, chunk);
-                            async move {
-                                match p {
-                                    Some(p) => tx.send(Ok(p)).await.is_ok(),
-                                    None => true,
-                                }
-                            }
-                        },
-                    )
-                    .await;
-                match sent {
-                    Ok(true) => {}
-                    Ok(false) => return, // the client went away
-                    Err(e) => {
-                        tracing::error!(%bucket, %key, part = seg.part, stripe = step.stripe, error = %e, "read failed");
-                        let _ = tx.send(Err(e)).await;
-                        return;
+                    };
+                    if tx.send(Ok(piece)).await.is_err() {
+                        return; // client went away
                     }
                 }
             }
         });
-        // The first bytes, or why there are none.
-        let first = match rx.recv().await {
-            Some(Ok(b)) => Some(b),
-            Some(Err(e)) => return Err(e),
-            None => None,
-        };
-        let rest =
-            tokio_stream_from(rx).map(|r| r.map_err(|e| std::io::Error::other(e.to_string())));
-        Ok(futures::stream::iter(first.map(Ok)).chain(rest))
+        Ok(tokio_stream_from(rx))
     }
 
     /// Reads chunk `i` of stripe `s` of a segment, with its verdict; a
@@ -248,76 +235,27 @@ impl Objects {
             .await
     }
 
-    /// Reads the `k` data chunks of stripe `s` of a segment, all at once,
-    /// and hands each to `emit` in order as soon as it and those before it
-    /// are in; from the first one missing, unreachable or corrupt on, the
-    /// stripe is decoded from parity and the rest handed on from that.
-    /// With `whole`, nothing is handed on before the whole stripe is known
-    /// good (read or decoded). `emit` answers whether to go on; so does
-    /// this (`Ok(false)`: it said stop).
-    async fn stream_stripe<F, Fut>(
+    /// Reads the `k` data chunks of stripe `s` of a segment, decoding from
+    /// parity when a data chunk is missing, unreachable or corrupt.
+    async fn read_stripe(
         &self,
         of: Of<'_>,
         seg: &Segment,
         ec: EcProfile,
         s: u64,
-        whole: bool,
-        mut emit: F,
-    ) -> Result<bool>
-    where
-        F: FnMut(usize, Bytes) -> Fut,
-        Fut: std::future::Future<Output = bool>,
-    {
+    ) -> Result<Vec<Vec<u8>>> {
         let (k, m) = (ec.k as usize, ec.m as usize);
         let cl = geometry(ec, seg.size).chunk_len(s) as usize;
         let snap = self.inner.map.get();
         let snap = &snap;
-        let fetch = |i: usize| async move {
-            self.fetch_chunk(of, snap, seg, i, s, cl)
-                .await
-                .data()
-                .map(Bytes::from)
-        };
-        let mut data: futures::stream::FuturesOrdered<_> = (0..k).map(fetch).collect();
-        let mut got: Vec<Option<Bytes>> = Vec::with_capacity(k + m);
-        while let Some(c) = data.next().await {
-            match c {
-                Some(b) if !whole && got.len() == got.iter().flatten().count() => {
-                    // Every chunk before this one came: it goes out now.
-                    got.push(Some(b.clone()));
-                    if !emit(got.len() - 1, b).await {
-                        return Ok(false);
-                    }
-                }
-                c => got.push(c),
-            }
-        }
-        let sent = if whole {
-            0
+        let fetch =
+            |i: usize| async move { self.fetch_chunk(of, snap, seg, i, s, cl).await.data() };
+        let mut chunks: Vec<Option<Vec<u8>>> = join_all((0..k).map(fetch)).await;
+        if chunks.iter().any(Option::is_none) {
+            chunks.extend(join_all((k..k + m).map(fetch)).await);
         } else {
-            got.iter().take_while(|c| c.is_some()).count()
-        };
-        if sent == k {
-            return Ok(true);
+            chunks.resize(k + m, None);
         }
-        if got.iter().all(Option::is_some) {
-            // Whole and every data chunk read: no decoding.
-            for (i, c) in got.into_iter().flatten().enumerate() {
-                if !emit(i, c).await {
-                    return Ok(false);
-                }
-            }
-            return Ok(true);
-        }
-        got.extend(join_all((k..k + m).map(fetch)).await);
-        let chunks = got.into_iter().map(|c| c.map(Vec::from)).collect();
-        let decoded =
-            decode_stripe(k, m, s, chunks).map_err(|e| Error::Unavailable(e.to_string()))?;
-        for (i, c) in decoded.into_iter().enumerate().skip(sent) {
-            if !emit(i, Bytes::from(c)).await {
-                return Ok(false);
-            }
-        }
-        Ok(true)
+        decode_stripe(k, m, s, chunks).map_err(|e| Error::Unavailable(e.to_string()))
     }
 }
