@@ -432,6 +432,15 @@ impl Lease {
                 if ka.is_none() {
                     match lc.keep_alive(id).await {
                         Ok(pair) => ka = Some(pair),
+                        // The first answer of a new stream says the lease
+                        // is gone (it expired while etcd was slow to
+                        // answer): lost, so the owner grants another.
+                        Err(etcd_client::Error::LeaseKeepAliveError(e))
+                            if e == "lease not found" =>
+                        {
+                            tracing::error!(lease = id, "lease expired; liveness lost");
+                            return;
+                        }
                         Err(e) => {
                             tracing::warn!(lease = id, error = %e, "lease keep-alive failed");
                             continue;

@@ -424,6 +424,22 @@ impl Cluster {
         }
     }
 
+    /// Freezes (`SIGSTOP`) or thaws (`SIGCONT`) every etcd member: a store
+    /// that stalls without closing a connection, as a member starved of
+    /// CPU or disk does.
+    pub fn freeze_etcd(&self, frozen: bool) {
+        for m in &self.etcd {
+            if let Some(child) = &m.child {
+                let signal = if frozen { "-STOP" } else { "-CONT" };
+                let ok = Command::new("kill")
+                    .args([signal, &child.id().to_string()])
+                    .status()
+                    .is_ok_and(|s| s.success());
+                assert!(ok, "kill {signal} etcd member {}", m.name);
+            }
+        }
+    }
+
     /// Starts etcd again on its data, and waits for it to answer.
     pub async fn restart_etcd(&mut self) -> anyhow::Result<()> {
         self.kill_etcd();

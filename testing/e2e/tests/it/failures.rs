@@ -477,6 +477,34 @@ async fn test_osd_refuses_peers_without_the_cluster_secret() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn test_etcd_stalled_past_the_osd_lease_every_osd_registers_again() {
+    // A stall longer than the OSDs' lease (2 s here): their keep-alives
+    // go unanswered, and when etcd answers again the leases are gone. Each
+    // OSD must notice and take a new lease, not keep renewing a dead one
+    // (it did: "lease not found" on a reopened stream was retried forever,
+    // and the cluster stayed at 0 OSDs up).
+    let mut c = Cluster::start().await.unwrap();
+    let s3c = s3(&c);
+    s3c.create_bucket().bucket("stall").send().await.unwrap();
+    let body = data(1 << 20, 9);
+    put(&s3c, "stall", "before", body.clone()).await;
+
+    c.freeze_etcd(true);
+    // The stimulus is the stall's length, not a wait for something to start.
+    tokio::time::sleep(Duration::from_secs(5)).await;
+    c.freeze_etcd(false);
+    for i in 1..=6 {
+        c.wait_log(&format!("osd{i}"), "liveness lost", Duration::from_secs(20))
+            .await
+            .unwrap();
+    }
+    c.wait_osds_up(6).await.unwrap();
+    put(&s3c, "stall", "after", body.clone()).await;
+    assert!(get(&s3c, "stall", "before").await == body);
+    assert!(get(&s3c, "stall", "after").await == body);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn test_etcd_outage_is_503_and_the_cluster_recovers() {
     let mut c = Cluster::start().await.unwrap();
     let s3c = s3_no_retry(&c, &c.access_key.clone(), &c.secret_key.clone(), None);
