@@ -62,6 +62,10 @@ pub struct Config {
     /// Chunk size of the EC profile written when the cluster is initialised.
     #[arg(long, env = "OBJECTIO_EC_CHUNK", default_value = "1MiB", value_parser = objectio_cluster::util::parse_size)]
     pub ec_chunk: u64,
+    /// Objects of at most this size are written as m+1 whole copies
+    /// rather than k+m shards, when the cluster is initialised (0: never).
+    #[arg(long, env = "OBJECTIO_REPLICATE_MAX", default_value = "4KiB", value_parser = objectio_cluster::util::parse_size)]
+    pub replicate_max: u64,
     #[command(flatten)]
     pub secret: objectio_cluster::args::SecretArgs,
     /// How often the GC controller runs, in milliseconds.
@@ -251,6 +255,7 @@ async fn init_cluster(store: &Store, cfg: &Config) -> anyhow::Result<ClusterConf
             chunk_size: cfg.ec_chunk as u32,
         },
         created: now_secs(),
+        replicate_max: cfg.replicate_max,
     };
     if store.create(store.keys().config(), &cc).await? {
         tracing::info!(cluster = %cc.name, id = %cc.cluster_id, k = cc.ec.k, m = cc.ec.m, "initialised a new cluster");

@@ -114,6 +114,26 @@ pub struct ClusterConfig {
     pub cluster_id: Uuid,
     pub ec: EcProfile,
     pub created: u64,
+    /// Objects of at most this many bytes are written as `m+1` whole
+    /// copies (profile `1+m`) instead of `k+m` shards: as many failures
+    /// survived, half the messages and disk writes per PUT, one read
+    /// instead of `k` per GET, and up to 4 KiB no more space (every shard
+    /// takes at least one 4 KiB block with its header: six of them for
+    /// 4+2, three copies of a block or two). 0 turns it off; clusters
+    /// created before it existed have it off.
+    #[serde(default)]
+    pub replicate_max: u64,
+}
+
+impl ClusterConfig {
+    /// The profile an object of `size` bytes is written with.
+    pub fn profile_for(&self, size: u64) -> EcProfile {
+        if size > 0 && size <= self.replicate_max {
+            EcProfile { k: 1, ..self.ec }
+        } else {
+            self.ec
+        }
+    }
 }
 
 /// Where an OSD is in its life in the cluster.

@@ -110,7 +110,12 @@ impl Encoder {
 
     /// Computes the `m` parity chunks of one stripe whose `k` data chunks
     /// all have the same (even) length.
+    /// With one data chunk (`1+m`, replication) every parity chunk is a
+    /// copy of it.
     pub fn encode(&mut self, data: &[&[u8]]) -> Result<Vec<Vec<u8>>> {
+        if self.k == 1 {
+            return Ok(vec![data[0].to_vec(); self.m]);
+        }
         let len = data[0].len();
         let enc = match &mut self.inner {
             Some((l, e)) if *l == len => e,
@@ -144,6 +149,12 @@ pub fn decode_stripe(
             have,
             need: k,
         });
+    }
+    if k == 1 {
+        // Replication: any chunk is the data.
+        return Ok(vec![
+            chunks.into_iter().flatten().next().expect("have >= 1"),
+        ]);
     }
     if chunks[..k].iter().all(|c| c.is_some()) {
         return Ok(chunks
@@ -203,6 +214,26 @@ mod tests {
         assert_eq!(g.shard_size(), (1 << 20) + 64);
         assert_eq!(g.stripes_for_range(0, 1), 0..1);
         assert_eq!(g.stripes_for_range(4 << 20, (4 << 20) + 1), 1..2);
+    }
+
+    #[test]
+    fn one_data_chunk_is_replication() {
+        let data = vec![7u8; 4096];
+        let parity = Encoder::new(1, 2).encode(&[&data]).unwrap();
+        assert_eq!(parity, vec![data.clone(), data.clone()]);
+        for i in 0..3 {
+            let chunks: Vec<Option<Vec<u8>>> =
+                (0..3).map(|j| (j == i).then(|| data.clone())).collect();
+            assert_eq!(decode_stripe(1, 2, 0, chunks).unwrap(), vec![data.clone()]);
+        }
+        assert!(matches!(
+            decode_stripe(1, 2, 0, vec![None, None, None]),
+            Err(Error::NotEnoughShards {
+                have: 0,
+                need: 1,
+                ..
+            })
+        ));
     }
 
     #[test]

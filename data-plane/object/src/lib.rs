@@ -609,7 +609,7 @@ impl Objects {
             content_type: p.meta.content_type,
             user_metadata: p.meta.user_metadata,
             created_ms: now_millis(),
-            ec: self.inner.config.ec,
+            ec: w.ec,
             shards: w.segment.shards.clone(),
             parts: Vec::new(),
             acl: p.meta.acl,
@@ -763,6 +763,7 @@ mod tests {
             cluster_id: Uuid::new_v4(),
             ec: EcProfile::default(),
             created: 0,
+            replicate_max: 4 << 10,
         };
         store.create(store.keys().config(), &cc).await.unwrap();
         let map = ClusterMap::start(store.clone(), std::time::Duration::from_secs(1))
@@ -816,6 +817,7 @@ mod tests {
         };
         let w = Written {
             segment,
+            ec: EcProfile::default(),
             digests: Digests::default(),
             etag: "e".into(),
             intent: Some(ik),

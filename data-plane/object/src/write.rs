@@ -31,6 +31,8 @@ pub(crate) struct Target<'a> {
 /// Data written and sealed on the OSDs, not yet referenced by a record.
 pub struct Written {
     pub segment: Segment,
+    /// The profile the shards were written with.
+    pub ec: objectio_cluster::EcProfile,
     pub digests: Digests,
     /// Hex MD5 of the data.
     pub etag: String,
@@ -55,7 +57,12 @@ impl Objects {
         E: std::fmt::Display,
     {
         let (bucket, key, part, size) = (target.bucket, target.key, target.part, target.size);
-        let ec = self.inner.config.ec;
+        // A whole object (not a multipart part or manifest) small enough
+        // is written as copies.
+        let ec = match part {
+            0 => self.inner.config.profile_for(size),
+            _ => self.inner.config.ec,
+        };
         let (k, m) = (ec.k as usize, ec.m as usize);
         let g = Geometry::new(k, m, ec.chunk_size as u64, size);
         let version_id = Uuid::new_v4();
@@ -78,6 +85,7 @@ impl Objects {
             verify(&digests)?;
             return Ok(Written {
                 segment,
+                ec,
                 etag: hex::encode(digests.md5),
                 digests,
                 intent: None,
@@ -139,9 +147,13 @@ impl Objects {
             },
             created: now_secs(),
         };
-        self.store().put(ik.clone(), &intent).await?;
-        let finishers = match self
-            .stream_shards(
+        // The intent is written while the shards stream: nothing is sealed
+        // before it is durable (an unsealed shard goes with its connection),
+        // so a PUT waits for one etcd round trip less. Both are waited
+        // for, so a failure knows whether the intent exists.
+        let (durable, streamed) = tokio::join!(
+            self.store().put(ik.clone(), &intent),
+            self.stream_shards(
                 &target,
                 &g,
                 version_id,
@@ -150,14 +162,17 @@ impl Objects {
                 &mut body,
                 &mut hashers,
             )
-            .await
-        {
-            Ok(w) => w,
-            Err(e) => {
-                // Nothing was sealed: no shard needs reclaiming.
+        );
+        // Nothing is sealed on a failure: no shard needs reclaiming.
+        let finishers = match (durable, streamed) {
+            (Ok(_), Ok(w)) => w,
+            (Ok(_), Err(e)) => {
                 let _ = self.store().delete(ik).await;
                 return Err(e);
             }
+            // The writers drop with their seal channels: nothing is sealed.
+            (Err(e), Ok(_)) => return Err(e.into()),
+            (Err(_), Err(e)) => return Err(e),
         };
         let digests = hashers.finish();
         if let Err(e) = verify(&digests) {
@@ -187,6 +202,7 @@ impl Objects {
         }
         let written = Written {
             segment,
+            ec,
             digests,
             etag,
             intent: Some(ik),
@@ -263,8 +279,13 @@ impl Objects {
             let (etx, erx) = oneshot::channel::<String>();
             let client = self.inner.shards.clone();
             let disk = loc.disk;
+            let stripes = g.stripes();
             let handle = tokio::spawn(async move {
-                let mut ps = client.put(&addr, disk, header).await?;
+                // A one-chunk shard goes out in one write with its seal.
+                let mut ps = client.open(&addr, disk, header).await?;
+                if stripes > 1 {
+                    ps.flush().await?;
+                }
                 while let Some(b) = rx.recv().await {
                     ps.send(&b).await?;
                 }

@@ -148,9 +148,16 @@ async fn handle(
                     Err(e) => reply(&mut s, &err_reply(&e)).await?,
                     Ok(w) => {
                         reply(&mut s, &Reply::Ok).await?;
-                        put_stream(&mut s, w).await?;
+                        put_stream(&mut s, Ok(w)).await?;
                     }
                 }
+            }
+            Request::PutOpen { disk, header } => {
+                let w = match state.disks.get(&disk) {
+                    None => Err(unknown_disk(disk)),
+                    Some(engine) => engine.begin_put(header).map_err(|e| err_reply(&e)),
+                };
+                put_stream(&mut s, w).await?;
             }
             Request::Get {
                 disk,
@@ -263,9 +270,12 @@ async fn handle(
 
 /// Receives the chunks of an open put straight into engine buffers. An
 /// error is remembered and answered at `PutEnd`, so the client can keep
-/// pipelining.
-async fn put_stream(s: &mut Conn, mut w: objectio_engine::ShardWriter) -> std::io::Result<()> {
-    let mut failed: Option<EngineError> = None;
+/// pipelining; a put refused at its start (`Err`, a `PutOpen`'s) reads and
+/// drops its chunks and answers the refusal there.
+async fn put_stream(
+    s: &mut Conn,
+    mut w: Result<objectio_engine::ShardWriter, Reply>,
+) -> std::io::Result<()> {
     loop {
         match proto::read_msg::<_, Request>(s).await? {
             Some(Request::PutChunk { len }) => {
@@ -275,18 +285,27 @@ async fn put_stream(s: &mut Conn, mut w: objectio_engine::ShardWriter) -> std::i
                         "chunk too large",
                     ));
                 }
-                let mut buf = w.chunk_buf(len as usize);
-                proto::read_data_exact(s, buf.as_mut_slice()).await?;
-                if failed.is_none()
-                    && let Err(e) = w.write_chunk(buf).await
-                {
-                    failed = Some(e);
+                let failed = match &mut w {
+                    Ok(writer) => {
+                        let mut buf = writer.chunk_buf(len as usize);
+                        proto::read_data_exact(s, buf.as_mut_slice()).await?;
+                        writer.write_chunk(buf).await.err()
+                    }
+                    Err(_) => {
+                        proto::skip_data(s, len).await?;
+                        None
+                    }
+                };
+                if let Some(e) = failed {
+                    // The writer goes (its space with it); the rest of
+                    // the chunks are dropped and the error answered last.
+                    w = Err(err_reply(&e));
                 }
             }
             Some(Request::PutEnd { etag }) => {
-                let r = match failed.take() {
-                    Some(e) => err_reply(&e),
-                    None => match w.finish(&etag).await {
+                let r = match w {
+                    Err(r) => r,
+                    Ok(writer) => match writer.finish(&etag).await {
                         Ok(()) => Reply::Ok,
                         Err(e) => err_reply(&e),
                     },

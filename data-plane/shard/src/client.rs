@@ -144,6 +144,26 @@ impl ShardClient {
         })
     }
 
+    /// Opens a pipelined shard write on `disk` of the OSD at `addr`: the
+    /// request waits in the connection's buffer with the chunks after it,
+    /// nothing waits for a round trip, and a refusal (disk unknown or
+    /// full, shard exists) is [`PutStream::finish`]'s error. A shard of
+    /// one chunk goes out in one write.
+    pub async fn open(&self, addr: &str, disk: Uuid, header: ShardHeader) -> Result<PutStream> {
+        let mut c = self.connect(addr).await?;
+        self.with_timeout(addr, async {
+            proto::write_msg(&mut c, &Request::PutOpen { disk, header })
+                .await
+                .map_err(Self::io(addr))
+        })
+        .await?;
+        Ok(PutStream {
+            client: self.clone(),
+            addr: addr.to_string(),
+            conn: Some(c),
+        })
+    }
+
     /// Reads `count` chunks of `shard` starting at chunk `first`.
     pub async fn get(
         &self,
@@ -295,6 +315,28 @@ impl PutStream {
         &self.addr
     }
 
+    /// Sends what is buffered now: a write of more than one chunk is
+    /// opened at once, so the OSD takes its space (and the write shows as
+    /// under way) while the body still streams.
+    pub async fn flush(&mut self) -> Result<()> {
+        let addr = self.addr.clone();
+        let c = self.conn.as_mut().ok_or_else(|| Error::Protocol {
+            addr: addr.clone(),
+            msg: "put already closed".into(),
+        })?;
+        match tokio::time::timeout(self.client.inner.timeout, c.flush()).await {
+            Ok(Ok(())) => Ok(()),
+            Ok(Err(source)) => {
+                self.conn = None;
+                Err(Error::Io { addr, source })
+            }
+            Err(_) => {
+                self.conn = None;
+                Err(Error::Timeout { addr })
+            }
+        }
+    }
+
     /// Sends the next chunk.
     pub async fn send(&mut self, data: &[u8]) -> Result<()> {
         let addr = self.addr.clone();
@@ -310,8 +352,9 @@ impl PutStream {
                 },
             )
             .await?;
-            proto::write_data(c, data).await?;
-            c.flush().await
+            // Not flushed: a chunk larger than the buffer goes out as it
+            // is written, smaller ones with the next (or with the end).
+            proto::write_data(c, data).await
         })
         .await;
         match r {

@@ -29,8 +29,14 @@ const AUTH_CONTEXT: &[u8] = b"objectio-shard-v1";
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(tag = "op", rename_all = "snake_case")]
 pub enum Request {
-    /// Starts a streaming shard write on `disk`.
+    /// Starts a streaming shard write on `disk`, answered at once (`Ok`,
+    /// or the error that refuses it).
     PutBegin { disk: Uuid, header: ShardHeader },
+    /// Starts a streaming shard write on `disk` answered only at `PutEnd`:
+    /// the chunks follow without waiting a round trip, and a refusal (disk
+    /// unknown or full, shard exists) is the `PutEnd` answer, the chunks
+    /// sent meanwhile read and dropped.
+    PutOpen { disk: Uuid, header: ShardHeader },
     /// The next chunk of the open put; a data frame of `len` bytes follows.
     PutChunk { len: u32 },
     /// Seals the open put (trailer, fsync) and asks for the acknowledgement.
@@ -190,6 +196,22 @@ pub async fn read_data_exact<R: AsyncRead + Unpin>(
         ));
     }
     r.read_exact(buf).await?;
+    Ok(())
+}
+
+/// Reads a data frame of exactly `expect` bytes and drops it.
+pub async fn skip_data<R: AsyncRead + Unpin>(r: &mut R, expect: u32) -> std::io::Result<()> {
+    let len = r.read_u32().await?;
+    if len != expect {
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::InvalidData,
+            format!("data frame of {len} bytes, expected {expect}"),
+        ));
+    }
+    let copied = tokio::io::copy(&mut r.take(len as u64), &mut tokio::io::sink()).await?;
+    if copied != len as u64 {
+        return Err(std::io::ErrorKind::UnexpectedEof.into());
+    }
     Ok(())
 }
 

@@ -359,8 +359,8 @@ async fn test_chaos_every_acknowledged_object_survives_and_heals() {
     let mut referenced = 0u64;
     for (key, _) in &live {
         let rec = record(&c, "chaos", key).await;
-        assert_eq!(rec.shards.iter().flatten().count(), 6, "{key}");
-        referenced += 6;
+        assert_eq!(rec.shards.iter().flatten().count(), rec.ec.total(), "{key}");
+        referenced += rec.ec.total() as u64;
     }
     wait_shards(&c, referenced).await;
     let repair = c.admin_json("/api/v1/repair").await.unwrap();

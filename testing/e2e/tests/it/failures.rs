@@ -75,20 +75,39 @@ async fn test_get_survives_any_two_lost_osds() {
         }
         c.wait_osds_up(6).await.unwrap();
     }
-    // Three OSDs down in three domains: every object (six shards on six
-    // disks) has three shards left, fewer than k = 4. Each GET must fail
-    // with 503, never return bytes, and the cluster must say CRITICAL.
-    for i in [0usize, 2, 4] {
+    // Three OSDs down in three domains: every 4+2 object (six shards on
+    // six disks) has three shards left, fewer than k = 4; a small one (three
+    // copies on three hosts) keeps whichever copies were not on them. An
+    // object below k must fail with 503, never return bytes, and the
+    // cluster must say CRITICAL; one with a copy left reads back whole.
+    let down = [0usize, 2, 4];
+    for i in down {
         c.kill_osd(i);
     }
     let s3 = s3_no_retry(&c, &c.access_key.clone(), &c.secret_key.clone(), None);
-    for (k, _) in &objs {
+    let mut unreadable = 0u64;
+    for (k, body) in &objs {
         let rec = record(&c, "two", k).await;
         assert_eq!(
             rec.shards.iter().flatten().count(),
-            6,
-            "{k} has all six shards"
+            rec.ec.total(),
+            "{k} has all its shards"
         );
+        let live = rec
+            .shards
+            .iter()
+            .flatten()
+            .filter(|l| !down.contains(&osd_index(&c, &l.osd)))
+            .count();
+        if live >= rec.ec.k as usize {
+            assert_eq!(rec.ec.k, 1, "{k}: a 4+2 object keeps three shards only");
+            assert!(
+                &get(&s3, "two", k).await == body,
+                "{k} with {live} copies left"
+            );
+            continue;
+        }
+        unreadable += 1;
         match s3.get_object().bucket("two").key(k).send().await {
             Ok(r) => panic!("{k} below k shards answered {:?} bytes", r.content_length),
             Err(e) => assert_eq!(
@@ -98,6 +117,7 @@ async fn test_get_survives_any_two_lost_osds() {
             ),
         }
     }
+    assert!(unreadable >= 3, "the three 4+2 objects are below k");
     let t = Instant::now();
     while c.osds_up().await.unwrap() != 3 {
         assert!(
@@ -106,8 +126,7 @@ async fn test_get_survives_any_two_lost_osds() {
         );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    let n = objs.len() as u64;
-    let s = wait_status(&c, 15, |s| s["objects"]["at_risk"] == n).await;
+    let s = wait_status(&c, 15, |s| s["objects"]["at_risk"] == unreadable).await;
     assert_eq!(s["state"], "CRITICAL", "{s}");
 }
 
@@ -351,7 +370,14 @@ async fn test_osd_killed_during_concurrent_writes_keeps_acknowledged_shards() {
                     meta: None,
                 };
                 let g = h.geometry();
-                let Ok(mut p) = client.put(&addr, disk, h).await else {
+                // Both ways of opening: answered at once, and pipelined
+                // (answered at the seal).
+                let opened = if i % 2 == 0 {
+                    client.put(&addr, disk, h).await
+                } else {
+                    client.open(&addr, disk, h).await
+                };
+                let Ok(mut p) = opened else {
                     return;
                 };
                 for j in 0..g.stripes() {
@@ -415,6 +441,79 @@ async fn test_osd_killed_during_concurrent_writes_keeps_acknowledged_shards() {
             }
         }
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn test_a_pipelined_shard_write_refused_at_its_start_is_answered_at_its_seal() {
+    use objectio_shard::proto::ErrorCode;
+    use objectio_shard::{ShardClient, ShardHeader, ShardId, client::Chunk};
+    let c = Cluster::start().await.unwrap();
+    let v = c.admin_json("/api/v1/osds").await.unwrap();
+    let osd = v["osds"][0].clone();
+    let addr = osd["address"].as_str().unwrap().to_string();
+    let disk: uuid::Uuid = osd["disks"][0]["id"].as_str().unwrap().parse().unwrap();
+    let cluster_id: uuid::Uuid = {
+        let s = c.admin_json("/api/v1/cluster/status").await.unwrap();
+        s["cluster_id"].as_str().unwrap().parse().unwrap()
+    };
+    let id = ShardId {
+        version_id: uuid::Uuid::new_v4(),
+        part: 0,
+        index: 1,
+    };
+    // Two stripes of 1 MiB chunks: the shard is two chunks.
+    let h = ShardHeader {
+        format: 1,
+        cluster_id,
+        bucket: "b".into(),
+        key: "k".into(),
+        id,
+        k: 4,
+        m: 2,
+        chunk_size: 1 << 20,
+        object_size: 5 << 20,
+        created_ms: 0,
+        meta: None,
+    };
+    let g = h.geometry();
+    assert_eq!(g.stripes(), 2);
+    let body = |seed: u64| -> Vec<Vec<u8>> {
+        (0..2)
+            .map(|j| data(g.chunk_len(j) as usize, seed + j))
+            .collect()
+    };
+    // One connection, so every step reuses what the one before left.
+    let client = ShardClient::new(c.secret.as_bytes(), Duration::from_secs(10));
+    let write = |disk: uuid::Uuid, chunks: Vec<Vec<u8>>| {
+        let (client, addr, h) = (client.clone(), addr.clone(), h.clone());
+        async move {
+            let mut p = client.open(&addr, disk, h).await?;
+            for ch in &chunks {
+                p.send(ch).await?;
+            }
+            p.finish("etag").await
+        }
+    };
+    // A disk the OSD does not have: the chunks are read and dropped, and
+    // the refusal is the seal's answer.
+    let e = write(uuid::Uuid::new_v4(), body(1)).await.unwrap_err();
+    assert_eq!(e.code(), Some(ErrorCode::UnknownDisk), "{e}");
+    // The connection is still in step: a write on it is stored.
+    write(disk, body(2)).await.unwrap();
+    // The same shard again is refused as existing, and the first stays.
+    let e = write(disk, body(3)).await.unwrap_err();
+    assert_eq!(e.code(), Some(ErrorCode::Exists), "{e}");
+    let got = client.get(&addr, disk, id, 0, 2).await.unwrap();
+    let want = body(2);
+    assert_eq!(got.len(), 2);
+    for (j, ch) in got.into_iter().enumerate() {
+        match ch {
+            Chunk::Ok(b) => assert!(b == want[j], "chunk {j} is not the first write's"),
+            other => panic!("chunk {j}: {other:?}"),
+        }
+    }
+    let st = client.stat(&addr, disk, id).await.unwrap();
+    assert_eq!(st.etag, "etag");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]

@@ -291,6 +291,7 @@ async fn test_lifecycle_rules_expire_versions_and_abort_uploads() {
         versions(&s3, "lcv", "m/").await.is_empty()
     })
     .await;
-    // k's two versions: twelve shards.
-    wait_shards(&c, 6 + 12).await;
+    // data/a's six shards and k's two versions of 1000 bytes, three
+    // copies each.
+    wait_shards(&c, 6 + 2 * 3).await;
 }

@@ -35,6 +35,10 @@ async fn test_rebuild_from_scan_after_losing_the_index_reads_every_object_back()
         .unwrap();
     let small = data(100 << 10, 2);
     put(&s3c, "photos", "b/small", small.clone()).await;
+    // Below replicate-max: three whole copies, rebuilt from their headers
+    // like any shards.
+    let tiny = data(1000, 9);
+    put(&s3c, "photos", "tiny", tiny.clone()).await;
     put(&s3c, "logs", "over", data(1 << 20, 3)).await;
     let over = data((1 << 20) + 9, 4);
     put(&s3c, "logs", "over", over.clone()).await;
@@ -108,6 +112,7 @@ async fn test_rebuild_from_scan_after_losing_the_index_reads_every_object_back()
     let want: Vec<(&str, &str, Vec<u8>)> = vec![
         ("photos", "a.jpg", jpg),
         ("photos", "b/small", small),
+        ("photos", "tiny", tiny),
         ("logs", "over", over),
         ("logs", "big", big),
     ];
@@ -116,10 +121,11 @@ async fn test_rebuild_from_scan_after_losing_the_index_reads_every_object_back()
         let h = s3c.head_object().bucket(*b).key(*k).send().await.unwrap();
         etags.push(h.e_tag().unwrap().to_string());
     }
-    // Live shards: 6 each for three objects, 2 parts and a manifest for
-    // the multipart one, one part of the upload in progress; the replaced
-    // and deleted versions are gone from their disks' indexes.
-    wait_shards(&c, 6 * 3 + 6 * 3 + 6).await;
+    // Live shards: 6 each for three objects, 3 copies of the tiny one, 2
+    // parts and a manifest for the multipart one, one part of the upload
+    // in progress; the replaced and deleted versions are gone from their
+    // disks' indexes.
+    wait_shards(&c, 6 * 3 + 3 + 6 * 3 + 6).await;
 
     // The index and the buckets are lost.
     let store = Store::connect(&[c.etcd_endpoint()], "it").await.unwrap();
@@ -158,7 +164,7 @@ async fn test_rebuild_from_scan_after_losing_the_index_reads_every_object_back()
     let (ok, out, err) = cli(&c, &dry);
     assert!(ok, "{err}");
     assert!(
-        out.contains("would create 4 object(s) (1 multipart"),
+        out.contains("would create 5 object(s) (1 multipart"),
         "{out}"
     );
     assert!(out.contains("and 2 bucket(s): logs, photos"), "{out}");
@@ -173,7 +179,7 @@ async fn test_rebuild_from_scan_after_losing_the_index_reads_every_object_back()
     let (ok, out, err) = cli(&c, &real);
     assert!(ok, "{err}");
     let v: serde_json::Value = serde_json::from_str(&out).unwrap();
-    assert_eq!(v["objects_created"], 4, "{v}");
+    assert_eq!(v["objects_created"], 5, "{v}");
     assert_eq!(v["multipart_objects"], 1, "{v}");
     // Every object reads back byte-identical with its ETag and metadata.
     for ((b, k, body), etag) in want.iter().zip(&etags) {
@@ -211,5 +217,5 @@ async fn test_rebuild_from_scan_after_losing_the_index_reads_every_object_back()
     assert!(ok, "{err}");
     let v: serde_json::Value = serde_json::from_str(&out).unwrap();
     assert_eq!(v["objects_created"], 0, "{v}");
-    assert_eq!(v["objects_existing"], 4, "{v}");
+    assert_eq!(v["objects_existing"], 5, "{v}");
 }

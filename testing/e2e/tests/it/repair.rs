@@ -116,7 +116,7 @@ async fn test_a_dead_osds_objects_regain_full_redundancy_after_down_out_interval
         let recs = records(&c, "heal").await;
         let whole = recs.iter().all(|r| {
             r.segments().iter().filter(|s| s.size > 0).all(|s| {
-                s.shards.iter().flatten().count() == 6
+                s.shards.iter().flatten().count() == r.ec.total()
                     && s.shards.iter().flatten().all(|l| l.osd != dead)
             })
         });
@@ -1094,4 +1094,53 @@ async fn test_a_damaged_shard_with_no_other_disk_is_rebuilt_in_place() {
     let store = Store::connect(&[c.etcd_endpoint()], "it").await.unwrap();
     assert_eq!(store.count(store.keys().damaged_prefix()).await.unwrap(), 0);
     assert!(get(&s3c, "inplace", "a").await == body);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn test_small_objects_are_three_copies_on_three_hosts_read_from_any_one() {
+    let mut c = Cluster::start().await.unwrap();
+    let s3c = s3(&c);
+    s3c.create_bucket().bucket("copies").send().await.unwrap();
+    // At the threshold (4 KiB) an object is copies; one byte more is 4+2.
+    let small = data(4 << 10, 1);
+    let big = data((4 << 10) + 1, 2);
+    assert_eq!(
+        put(&s3c, "copies", "small", small.clone()).await,
+        etag(&small)
+    );
+    put(&s3c, "copies", "big", big.clone()).await;
+    let rec = record(&c, "copies", "small").await;
+    assert_eq!((rec.ec.k, rec.ec.m), (1, 2), "{:?}", rec.ec);
+    assert_eq!(rec.shards.len(), 3);
+    let hosts: std::collections::HashSet<String> = rec
+        .shards
+        .iter()
+        .map(|l| {
+            c.osds[osd_index(&c, &l.as_ref().unwrap().osd)]
+                .domain
+                .clone()
+        })
+        .collect();
+    assert_eq!(hosts.len(), 3, "one copy per host: {:?}", rec.shards);
+    let rec_big = record(&c, "copies", "big").await;
+    assert_eq!((rec_big.ec.k, rec_big.ec.m), (4, 2));
+    assert_eq!(rec_big.shards.iter().flatten().count(), 6);
+    // Three shards for the small one, six for the other, on the disks.
+    wait_shards(&c, 3 + 6).await;
+    // Two of the three copies gone: the third serves whole and ranged reads.
+    for l in rec.shards.iter().take(2).flatten() {
+        c.kill_osd(osd_index(&c, &l.osd));
+    }
+    assert!(get(&s3c, "copies", "small").await == small);
+    let part = s3c
+        .get_object()
+        .bucket("copies")
+        .key("small")
+        .range("bytes=100-2147")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(part.content_length(), Some(2048));
+    let bytes = part.body.collect().await.unwrap().into_bytes();
+    assert!(bytes[..] == small[100..2148]);
 }
