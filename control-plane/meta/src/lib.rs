@@ -80,6 +80,14 @@ pub struct Config {
     /// one period of history for watchers to resume from).
     #[arg(long, env = "OBJECTIO_COMPACT_INTERVAL_SECS", default_value_t = 300)]
     pub compact_interval_secs: u64,
+    /// How often the leader looks for etcd members to defragment, in
+    /// seconds (one member at a time, the etcd leader last).
+    #[arg(long, env = "OBJECTIO_DEFRAG_INTERVAL_SECS", default_value_t = 3600)]
+    pub defrag_interval_secs: u64,
+    /// Free bytes in a member's database (left by compaction) that make it
+    /// worth defragmenting.
+    #[arg(long, env = "OBJECTIO_DEFRAG_MIN_RECLAIM", default_value = "256MiB", value_parser = objectio_cluster::util::parse_size)]
+    pub defrag_min_reclaim: u64,
     /// How often the leader walks the buckets with lifecycle rules, in
     /// seconds.
     #[arg(long, env = "OBJECTIO_LIFECYCLE_INTERVAL_SECS", default_value_t = 3600)]
@@ -380,6 +388,8 @@ pub async fn run(cfg: Config) -> anyhow::Result<()> {
             gc_interval: Duration::from_millis(cfg.gc_interval_ms.max(100)),
             gc_grace: Duration::from_secs(cfg.gc_grace_secs),
             compact_every: Duration::from_secs(cfg.compact_interval_secs.max(1)),
+            defrag_every: Duration::from_secs(cfg.defrag_interval_secs.max(1)),
+            defrag_min_reclaim: cfg.defrag_min_reclaim,
             lifecycle_every: Duration::from_secs(cfg.lifecycle_interval_secs.max(1)),
             lifecycle_day: Duration::from_secs(cfg.lifecycle_day_secs.max(1)),
         },

@@ -196,6 +196,53 @@ impl Store {
         self.client.kv_client()
     }
 
+    /// Every etcd member: name, id and first client URL (a member not
+    /// started yet has no name and no URL, and is left out).
+    pub async fn etcd_members(&self) -> Result<Vec<EtcdMember>> {
+        let r = self.client.cluster_client().member_list().await?;
+        Ok(r.members()
+            .iter()
+            .filter_map(|m| {
+                Some(EtcdMember {
+                    name: m.name().to_string(),
+                    id: m.id(),
+                    endpoint: m.client_urls().first()?.clone(),
+                })
+            })
+            .collect())
+    }
+
+    /// The status one member reports of itself (asked of that member
+    /// alone, so it answers even without a leader).
+    pub async fn member_status(endpoint: &str) -> Result<MemberStatus> {
+        let opts = ConnectOptions::new()
+            .with_connect_timeout(Duration::from_secs(5))
+            .with_timeout(Duration::from_secs(10));
+        let mut c = Client::connect([endpoint], Some(opts)).await?;
+        let s = c.status().await?;
+        Ok(MemberStatus {
+            id: s.header().map(|h| h.member_id()).unwrap_or_default(),
+            leader: s.leader(),
+            db_size: s.db_size().max(0) as u64,
+            db_size_in_use: s.raft_used_db_size().max(0) as u64,
+            raft_term: s.raft_term(),
+            raft_index: s.raft_index(),
+            raft_applied_index: s.raft_applied_index(),
+            version: s.version().to_string(),
+        })
+    }
+
+    /// Defragments one member's database: it answers nothing else while
+    /// it runs (seconds per GB), so members are done one at a time.
+    pub async fn defragment_member(endpoint: &str) -> Result<()> {
+        let opts = ConnectOptions::new()
+            .with_connect_timeout(Duration::from_secs(5))
+            .with_timeout(Duration::from_secs(600));
+        let mut c = Client::connect([endpoint], Some(opts)).await?;
+        c.defragment().await?;
+        Ok(())
+    }
+
     /// The underlying client.
     pub fn client(&self) -> &Client {
         &self.client
@@ -407,6 +454,31 @@ impl Store {
             }
         }
     }
+}
+
+/// An etcd member of the cluster.
+#[derive(Clone, Debug)]
+pub struct EtcdMember {
+    pub name: String,
+    pub id: u64,
+    pub endpoint: String,
+}
+
+/// What an etcd member says of itself.
+#[derive(Clone, Debug)]
+pub struct MemberStatus {
+    pub id: u64,
+    /// The id of the member it follows (its own when it leads).
+    pub leader: u64,
+    /// Bytes of its database file.
+    pub db_size: u64,
+    /// Bytes of it in use; the rest is free pages a defragmentation
+    /// gives back.
+    pub db_size_in_use: u64,
+    pub raft_term: u64,
+    pub raft_index: u64,
+    pub raft_applied_index: u64,
+    pub version: String,
 }
 
 /// An etcd lease kept alive by a background task until dropped or revoked.

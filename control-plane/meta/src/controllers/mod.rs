@@ -43,6 +43,8 @@ pub struct Settings {
     pub gc_interval: Duration,
     pub gc_grace: Duration,
     pub compact_every: Duration,
+    pub defrag_every: Duration,
+    pub defrag_min_reclaim: u64,
     pub lifecycle_every: Duration,
     pub lifecycle_day: Duration,
 }
@@ -93,6 +95,12 @@ pub async fn run(
             store.clone(),
             leader.clone(),
             s.compact_every,
+        ));
+        set.spawn(crate::compact::defrag(
+            store.clone(),
+            leader.clone(),
+            s.defrag_every,
+            s.defrag_min_reclaim,
         ));
         while let Some(r) = set.join_next().await {
             if let Err(e) = r {

@@ -732,6 +732,74 @@ async fn wait_new_etcd_leader(c: &Cluster, old: usize) -> usize {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn test_the_meta_leader_defragments_each_etcd_member_that_compaction_left_sparse() {
+    let c = Cluster::start_with(objectio_testkit::Options {
+        etcd_members: 3,
+        // The harness compacts every second.
+        meta_args: vec![
+            "--defrag-interval-secs",
+            "1",
+            "--defrag-min-reclaim",
+            "4MiB",
+        ],
+        ..Default::default()
+    })
+    .await
+    .unwrap();
+    // 24 MiB written and deleted: once compacted, free pages in every
+    // member's database file until it is defragmented.
+    let store = Store::connect(&c.etcd_endpoints(), "it").await.unwrap();
+    let junk = vec![b'j'; 512 << 10];
+    for i in 0..48 {
+        store
+            .kv()
+            .put(format!("/junk/{i}"), junk.clone(), None)
+            .await
+            .unwrap();
+    }
+    let mut grown = Vec::new();
+    for ep in c.etcd_endpoints() {
+        grown.push(Store::member_status(&ep).await.unwrap().db_size);
+    }
+    assert!(grown.iter().all(|s| *s > 20 << 20), "{grown:?}");
+    store
+        .kv()
+        .delete(
+            "/junk/",
+            Some(etcd_client::DeleteOptions::new().with_prefix()),
+        )
+        .await
+        .unwrap();
+    // Every member shrinks back, one at a time, without anyone asking.
+    let t = Instant::now();
+    loop {
+        let mut now = Vec::new();
+        for ep in c.etcd_endpoints() {
+            now.push(Store::member_status(&ep).await.unwrap().db_size);
+        }
+        if now.iter().zip(&grown).all(|(n, g)| *n + (16 << 20) < *g) {
+            break;
+        }
+        assert!(
+            t.elapsed() < Duration::from_secs(60),
+            "not defragmented: {now:?}, grown to {grown:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    }
+    let log = std::fs::read_to_string(c.dir.path().join("meta.log")).unwrap();
+    let members: std::collections::HashSet<&str> = log
+        .lines()
+        .filter(|l| l.contains("defragmented etcd member"))
+        .filter_map(|l| l.split("member=").nth(1)?.split_whitespace().next())
+        .collect();
+    assert_eq!(members.len(), 3, "{members:?}");
+    // The cluster serves through it all.
+    let s3c = s3(&c);
+    s3c.create_bucket().bucket("after").send().await.unwrap();
+    put(&s3c, "after", "k", data(1 << 20, 5)).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn test_etcd_leader_loss_keeps_the_cluster_serving() {
     let mut c = Cluster::start_with(objectio_testkit::Options {
         etcd_members: 3,
