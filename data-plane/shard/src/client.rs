@@ -319,32 +319,17 @@ impl PutStream {
     /// opened at once, so the OSD takes its space (and the write shows as
     /// under way) while the body still streams.
     pub async fn flush(&mut self) -> Result<()> {
-        let addr = self.addr.clone();
-        let c = self.conn.as_mut().ok_or_else(|| Error::Protocol {
-            addr: addr.clone(),
-            msg: "put already closed".into(),
-        })?;
-        match tokio::time::timeout(self.client.inner.timeout, c.flush()).await {
-            Ok(Ok(())) => Ok(()),
-            Ok(Err(source)) => {
-                self.conn = None;
-                Err(Error::Io { addr, source })
-            }
-            Err(_) => {
-                self.conn = None;
-                Err(Error::Timeout { addr })
-            }
-        }
+        let timeout = self.client.inner.timeout;
+        let c = self.open_conn()?;
+        let r = tokio::time::timeout(timeout, c.flush()).await;
+        self.settle(r)
     }
 
     /// Sends the next chunk.
     pub async fn send(&mut self, data: &[u8]) -> Result<()> {
-        let addr = self.addr.clone();
-        let c = self.conn.as_mut().ok_or_else(|| Error::Protocol {
-            addr: addr.clone(),
-            msg: "put already closed".into(),
-        })?;
-        let r = tokio::time::timeout(self.client.inner.timeout, async {
+        let timeout = self.client.inner.timeout;
+        let c = self.open_conn()?;
+        let r = tokio::time::timeout(timeout, async {
             proto::write_msg(
                 c,
                 &Request::PutChunk {
@@ -357,6 +342,24 @@ impl PutStream {
             proto::write_data(c, data).await
         })
         .await;
+        self.settle(r)
+    }
+
+    fn open_conn(&mut self) -> Result<&mut Conn> {
+        let addr = &self.addr;
+        self.conn.as_mut().ok_or_else(|| Error::Protocol {
+            addr: addr.clone(),
+            msg: "put already closed".into(),
+        })
+    }
+
+    /// The outcome of a write on the connection; a failed or timed-out one
+    /// leaves it in no known state, so it is dropped (and the put with it).
+    fn settle(
+        &mut self,
+        r: std::result::Result<std::io::Result<()>, tokio::time::error::Elapsed>,
+    ) -> Result<()> {
+        let addr = self.addr.clone();
         match r {
             Ok(Ok(())) => Ok(()),
             Ok(Err(source)) => {

@@ -44,6 +44,12 @@ pub(crate) async fn shard_data_offset(
         .expect("shard found by the scan")
 }
 
+/// The cluster id, as shard headers carry it.
+async fn cluster_id(c: &Cluster) -> uuid::Uuid {
+    let s = c.admin_json("/api/v1/cluster/status").await.unwrap();
+    s["cluster_id"].as_str().unwrap().parse().unwrap()
+}
+
 pub(crate) fn osd_index(c: &Cluster, id: &str) -> usize {
     c.osds.iter().position(|o| o.id == id).unwrap()
 }
@@ -339,10 +345,7 @@ async fn test_osd_killed_during_concurrent_writes_keeps_acknowledged_shards() {
         .clone();
     let addr = osd["address"].as_str().unwrap().to_string();
     let disk: uuid::Uuid = osd["disks"][0]["id"].as_str().unwrap().parse().unwrap();
-    let cluster_id: uuid::Uuid = {
-        let s = c.admin_json("/api/v1/cluster/status").await.unwrap();
-        s["cluster_id"].as_str().unwrap().parse().unwrap()
-    };
+    let cluster_id = cluster_id(&c).await;
     let client = ShardClient::new(c.secret.as_bytes(), Duration::from_secs(5));
     let acked = std::sync::Arc::new(std::sync::Mutex::new(Vec::<(ShardId, u64)>::new()));
     let mut tasks = Vec::new();
@@ -452,10 +455,7 @@ async fn test_a_pipelined_shard_write_refused_at_its_start_is_answered_at_its_se
     let osd = v["osds"][0].clone();
     let addr = osd["address"].as_str().unwrap().to_string();
     let disk: uuid::Uuid = osd["disks"][0]["id"].as_str().unwrap().parse().unwrap();
-    let cluster_id: uuid::Uuid = {
-        let s = c.admin_json("/api/v1/cluster/status").await.unwrap();
-        s["cluster_id"].as_str().unwrap().parse().unwrap()
-    };
+    let cluster_id = cluster_id(&c).await;
     let id = ShardId {
         version_id: uuid::Uuid::new_v4(),
         part: 0,
