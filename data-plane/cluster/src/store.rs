@@ -44,13 +44,21 @@ fn connect_options() -> ConnectOptions {
         .with_require_leader(true)
 }
 
+/// A client of the one member at `endpoint` (no leader required), each
+/// request failing after `timeout`.
+async fn member_client(endpoint: &str, connect: Duration, timeout: Duration) -> Result<Client> {
+    let opts = ConnectOptions::new()
+        .with_connect_timeout(connect)
+        .with_timeout(timeout);
+    Ok(Client::connect([endpoint], Some(opts)).await?)
+}
+
 /// Whether the member at `endpoint` answers and knows a leader.
 async fn probe(client: &mut Option<Client>, endpoint: &str) -> bool {
     if client.is_none() {
-        let opts = ConnectOptions::new()
-            .with_connect_timeout(PROBE_EVERY * 2)
-            .with_timeout(PROBE_EVERY * 2);
-        *client = Client::connect([endpoint], Some(opts)).await.ok();
+        *client = member_client(endpoint, PROBE_EVERY * 2, PROBE_EVERY * 2)
+            .await
+            .ok();
     }
     let Some(c) = client.as_mut() else {
         return false;
@@ -215,10 +223,8 @@ impl Store {
     /// The status one member reports of itself (asked of that member
     /// alone, so it answers even without a leader).
     pub async fn member_status(endpoint: &str) -> Result<MemberStatus> {
-        let opts = ConnectOptions::new()
-            .with_connect_timeout(Duration::from_secs(5))
-            .with_timeout(Duration::from_secs(10));
-        let mut c = Client::connect([endpoint], Some(opts)).await?;
+        let mut c =
+            member_client(endpoint, Duration::from_secs(5), Duration::from_secs(10)).await?;
         let s = c.status().await?;
         Ok(MemberStatus {
             id: s.header().map(|h| h.member_id()).unwrap_or_default(),
@@ -235,10 +241,8 @@ impl Store {
     /// Defragments one member's database: it answers nothing else while
     /// it runs (seconds per GB), so members are done one at a time.
     pub async fn defragment_member(endpoint: &str) -> Result<()> {
-        let opts = ConnectOptions::new()
-            .with_connect_timeout(Duration::from_secs(5))
-            .with_timeout(Duration::from_secs(600));
-        let mut c = Client::connect([endpoint], Some(opts)).await?;
+        let mut c =
+            member_client(endpoint, Duration::from_secs(5), Duration::from_secs(600)).await?;
         c.defragment().await?;
         Ok(())
     }
