@@ -128,6 +128,10 @@ enum ObjectCmd {
 
 #[derive(Subcommand)]
 enum MetaCmd {
+    /// The etcd members (health, leader, Raft indexes, database size,
+    /// alarms), the object index size, and every meta replica with the
+    /// one leading the controllers.
+    Status,
     /// Rebuilds buckets and the object index from the scans of every disk
     /// (`disk scan DEV --output F.json`): a version stands when k whole
     /// shards with agreeing headers are live, and the newest per key wins.
@@ -206,6 +210,9 @@ enum DiskCmd {
 enum ClusterCmd {
     /// Overall state: HEALTHY, DEGRADED or CRITICAL, with members and objects.
     Status,
+    /// The cluster map: epoch, erasure-coding profiles, failure domains,
+    /// OSDs and disks with their states and placement weights.
+    Map,
     /// Forgets a gateway or meta that has left for good, so that `cluster
     /// status` stops counting it (refused while it is alive).
     Forget {
@@ -319,6 +326,30 @@ fn parse_duration(s: &str) -> Result<std::time::Duration, String> {
 enum BucketCmd {
     /// Every bucket.
     List,
+    /// Creates a bucket owned by a user (private, as S3 CreateBucket).
+    Create {
+        name: String,
+        /// The user that owns it.
+        #[arg(long, value_name = "USER")]
+        owner: String,
+        /// S3 object lock, for good (turns versioning on).
+        #[arg(long)]
+        object_lock: bool,
+    },
+    /// Owner, creation date, objects, versions, bytes, uploads in progress
+    /// and which configurations are set.
+    Info { name: String },
+    /// Deletes an empty bucket; with --force, every object version in it
+    /// first (asks to confirm unless --yes).
+    Delete {
+        name: String,
+        /// Delete every object version, delete marker and upload first.
+        #[arg(long)]
+        force: bool,
+        /// Do not ask before --force deletes objects.
+        #[arg(long, short = 'y')]
+        yes: bool,
+    },
 }
 
 #[derive(Subcommand)]
@@ -518,6 +549,222 @@ fn status_box(s: &ClusterStatusOut) -> String {
     out
 }
 
+/// A name as one URL path segment (percent-encoded where needed).
+fn path_segment(s: &str) -> String {
+    s.bytes()
+        .map(|b| match b {
+            b'a'..=b'z' | b'A'..=b'Z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => {
+                (b as char).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+/// Asks before something that cannot be undone: the operator types
+/// `expected` on a terminal; without one (a script), it is refused and
+/// `--yes` named.
+fn confirm(question: &str, expected: &str) -> anyhow::Result<()> {
+    use std::io::{BufRead, IsTerminal, Write};
+    if !std::io::stdin().is_terminal() {
+        bail!("{question}\nrefusing without confirmation: not a terminal; pass --yes to go ahead");
+    }
+    eprint!("{question}\nType {expected:?} to confirm: ");
+    std::io::stderr().flush()?;
+    let mut line = String::new();
+    std::io::stdin().lock().read_line(&mut line)?;
+    if line.trim() != expected {
+        bail!("not confirmed: nothing deleted");
+    }
+    Ok(())
+}
+
+fn bucket_info(b: &BucketInfoOut) -> String {
+    let mut set = Vec::new();
+    if b.policy {
+        set.push("policy".to_string());
+    }
+    if b.lifecycle_rules > 0 {
+        set.push(format!("lifecycle ({} rules)", b.lifecycle_rules));
+    }
+    if b.cors {
+        set.push("cors".into());
+    }
+    if b.object_lock {
+        set.push("object lock".into());
+    }
+    if !b.tags.is_empty() {
+        set.push(format!("tags ({})", b.tags.len()));
+    }
+    let rows = [
+        ("Bucket", b.name.clone()),
+        ("Owner", b.owner.clone()),
+        ("Created", local_date(&b.created)),
+        ("Objects", thousands(b.objects)),
+        (
+            "Versions",
+            format!(
+                "{} ({} delete markers)",
+                thousands(b.versions),
+                thousands(b.delete_markers)
+            ),
+        ),
+        ("Size", human(b.bytes)),
+        ("Uploads", format!("{} in progress", thousands(b.uploads))),
+        ("Versioning", b.versioning.clone()),
+        (
+            "Configured",
+            if set.is_empty() {
+                "nothing".into()
+            } else {
+                set.join(", ")
+            },
+        ),
+    ];
+    rows.iter()
+        .map(|(k, v)| format!("{:<11} {v}\n", format!("{k}:")))
+        .collect()
+}
+
+fn meta_status(s: &MetaStatusOut) -> String {
+    let opt = |v: Option<u64>| v.map_or("-".to_string(), |v| v.to_string());
+    let size = |v: Option<u64>| v.map_or("-".to_string(), human);
+    let mut out = String::from("etcd members:\n");
+    out += &table(
+        &[
+            "NAME",
+            "ID",
+            "ENDPOINT",
+            "HEALTH",
+            "LEADER",
+            "TERM",
+            "RAFT INDEX",
+            "APPLIED",
+            "DB SIZE",
+            "IN USE",
+            "ALARMS",
+        ],
+        s.etcd
+            .iter()
+            .map(|m| {
+                vec![
+                    m.name.clone(),
+                    m.id.clone(),
+                    m.endpoint.clone(),
+                    match (&m.error, m.healthy) {
+                        (_, true) => "healthy".into(),
+                        (Some(e), false) => format!("UNHEALTHY ({e})"),
+                        (None, false) => "UNHEALTHY".into(),
+                    },
+                    if m.leader { "*".into() } else { String::new() },
+                    opt(m.raft_term),
+                    opt(m.raft_index),
+                    opt(m.raft_applied_index),
+                    size(m.db_size_bytes),
+                    size(m.db_size_in_use_bytes),
+                    if m.alarms.is_empty() {
+                        "none".into()
+                    } else {
+                        m.alarms.join(",")
+                    },
+                ]
+            })
+            .collect(),
+    );
+    let i = &s.index;
+    out += &format!(
+        "\nObject index: {} records in {} buckets, {} uploads, {} writes in progress, {} versions queued for GC; etcd database {} ({} in use)\n",
+        thousands(i.records),
+        thousands(i.buckets),
+        thousands(i.uploads),
+        thousands(i.intents),
+        thousands(i.gc_queue),
+        size(i.db_size_bytes),
+        size(i.db_size_in_use_bytes)
+    );
+    out += &format!(
+        "\nMeta replicas (leader: {}):\n",
+        s.leader.as_deref().unwrap_or("none")
+    );
+    out += &table(
+        &["ID", "ADDRESS", "VERSION", "STARTED", "STATE"],
+        s.replicas
+            .iter()
+            .map(|r| {
+                vec![
+                    r.id.clone(),
+                    r.address.clone(),
+                    r.version.clone(),
+                    local_date(&r.started),
+                    match (r.alive, r.leader) {
+                        (true, true) => "up, leader".into(),
+                        (true, false) => "up".into(),
+                        (false, _) => "DOWN".into(),
+                    },
+                ]
+            })
+            .collect(),
+    );
+    out
+}
+
+/// The cluster map as a tree: failure domains, their OSDs, their disks.
+fn map_tree(m: &ClusterMapOut) -> String {
+    let mut out = format!(
+        "Cluster {} map epoch {} (etcd revision {})\n\nProfiles:\n",
+        m.name, m.epoch, m.revision
+    );
+    for p in &m.profiles {
+        out += &format!(
+            "  {}+{}  chunk {}  {}\n",
+            p.k,
+            p.m,
+            human(p.chunk_size as u64),
+            p.applies_to
+        );
+    }
+    out += "\n";
+    let mut rows = Vec::new();
+    for d in &m.failure_domains {
+        rows.push(vec![
+            format!("domain {}", d.name),
+            String::new(),
+            String::new(),
+            String::new(),
+            format!("{:.2}", d.weight),
+        ]);
+        for id in &d.osds {
+            let Some(x) = m.osds.iter().find(|x| &x.id == id) else {
+                continue;
+            };
+            let state = match x.state {
+                OsdState::Up => "up",
+                OsdState::Down => "DOWN",
+            };
+            rows.push(vec![
+                format!("  {}", x.id),
+                format!("{state}, {}", x.service),
+                x.address.clone(),
+                String::new(),
+                format!("{:.2}", x.weight),
+            ]);
+            for disk in &x.disks {
+                rows.push(vec![
+                    format!("    disk {}", disk.id),
+                    disk.state.clone(),
+                    disk.path.clone(),
+                    human(disk.capacity_bytes),
+                    format!("{:.2}", disk.weight),
+                ]);
+            }
+        }
+    }
+    out + &table(
+        &["NAME", "STATE", "ADDRESS/PATH", "CAPACITY", "WEIGHT"],
+        rows,
+    )
+}
+
 fn table(headers: &[&str], rows: Vec<Vec<String>>) -> String {
     let mut w: Vec<usize> = headers.iter().map(|h| h.len()).collect();
     for r in &rows {
@@ -605,6 +852,12 @@ async fn admin(
         } => {
             let s: ClusterStatusOut = api.get("/api/v1/cluster/status").await?;
             print(o, &s, status_box);
+        }
+        AdminCmd::Cluster {
+            cmd: ClusterCmd::Map,
+        } => {
+            let m: ClusterMapOut = api.get("/api/v1/cluster/map").await?;
+            print(o, &m, map_tree);
         }
         AdminCmd::Cluster {
             cmd: ClusterCmd::Forget { kind, id },
@@ -723,6 +976,79 @@ async fn admin(
                         .collect(),
                 )
             });
+        }
+        AdminCmd::Bucket {
+            cmd:
+                BucketCmd::Create {
+                    name,
+                    owner,
+                    object_lock,
+                },
+        } => {
+            let b: BucketInfoOut = api
+                .send(api.http.post(api.url("/api/v1/buckets")).json(&BucketIn {
+                    name,
+                    owner,
+                    object_lock,
+                }))
+                .await?
+                .context("empty response")?;
+            print(o, &b, |b| {
+                format!(
+                    "created bucket {} (owner {}{})\n",
+                    b.name,
+                    b.owner,
+                    if b.object_lock { ", object lock" } else { "" }
+                )
+            });
+        }
+        AdminCmd::Bucket {
+            cmd: BucketCmd::Info { name },
+        } => {
+            let b: BucketInfoOut = api
+                .get(&format!("/api/v1/buckets/{}", path_segment(&name)))
+                .await?;
+            print(o, &b, bucket_info);
+        }
+        AdminCmd::Bucket {
+            cmd: BucketCmd::Delete { name, force, yes },
+        } => {
+            let seg = path_segment(&name);
+            if force && !yes {
+                let b: BucketInfoOut = api.get(&format!("/api/v1/buckets/{seg}")).await?;
+                confirm(
+                    &format!(
+                        "Delete bucket {} and everything in it: {} objects, {} versions, {} delete markers, {}?",
+                        b.name,
+                        thousands(b.objects),
+                        thousands(b.versions),
+                        thousands(b.delete_markers),
+                        human(b.bytes)
+                    ),
+                    &b.name,
+                )?;
+            }
+            let d: BucketDeletedOut = api
+                .send(
+                    api.http
+                        .delete(api.url(&format!("/api/v1/buckets/{seg}?force={force}"))),
+                )
+                .await?
+                .context("empty response")?;
+            print(o, &d, |d| match d.versions_deleted {
+                0 => format!("deleted bucket {}\n", d.name),
+                n => format!(
+                    "deleted bucket {} and {} object versions\n",
+                    d.name,
+                    thousands(n)
+                ),
+            });
+        }
+        AdminCmd::Meta {
+            cmd: MetaCmd::Status,
+        } => {
+            let s: MetaStatusOut = api.get("/api/v1/meta/status").await?;
+            print(o, &s, meta_status);
         }
         AdminCmd::Osd {
             cmd: OsdCmd::Out { id },

@@ -288,6 +288,144 @@ pub struct ListOsdsOut {
     pub osds: Vec<OsdOut>,
 }
 
+/// An erasure-coding profile of the map and the objects it is used for.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[schema(example = json!({"k": 1, "m": 2, "chunk_size": 1048576, "max_size": 4096, "applies_to": "objects of at most 4.0 KiB (whole copies)"}))]
+pub struct MapProfileOut {
+    /// Data shards (1: whole copies).
+    pub k: u8,
+    /// Parity shards (copies beyond the first when `k` is 1).
+    pub m: u8,
+    /// Bytes of an object per shard and stripe.
+    pub chunk_size: u32,
+    /// The largest object written with it (absent: no upper bound).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_size: Option<u64>,
+    /// Which objects are written with it, in words.
+    pub applies_to: String,
+}
+
+/// A disk in the cluster map.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct MapDiskOut {
+    pub id: String,
+    pub path: String,
+    /// `in` (takes new shards) or `out`.
+    pub state: String,
+    pub capacity_bytes: u64,
+    /// The disk's placement weight: its share of its OSD's weight, or its
+    /// capacity in GiB; 0 when it takes no new shards (out, or its OSD not
+    /// active).
+    pub weight: f64,
+}
+
+/// An OSD in the cluster map.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct MapOsdOut {
+    pub id: String,
+    pub address: String,
+    pub failure_domain: String,
+    /// `up` while its daemon holds a live lease.
+    pub state: OsdState,
+    /// `new`, `active` or `draining`.
+    pub service: String,
+    /// The sum of its disks' placement weights.
+    pub weight: f64,
+    pub disks: Vec<MapDiskOut>,
+}
+
+/// A failure domain: placement puts at most its share of an object's
+/// shards in one.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct FailureDomainOut {
+    pub name: String,
+    pub osds: Vec<String>,
+    /// The sum of its OSDs' placement weights.
+    pub weight: f64,
+}
+
+/// `GET /api/v1/cluster/map`: what placement works from, read at one etcd
+/// revision.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct ClusterMapOut {
+    /// Counts the changes to the map (an OSD or disk added, removed, in,
+    /// out, drained, reweighted, moved; the profiles): it only grows.
+    pub epoch: u64,
+    /// The etcd revision the map was read at.
+    pub revision: i64,
+    pub name: String,
+    pub cluster_id: String,
+    pub profiles: Vec<MapProfileOut>,
+    pub failure_domains: Vec<FailureDomainOut>,
+    pub osds: Vec<MapOsdOut>,
+}
+
+/// An etcd member as `meta status` shows it.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct EtcdMemberOut {
+    /// The member id, in hex as `etcdctl` prints it.
+    pub id: String,
+    pub name: String,
+    pub endpoint: String,
+    /// It answered and knows a leader.
+    pub healthy: bool,
+    pub leader: bool,
+    pub version: Option<String>,
+    pub raft_term: Option<u64>,
+    /// The last Raft entry it holds, and the last it applied: after losing
+    /// a quorum, bootstrap from the member with the highest applied index.
+    pub raft_index: Option<u64>,
+    pub raft_applied_index: Option<u64>,
+    pub db_size_bytes: Option<u64>,
+    pub db_size_in_use_bytes: Option<u64>,
+    /// Raised alarms (`NOSPACE`, `CORRUPT`).
+    pub alarms: Vec<String>,
+    /// Why it did not answer.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
+/// The size of the object index and the queues beside it in etcd.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct IndexSizeOut {
+    /// Object version records (current and noncurrent, delete markers).
+    pub records: u64,
+    pub buckets: u64,
+    /// Multipart uploads in progress.
+    pub uploads: u64,
+    /// Writes in progress (or orphaned, for GC to reclaim).
+    pub intents: u64,
+    /// Versions whose shards GC has yet to delete.
+    pub gc_queue: u64,
+    /// The leader member's database file and the bytes of it in use.
+    pub db_size_bytes: Option<u64>,
+    pub db_size_in_use_bytes: Option<u64>,
+}
+
+/// An `objectio-meta` replica.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct MetaReplicaOut {
+    pub id: String,
+    pub address: String,
+    /// Its software version when it last started.
+    pub version: String,
+    /// Last started (RFC 3339).
+    pub started: String,
+    pub alive: bool,
+    /// It leads the controllers (repair, GC, rebalance, lifecycle, ...).
+    pub leader: bool,
+}
+
+/// `GET /api/v1/meta/status`.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct MetaStatusOut {
+    pub etcd: Vec<EtcdMemberOut>,
+    pub index: IndexSizeOut,
+    pub replicas: Vec<MetaReplicaOut>,
+    /// The replica that leads the controllers, if one does.
+    pub leader: Option<String>,
+}
+
 /// A size in IEC units, as the flags take them (`2 GiB` is `2.0 GiB`).
 pub fn iec(b: u64) -> String {
     let units = ["B", "KiB", "MiB", "GiB", "TiB", "PiB", "EiB"];
@@ -330,6 +468,72 @@ pub struct BucketOut {
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 pub struct ListBucketsOut {
     pub buckets: Vec<BucketOut>,
+}
+
+/// `POST /api/v1/buckets`.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(example = json!({"name": "backups", "owner": "alice"}))]
+pub struct BucketIn {
+    /// S3 bucket naming rules: 3 to 63 lowercase letters, digits, `.` and
+    /// `-`, starting and ending with a letter or digit.
+    pub name: String,
+    /// The user that owns it (it must exist).
+    pub owner: String,
+    /// S3 object lock, for good (versioning is enabled with it).
+    #[serde(default)]
+    pub object_lock: bool,
+}
+
+/// `GET /api/v1/buckets/{name}`.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[schema(example = json!({"name": "backups", "owner": "alice", "created": "2026-12-02T10:00:00Z",
+    "objects": 3, "versions": 4, "delete_markers": 1, "bytes": 10485760, "uploads": 0,
+    "versioning": "enabled", "object_lock": false, "policy": true, "lifecycle_rules": 0, "cors": false,
+    "tags": {}}))]
+pub struct BucketInfoOut {
+    pub name: String,
+    pub owner: String,
+    /// When the bucket was created (RFC 3339).
+    pub created: String,
+    /// Current versions that are not delete markers.
+    pub objects: u64,
+    /// Every version kept (current and noncurrent), delete markers apart.
+    pub versions: u64,
+    pub delete_markers: u64,
+    /// Bytes of every version kept.
+    pub bytes: u64,
+    /// Multipart uploads in progress.
+    pub uploads: u64,
+    /// `off` (never enabled), `enabled` or `suspended`.
+    pub versioning: String,
+    pub object_lock: bool,
+    /// A bucket policy is set.
+    pub policy: bool,
+    pub lifecycle_rules: u32,
+    /// CORS rules are set.
+    pub cors: bool,
+    pub tags: std::collections::BTreeMap<String, String>,
+}
+
+/// `DELETE /api/v1/buckets/{name}`.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema, utoipa::IntoParams, Default)]
+#[into_params(parameter_in = Query)]
+pub struct BucketDeleteQuery {
+    /// Delete every object version, delete marker and upload in progress
+    /// first (refused by object lock); without it a bucket that holds
+    /// anything is refused.
+    #[serde(default)]
+    pub force: bool,
+}
+
+/// What `DELETE /api/v1/buckets/{name}` did.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[schema(example = json!({"name": "backups", "versions_deleted": 12}))]
+pub struct BucketDeletedOut {
+    pub name: String,
+    /// Object versions and delete markers deleted with it (`force`).
+    pub versions_deleted: u64,
 }
 
 /// `POST /api/v1/users`.

@@ -181,8 +181,12 @@ pub struct AppState {
         v1::health,
         v1::cluster::status,
         v1::cluster::forget,
+        v1::cluster::map,
         v1::osds::list,
         v1::buckets::list,
+        v1::buckets::create,
+        v1::buckets::info,
+        v1::buckets::delete,
         v1::users::create,
         v1::users::list,
         v1::users::info,
@@ -209,6 +213,7 @@ pub struct AppState {
         v1::objects::health,
         v1::objects::repair,
         v1::meta::rebuild,
+        v1::meta::status,
     ),
     modifiers(&SecurityAddon),
     tags((name = "cluster"), (name = "osds"), (name = "repair"), (name = "objects"), (name = "meta"), (name = "buckets"), (name = "users"), (name = "keys"))
@@ -248,6 +253,7 @@ pub fn router(state: AppState) -> Router {
         .merge(v1::meta::router())
         .merge(v1::keys::router())
         .fallback(|| async { v1::ApiError::not_found("no such route") })
+        .layer(axum::middleware::map_response(v1::json_errors))
         .with_state(state)
 }
 

@@ -33,6 +33,18 @@ impl Keys {
     pub fn config(&self) -> String {
         self.k("config")
     }
+    /// Rewritten in the same transaction as every change to the cluster
+    /// map (config, OSD and disk records): its etcd `version`, which counts
+    /// those writes, is the map epoch.
+    pub fn map_epoch(&self) -> String {
+        self.k("map-epoch")
+    }
+    /// Whether `key` holds a record the cluster map is made of.
+    pub fn is_map_key(&self, key: &[u8]) -> bool {
+        key.strip_prefix(self.root.as_bytes()).is_some_and(|rest| {
+            rest == b"config" || rest.starts_with(b"osds/") || rest.starts_with(b"disks/")
+        })
+    }
     pub fn osds_prefix(&self) -> String {
         self.k("osds/")
     }

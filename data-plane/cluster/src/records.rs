@@ -30,6 +30,13 @@ pub trait Versioned {
     {
         SCHEMA_VERSION
     }
+    /// What of the record the cluster map is made of (placement and
+    /// membership), for the records that are part of it: a write that
+    /// changes it advances the map epoch. Usage counters and timestamps
+    /// are left out.
+    fn map_view(&self) -> Option<String> {
+        None
+    }
 }
 
 macro_rules! versioned {
@@ -1177,6 +1184,42 @@ impl Versioned for AccessKeyRecord {
     }
 }
 
+impl Versioned for ClusterConfig {
+    fn schema_version(&self) -> u32 {
+        self.version
+    }
+    fn map_view(&self) -> Option<String> {
+        Some(format!(
+            "{}+{}/{} {}",
+            self.ec.k, self.ec.m, self.ec.chunk_size, self.replicate_max
+        ))
+    }
+}
+
+impl Versioned for OsdRecord {
+    fn schema_version(&self) -> u32 {
+        self.version
+    }
+    fn map_view(&self) -> Option<String> {
+        Some(format!(
+            "{} {} {:?} {:?} {:?} {:?}",
+            self.address, self.failure_domain, self.state, self.weight, self.disks, self.disk_paths
+        ))
+    }
+}
+
+impl Versioned for DiskRecord {
+    fn schema_version(&self) -> u32 {
+        self.version
+    }
+    fn map_view(&self) -> Option<String> {
+        Some(format!(
+            "{} {} {} {} {:?}",
+            self.osd, self.path, self.capacity_bytes, self.weight, self.state
+        ))
+    }
+}
+
 versioned!(
     RepairHint,
     MemberRecord,
@@ -1184,9 +1227,6 @@ versioned!(
     DamagedShard,
     ScrubRequest,
     RepairJob,
-    ClusterConfig,
-    OsdRecord,
-    DiskRecord,
     BucketRecord,
     UserRecord,
     ObjectRecord,

@@ -31,6 +31,16 @@ impl Drop for AbortOnDrop {
     }
 }
 
+/// The records of the cluster map at one etcd revision.
+#[derive(Clone, Debug)]
+pub struct MapRecords {
+    pub epoch: u64,
+    pub revision: i64,
+    pub config: ClusterConfig,
+    pub osds: Vec<crate::OsdRecord>,
+    pub disks: Vec<crate::DiskRecord>,
+}
+
 /// How often the endpoint monitor probes each etcd member.
 const PROBE_EVERY: Duration = Duration::from_millis(500);
 
@@ -238,6 +248,24 @@ impl Store {
         })
     }
 
+    /// The alarms raised in the etcd cluster (`NOSPACE`, `CORRUPT`), by
+    /// member id.
+    pub async fn alarms(&self) -> Result<Vec<(u64, String)>> {
+        let r = self
+            .client
+            .maintenance_client()
+            .alarm(
+                etcd_client::AlarmAction::Get,
+                etcd_client::AlarmType::None,
+                None,
+            )
+            .await?;
+        Ok(r.alarms()
+            .iter()
+            .map(|a| (a.member_id(), a.alarm().as_str_name().to_string()))
+            .collect())
+    }
+
     /// Defragments one member's database: it answers nothing else while
     /// it runs (seconds per GB), so members are done one at a time.
     pub async fn defragment_member(endpoint: &str) -> Result<()> {
@@ -267,8 +295,73 @@ impl Store {
 
     /// Writes one record.
     pub async fn put<T: Serialize>(&self, key: impl Into<Vec<u8>>, rec: &T) -> Result<()> {
-        self.kv().put(key, encode(rec), None).await?;
+        let key = key.into();
+        if self.keys.is_map_key(&key) {
+            let txn = Txn::new().and_then([TxnOp::put(key, encode(rec), None), self.map_changed()]);
+            self.kv().txn(txn).await?;
+        } else {
+            self.kv().put(key, encode(rec), None).await?;
+        }
         Ok(())
+    }
+
+    /// The operation that advances the map epoch, for a transaction that
+    /// changes the cluster map ([`Keys::is_map_key`]); `put`, `create`,
+    /// `update` and `delete` add it themselves.
+    pub fn map_changed(&self) -> TxnOp {
+        TxnOp::put(self.keys.map_epoch(), Vec::new(), None)
+    }
+
+    /// The cluster map as one consistent read (a single transaction): the
+    /// epoch, the config, and every OSD and disk record.
+    pub async fn map_records(&self) -> Result<MapRecords> {
+        let all = || Some(GetOptions::new().with_prefix());
+        let txn = Txn::new().and_then([
+            TxnOp::get(self.keys.map_epoch(), None),
+            TxnOp::get(self.keys.config(), None),
+            TxnOp::get(self.keys.osds_prefix(), all()),
+            TxnOp::get(self.keys.disks_prefix(), all()),
+        ]);
+        let resp = self.kv().txn(txn).await?;
+        let revision = resp.header().map_or(0, |h| h.revision());
+        let mut gets = resp.op_responses().into_iter().map(|r| match r {
+            etcd_client::TxnOpResponse::Get(g) => g,
+            _ => unreachable!("a transaction of gets answers gets"),
+        });
+        let mut next = || gets.next().expect("four answers");
+        let epoch = next()
+            .kvs()
+            .first()
+            .map_or(0, |kv| kv.version().max(0) as u64);
+        let config = match next().kvs().first() {
+            Some(kv) => decode(kv.key(), kv.value())?,
+            None => return Err(Error::NotInitialised(self.cluster.clone())),
+        };
+        let mut osds = Vec::new();
+        for kv in next().kvs() {
+            osds.push(decode(kv.key(), kv.value())?);
+        }
+        let mut disks = Vec::new();
+        for kv in next().kvs() {
+            disks.push(decode(kv.key(), kv.value())?);
+        }
+        Ok(MapRecords {
+            epoch,
+            revision,
+            config,
+            osds,
+            disks,
+        })
+    }
+
+    /// The map epoch: how many changes the cluster map has had (0 before
+    /// the first).
+    pub async fn map_epoch(&self) -> Result<u64> {
+        let resp = self.kv().get(self.keys.map_epoch(), None).await?;
+        Ok(resp
+            .kvs()
+            .first()
+            .map_or(0, |kv| kv.version().max(0) as u64))
     }
 
     /// Writes one record bound to a lease.
@@ -290,7 +383,7 @@ impl Store {
         let key = key.into();
         let txn = Txn::new()
             .when([Compare::version(key.clone(), CompareOp::Equal, 0)])
-            .and_then([TxnOp::put(key, encode(rec), None)]);
+            .and_then(self.with_epoch(&key, TxnOp::put(key.clone(), encode(rec), None), true));
         Ok(self.kv().txn(txn).await?.succeeded())
     }
 
@@ -310,6 +403,7 @@ impl Store {
         loop {
             let prev = self.get::<T>(key.clone()).await?;
             let rev = prev.as_ref().map(|(_, r)| *r).unwrap_or(0);
+            let prev_view = prev.as_ref().and_then(|(p, _)| p.map_view());
             let Some(rec) = change(prev.map(|(r, _)| r))? else {
                 return Ok(None);
             };
@@ -318,10 +412,12 @@ impl Store {
             } else {
                 Compare::mod_revision(key.clone(), CompareOp::Equal, rev)
             };
-            let txn =
-                Txn::new()
-                    .when([cmp])
-                    .and_then([TxnOp::put(key.clone(), encode(&rec), None)]);
+            let changed = prev_view != rec.map_view();
+            let txn = Txn::new().when([cmp]).and_then(self.with_epoch(
+                &key,
+                TxnOp::put(key.clone(), encode(&rec), None),
+                changed,
+            ));
             if self
                 .kv()
                 .txn(txn)
@@ -336,7 +432,24 @@ impl Store {
 
     /// Deletes a key; returns whether it existed.
     pub async fn delete(&self, key: impl Into<Vec<u8>>) -> Result<bool> {
-        Ok(self.kv().delete(key, None).await?.deleted() > 0)
+        let key = key.into();
+        if !self.keys.is_map_key(&key) {
+            return Ok(self.kv().delete(key, None).await?.deleted() > 0);
+        }
+        // Advances the epoch only when the record was there.
+        let txn = Txn::new()
+            .when([Compare::version(key.clone(), CompareOp::Greater, 0)])
+            .and_then([TxnOp::delete(key, None), self.map_changed()]);
+        Ok(self.kv().txn(txn).await?.succeeded())
+    }
+
+    /// `op` on `key`, with the map epoch advanced when `key` is part of
+    /// the map and `changed`.
+    fn with_epoch(&self, key: &[u8], op: TxnOp, changed: bool) -> Vec<TxnOp> {
+        match changed && self.keys.is_map_key(key) {
+            true => vec![op, self.map_changed()],
+            false => vec![op],
+        }
     }
 
     /// Reads every record under `prefix` (keys and values), in key order.

@@ -725,10 +725,19 @@ impl Index {
             .await
     }
 
-    /// Writes a bucket record if none of that name exists.
+    /// Writes a bucket record if none of that name exists and its owner's
+    /// user record does (a user deleted meanwhile leaves no bucket without
+    /// an owner).
     pub async fn create_bucket(&self, rec: &BucketRecord) -> Result<bool> {
-        self.create(self.keys.bucket(&rec.name).into_bytes(), encode(rec))
-            .await
+        let key = self.keys.bucket(&rec.name).into_bytes();
+        self.when_then(
+            vec![
+                Cmp::Absent(key.clone()),
+                Cmp::Exists(self.keys.user(&rec.owner).into_bytes()),
+            ],
+            vec![Op::Put(key, encode(rec))],
+        )
+        .await
     }
 
     /// Keys under a prefix (tests and checks).
@@ -805,6 +814,15 @@ mod tests {
             lifecycle: None,
             object_lock: None,
         };
+        assert!(
+            !ix.create_bucket(&b).await.unwrap(),
+            "created without its owner"
+        );
+        assert!(
+            ix.create(ix.keys.user("u").into_bytes(), b"{}".to_vec())
+                .await
+                .unwrap()
+        );
         assert!(ix.create_bucket(&b).await.unwrap());
         assert!(!ix.create_bucket(&b).await.unwrap(), "created twice");
     }

@@ -56,6 +56,12 @@ pub enum Error {
     BucketNotEmpty(String),
     #[error("bucket already exists")]
     BucketExists { owned_by_you: bool },
+    #[error(
+        "{0:?} is not a valid bucket name: 3 to 63 lowercase letters, digits, '.' and '-', starting and ending with a letter or digit, no '..', not an IP address"
+    )]
+    InvalidBucketName(String),
+    #[error("no such user {0:?}")]
+    NoSuchUser(String),
     #[error("body ended after {got} of {expected} bytes")]
     IncompleteBody { got: u64, expected: u64 },
     #[error("{0}")]
@@ -102,6 +108,45 @@ pub enum Error {
 }
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// Index records read per page when a bucket is walked.
+const EACH_PAGE: i64 = 1000;
+
+/// What a bucket holds ([`Objects::bucket_usage`]).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct BucketUsage {
+    pub objects: u64,
+    pub versions: u64,
+    pub delete_markers: u64,
+    pub bytes: u64,
+}
+
+/// Checks a bucket name against S3's rules: 3 to 63 characters of
+/// lowercase letters, digits, `.` and `-`, starting and ending with a
+/// letter or digit, without `..`, not shaped like an IP address, not
+/// starting with `xn--`.
+pub fn valid_bucket_name(name: &str) -> std::result::Result<(), &'static str> {
+    let b = name.as_bytes();
+    let edge = |c: Option<&u8>| c.is_some_and(|c| c.is_ascii_lowercase() || c.is_ascii_digit());
+    if !(3..=63).contains(&b.len()) {
+        Err("it must be 3 to 63 characters long")
+    } else if !b
+        .iter()
+        .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || *c == b'.' || *c == b'-')
+    {
+        Err("only lowercase letters, digits, '.' and '-' are allowed")
+    } else if !edge(b.first()) || !edge(b.last()) {
+        Err("it must start and end with a letter or digit")
+    } else if name.contains("..") {
+        Err("it must not hold '..'")
+    } else if name.parse::<std::net::Ipv4Addr>().is_ok() {
+        Err("it must not be an IP address")
+    } else if name.starts_with("xn--") {
+        Err("it must not start with 'xn--'")
+    } else {
+        Ok(())
+    }
+}
 
 pub use objectio_cluster::ChecksumAlgorithm;
 
@@ -386,15 +431,122 @@ impl Objects {
             lifecycle: None,
             object_lock: object_lock.then(Default::default),
         };
+        if valid_bucket_name(name).is_err() {
+            return Err(Error::InvalidBucketName(name.to_string()));
+        }
         if self.index().create_bucket(&rec).await? {
             return Ok(());
         }
-        let owned_by_you = self
-            .store()
-            .get::<BucketRecord>(k)
-            .await?
-            .is_some_and(|(b, _)| b.owner == owner);
-        Err(Error::BucketExists { owned_by_you })
+        match self.store().get::<BucketRecord>(k).await? {
+            Some((b, _)) => Err(Error::BucketExists {
+                owned_by_you: b.owner == owner,
+            }),
+            None => Err(Error::NoSuchUser(owner.to_string())),
+        }
+    }
+
+    /// What a bucket holds: its objects (current versions that are not
+    /// delete markers), every version and delete marker, and the bytes of
+    /// all versions; read from the index a page at a time.
+    pub async fn bucket_usage(&self, name: &str) -> Result<BucketUsage> {
+        self.bucket(name).await?;
+        let mut u = BucketUsage::default();
+        self.each_record(name, |rec| {
+            if rec.delete_marker {
+                u.delete_markers += 1;
+            } else {
+                u.versions += 1;
+                u.bytes += rec.size;
+                u.objects += u64::from(!rec.noncurrent);
+            }
+            true
+        })
+        .await?;
+        Ok(u)
+    }
+
+    /// Calls `f` on every version record of a bucket in key order, a page
+    /// of the index at a time, until it answers `false`.
+    async fn each_record(
+        &self,
+        bucket: &str,
+        mut f: impl FnMut(ObjectRecord) -> bool,
+    ) -> Result<()> {
+        let prefix = self.store().keys().objects_prefix(bucket);
+        let end = objectio_cluster::keys::prefix_end(&prefix).expect("prefix ends with '/'");
+        let mut start = prefix;
+        loop {
+            let resp = self
+                .store()
+                .kv()
+                .get(
+                    start.clone(),
+                    Some(
+                        etcd_client::GetOptions::new()
+                            .with_range(end.clone())
+                            .with_limit(EACH_PAGE),
+                    ),
+                )
+                .await?;
+            for kv in resp.kvs() {
+                if !f(objectio_cluster::store::decode(kv.key(), kv.value())?) {
+                    return Ok(());
+                }
+            }
+            match resp.kvs().last() {
+                Some(last) if resp.more() => {
+                    start = last.key().to_vec();
+                    start.push(0);
+                }
+                _ => return Ok(()),
+            }
+        }
+    }
+
+    /// Deletes every version and delete marker of a bucket (16 at a time)
+    /// and then the bucket, as `delete_bucket` does; the versions deleted.
+    /// A version under object lock stops it with `Locked` (nothing after
+    /// what was deleted so far is lost: the bucket stays).
+    pub async fn empty_and_delete_bucket(&self, name: &str) -> Result<u64> {
+        use futures::StreamExt;
+        let b = self.bucket(name).await?;
+        let mut deleted = 0u64;
+        loop {
+            let mut page = Vec::new();
+            self.each_record(name, |rec| {
+                page.push(rec);
+                page.len() < EACH_PAGE as usize
+            })
+            .await?;
+            if page.is_empty() {
+                break;
+            }
+            let results: Vec<Result<Deleted>> = futures::stream::iter(page)
+                .map(|rec| async move {
+                    let version = b.versioning.map(|_| rec.s3_version_id());
+                    self.delete(name, &rec.key, version.as_deref(), false).await
+                })
+                .buffer_unordered(16)
+                .collect()
+                .await;
+            let mut done = 0;
+            for r in results {
+                match r {
+                    Ok(_) => done += 1,
+                    // Moved or gone meanwhile: the next page reads again.
+                    Err(Error::NoSuchKey) | Err(Error::NoSuchVersion) => {}
+                    Err(e) => return Err(e),
+                }
+            }
+            if done == 0 {
+                return Err(Error::Unavailable(format!(
+                    "bucket {name}: its versions changed under every delete; retry"
+                )));
+            }
+            deleted += done;
+        }
+        self.delete_bucket(name).await?;
+        Ok(deleted)
     }
 
     /// Reads a bucket.
@@ -793,7 +945,7 @@ mod tests {
             gateway: "gw-test".into(),
             incarnation: None,
             writer: Default::default(),
-            bucket: "b".into(),
+            bucket: "bkt".into(),
             key: key.into(),
             segment: segment.clone(),
             created: now_secs(),
@@ -801,7 +953,7 @@ mod tests {
         o.store().put(ik.clone(), &intent).await.unwrap();
         let rec = ObjectRecord {
             version: SCHEMA_VERSION,
-            bucket: "b".into(),
+            bucket: "bkt".into(),
             key: key.into(),
             version_id: segment.version_id,
             size: 10,
@@ -825,6 +977,27 @@ mod tests {
         (w, rec)
     }
 
+    #[test]
+    fn bucket_names_follow_the_s3_rules() {
+        for ok in ["abc", "my.bucket-1", "0ab", &"a".repeat(63)] {
+            assert_eq!(valid_bucket_name(ok), Ok(()), "{ok}");
+        }
+        for bad in [
+            "ab",
+            &"a".repeat(64),
+            "Abc",
+            "a_b",
+            "-ab",
+            "ab-",
+            "a..b",
+            "192.168.1.1",
+            "xn--ab",
+            "a b",
+        ] {
+            assert!(valid_bucket_name(bad).is_err(), "{bad}");
+        }
+    }
+
     /// The intent decides between a commit and its abandonment, whichever
     /// reaches etcd first: a commit whose answer was lost is never
     /// abandoned afterwards (that would delete a live object's shards), and
@@ -833,7 +1006,17 @@ mod tests {
     async fn commit_and_abandon_exclude_each_other() {
         let etcd = objectio_testkit::Etcd::start().await.unwrap();
         let o = objects(&etcd).await;
-        o.create_bucket("b", "test", Default::default(), false)
+        let user = objectio_cluster::UserRecord {
+            version: SCHEMA_VERSION,
+            name: "test".into(),
+            created: 0,
+            migrated: false,
+        };
+        o.store()
+            .create(o.store().keys().user("test"), &user)
+            .await
+            .unwrap();
+        o.create_bucket("bkt", "test", Default::default(), false)
             .await
             .unwrap();
         let gc_count = || async { o.store().count(o.store().keys().gc_prefix()).await.unwrap() };
@@ -858,7 +1041,7 @@ mod tests {
             0,
             "a live object's shards were queued for GC"
         );
-        assert!(o.head("b", "k1").await.is_ok());
+        assert!(o.head("bkt", "k1").await.is_ok());
 
         // Abandoned, then a late commit: refused, nothing goes live.
         let (w, rec) = written(&o, "k2").await;
@@ -875,7 +1058,7 @@ mod tests {
             )
             .await;
         assert!(matches!(r, Err(Error::Unavailable(_))), "{r:?}");
-        assert!(matches!(o.head("b", "k2").await, Err(Error::NoSuchKey)));
+        assert!(matches!(o.head("bkt", "k2").await, Err(Error::NoSuchKey)));
 
         // The same over an existing key (the replace path).
         let (w, mut rec) = written(&o, "k1").await;
@@ -892,6 +1075,6 @@ mod tests {
             )
             .await;
         assert!(matches!(r, Err(Error::Unavailable(_))), "{r:?}");
-        assert_eq!(o.head("b", "k1").await.unwrap().etag, "e");
+        assert_eq!(o.head("bkt", "k1").await.unwrap().etag, "e");
     }
 }

@@ -395,6 +395,9 @@ fn s3_err(e: object::Error) -> S3Error {
             e
         }
         E::BucketNotEmpty(_) => s3_error!(BucketNotEmpty),
+        E::InvalidBucketName(_) => s3_error!(InvalidBucketName),
+        // The caller's user was deleted while it created the bucket.
+        E::NoSuchUser(_) => s3_error!(AccessDenied),
         E::BucketExists { owned_by_you: true } => s3_error!(BucketAlreadyOwnedByYou),
         E::BucketExists {
             owned_by_you: false,

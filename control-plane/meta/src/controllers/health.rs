@@ -7,8 +7,6 @@
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
-use etcd_client::{Compare, CompareOp, Txn, TxnOp};
-use objectio_cluster::store::encode;
 use objectio_cluster::{DiskRecord, DiskState, OsdRecord, Store};
 
 use super::Leader;
@@ -20,23 +18,20 @@ pub async fn set_disk_state(
     state: DiskState,
     auto: bool,
 ) -> objectio_cluster::Result<bool> {
-    let key = store.keys().disk(disk);
-    loop {
-        let Some((mut rec, rev)) = store.get::<DiskRecord>(key.clone()).await? else {
-            return Ok(false);
-        };
-        if rec.state == state && rec.auto_out == (auto && state == DiskState::Out) {
-            return Ok(false);
-        }
-        rec.state = state;
-        rec.auto_out = auto && state == DiskState::Out;
-        let txn = Txn::new()
-            .when([Compare::mod_revision(key.clone(), CompareOp::Equal, rev)])
-            .and_then([TxnOp::put(key.clone(), encode(&rec), None)]);
-        if store.kv().txn(txn).await?.succeeded() {
-            return Ok(true);
-        }
-    }
+    let changed = store
+        .update::<DiskRecord, objectio_cluster::Error>(store.keys().disk(disk), |prev| {
+            let Some(mut rec) = prev else {
+                return Ok(None);
+            };
+            if rec.state == state && rec.auto_out == (auto && state == DiskState::Out) {
+                return Ok(None);
+            }
+            rec.state = state;
+            rec.auto_out = auto && state == DiskState::Out;
+            Ok(Some(rec))
+        })
+        .await?;
+    Ok(changed.is_some())
 }
 
 /// One look at the OSDs; `down_since` is the leader's memory of when each

@@ -16,6 +16,7 @@ use crate::v1::ApiError;
 pub fn router() -> Router<AppState> {
     Router::new()
         .route("/api/v1/cluster/status", get(status))
+        .route("/api/v1/cluster/map", get(map))
         .route("/api/v1/cluster/members/{kind}/{id}", delete(forget))
         .route("/api/v1/cluster/rebalance", get(rebalance_status))
         .route(
@@ -177,6 +178,21 @@ pub async fn alive(store: &Store, kind: &str) -> objectio_cluster::Result<HashSe
         .collect())
 }
 
+/// The id of the meta replica that leads the controllers (the value of
+/// its election key), if one does.
+pub async fn meta_leader(store: &Store) -> Option<String> {
+    store
+        .client()
+        .election_client()
+        .leader(store.keys().election())
+        .await
+        .ok()
+        .and_then(|r| {
+            r.kv()
+                .and_then(|kv| kv.value_str().ok().map(str::to_string))
+        })
+}
+
 /// Members of a kind: those alive against those that have joined.
 async fn members(
     store: &Store,
@@ -217,16 +233,7 @@ pub async fn status(
     let up = alive(store, "osds").await?;
     let gateways = alive(store, "gateways").await?;
     let metas = alive(store, "metas").await?;
-    let leader = store
-        .client()
-        .election_client()
-        .leader(store.keys().election())
-        .await
-        .ok()
-        .and_then(|r| {
-            r.kv()
-                .and_then(|kv| kv.value_str().ok().map(str::to_string))
-        });
+    let leader = meta_leader(store).await;
     let disks = store
         .list::<DiskRecord>(store.keys().disks_prefix())
         .await?;
@@ -296,4 +303,117 @@ pub async fn status(
             chunk_size: cc.ec.chunk_size,
         },
     }))
+}
+
+/// The cluster map: the erasure-coding profiles, the failure domains, and
+/// every OSD (address, liveness, in service or draining) with its disks
+/// (in or out) and placement weights, at one etcd revision, with the map
+/// epoch.
+#[utoipa::path(get, path = "/api/v1/cluster/map", operation_id = "cluster.map", tag = "cluster",
+    security(("bearer" = [])),
+    responses((status = 200, body = ClusterMapOut), (status = 401, body = ErrorOut),
+        (status = 503, body = ErrorOut)))]
+pub async fn map(_: Admin, State(st): State<AppState>) -> Result<Json<ClusterMapOut>, ApiError> {
+    let store = &st.store;
+    let m = store.map_records().await?;
+    let up = alive(store, "osds").await?;
+    let snap = objectio_object::map::Snapshot {
+        osds: m.osds.iter().map(|o| (o.id.clone(), o.clone())).collect(),
+        alive: up.clone(),
+        disks: m.disks.iter().map(|d| (d.id, d.clone())).collect(),
+    };
+    let weights: std::collections::HashMap<uuid::Uuid, f64> = snap
+        .in_service()
+        .into_iter()
+        .map(|c| (c.disk, c.weight))
+        .collect();
+    let mut osds: Vec<MapOsdOut> = m
+        .osds
+        .iter()
+        .filter(|o| o.state != objectio_cluster::OsdService::Removed)
+        .map(|o| {
+            let disks: Vec<MapDiskOut> = o
+                .disks
+                .iter()
+                .filter_map(|id| snap.disks.get(id))
+                .map(|d| MapDiskOut {
+                    id: d.id.to_string(),
+                    path: d.path.clone(),
+                    state: match d.state {
+                        objectio_cluster::DiskState::In => "in".into(),
+                        objectio_cluster::DiskState::Out => "out".into(),
+                    },
+                    capacity_bytes: d.capacity_bytes,
+                    weight: weights.get(&d.id).copied().unwrap_or(0.0),
+                })
+                .collect();
+            MapOsdOut {
+                id: o.id.clone(),
+                address: o.address.clone(),
+                failure_domain: o.failure_domain.clone(),
+                state: if up.contains(&o.id) {
+                    OsdState::Up
+                } else {
+                    OsdState::Down
+                },
+                service: o.state.as_str().into(),
+                weight: disks.iter().map(|d| d.weight).sum(),
+                disks,
+            }
+        })
+        .collect();
+    osds.sort_by_key(|o| natural(&o.id));
+    let mut domains: std::collections::BTreeMap<String, FailureDomainOut> = Default::default();
+    for o in &osds {
+        let d = domains
+            .entry(o.failure_domain.clone())
+            .or_insert_with(|| FailureDomainOut {
+                name: o.failure_domain.clone(),
+                osds: Vec::new(),
+                weight: 0.0,
+            });
+        d.osds.push(o.id.clone());
+        d.weight += o.weight;
+    }
+    let cc = &m.config;
+    let mut profiles = Vec::new();
+    if cc.replicate_max > 0 {
+        let small = cc.profile_for(cc.replicate_max);
+        profiles.push(MapProfileOut {
+            k: small.k,
+            m: small.m,
+            chunk_size: small.chunk_size,
+            max_size: Some(cc.replicate_max),
+            applies_to: format!(
+                "objects of at most {} (whole copies)",
+                iec(cc.replicate_max)
+            ),
+        });
+    }
+    profiles.push(MapProfileOut {
+        k: cc.ec.k,
+        m: cc.ec.m,
+        chunk_size: cc.ec.chunk_size,
+        max_size: None,
+        applies_to: match cc.replicate_max {
+            0 => "every object".into(),
+            n => format!("objects larger than {}, and multipart uploads", iec(n)),
+        },
+    });
+    Ok(Json(ClusterMapOut {
+        epoch: m.epoch,
+        revision: m.revision,
+        name: cc.name.clone(),
+        cluster_id: cc.cluster_id.to_string(),
+        profiles,
+        failure_domains: domains.into_values().collect(),
+        osds,
+    }))
+}
+
+/// Sorts `osd2` before `osd10`: the id's text with its trailing number.
+fn natural(id: &str) -> (String, u64) {
+    let digits = id.len() - id.trim_end_matches(|c: char| c.is_ascii_digit()).len();
+    let (text, num) = id.split_at(id.len() - digits);
+    (text.to_string(), num.parse().unwrap_or(0))
 }

@@ -1,7 +1,8 @@
-//! The metadata service itself: rebuilding the index from disk scans.
+//! The metadata service itself: its status (etcd members, the index,
+//! the meta replicas) and rebuilding the index from disk scans.
 
 use axum::extract::{DefaultBodyLimit, State};
-use axum::routing::post;
+use axum::routing::{get, post};
 use axum::{Json, Router};
 use objectio_api::*;
 
@@ -14,10 +15,12 @@ use crate::v1::ApiError;
 const REBUILD_BODY_LIMIT: usize = 1 << 30;
 
 pub fn router() -> Router<AppState> {
-    Router::new().route(
-        "/api/v1/meta/rebuild",
-        post(rebuild).layer(DefaultBodyLimit::max(REBUILD_BODY_LIMIT)),
-    )
+    Router::new()
+        .route(
+            "/api/v1/meta/rebuild",
+            post(rebuild).layer(DefaultBodyLimit::max(REBUILD_BODY_LIMIT)),
+        )
+        .route("/api/v1/meta/status", get(status))
 }
 
 /// Rebuilds buckets and the object index from the raw scans of every disk
@@ -36,4 +39,102 @@ pub async fn rebuild(
     Json(input): Json<RebuildIn>,
 ) -> Result<Json<RebuildOut>, ApiError> {
     Ok(Json(crate::rebuild::rebuild(&st, input).await?))
+}
+
+/// The metadata service: every etcd member (health, leader, Raft term and
+/// indexes, database size, alarms), the size of the object index, and
+/// every `objectio-meta` replica with the one leading the controllers.
+/// Members are asked one by one, so a member that is down shows as such
+/// (with why) instead of failing the request.
+#[utoipa::path(get, path = "/api/v1/meta/status", operation_id = "meta.status", tag = "meta",
+    security(("bearer" = [])),
+    responses((status = 200, body = MetaStatusOut), (status = 401, body = ErrorOut), (status = 503, body = ErrorOut)))]
+pub async fn status(_: Admin, State(st): State<AppState>) -> Result<Json<MetaStatusOut>, ApiError> {
+    use objectio_cluster::{MemberRecord, Store};
+    let store = &st.store;
+    let k = store.keys();
+    let members = store.etcd_members().await?;
+    let alarms = store.alarms().await.unwrap_or_default();
+    let statuses =
+        futures::future::join_all(members.iter().map(|m| Store::member_status(&m.endpoint))).await;
+    let mut etcd = Vec::new();
+    let mut leader_db = (None, None);
+    for (m, s) in members.iter().zip(statuses) {
+        let alarms = alarms
+            .iter()
+            .filter(|(id, _)| *id == m.id)
+            .map(|(_, a)| a.clone())
+            .collect();
+        let base = EtcdMemberOut {
+            id: format!("{:x}", m.id),
+            name: m.name.clone(),
+            endpoint: m.endpoint.clone(),
+            healthy: false,
+            leader: false,
+            version: None,
+            raft_term: None,
+            raft_index: None,
+            raft_applied_index: None,
+            db_size_bytes: None,
+            db_size_in_use_bytes: None,
+            alarms,
+            error: None,
+        };
+        etcd.push(match s {
+            Ok(s) => {
+                let leader = s.leader == m.id;
+                if leader {
+                    leader_db = (Some(s.db_size), Some(s.db_size_in_use));
+                }
+                EtcdMemberOut {
+                    healthy: s.leader != 0,
+                    leader,
+                    version: Some(s.version),
+                    raft_term: Some(s.raft_term),
+                    raft_index: Some(s.raft_index),
+                    raft_applied_index: Some(s.raft_applied_index),
+                    db_size_bytes: Some(s.db_size),
+                    db_size_in_use_bytes: Some(s.db_size_in_use),
+                    error: (s.leader == 0).then(|| "no leader".to_string()),
+                    ..base
+                }
+            }
+            Err(e) => EtcdMemberOut {
+                error: Some(e.to_string()),
+                ..base
+            },
+        });
+    }
+    etcd.sort_by(|a, b| a.name.cmp(&b.name));
+    let index = IndexSizeOut {
+        records: store.count(k.objects_root()).await?,
+        buckets: store.count(k.buckets_prefix()).await?,
+        uploads: store.count(k.uploads_root()).await?,
+        intents: store.count(k.intents_prefix()).await?,
+        gc_queue: store.count(k.gc_prefix()).await?,
+        db_size_bytes: leader_db.0,
+        db_size_in_use_bytes: leader_db.1,
+    };
+    let leader = crate::v1::cluster::meta_leader(store).await;
+    let alive = crate::v1::cluster::alive(store, "metas").await?;
+    let mut replicas: Vec<MetaReplicaOut> = store
+        .list::<MemberRecord>(k.members_prefix("metas"))
+        .await?
+        .into_iter()
+        .map(|(_, m)| MetaReplicaOut {
+            alive: alive.contains(&m.id),
+            leader: leader.as_deref() == Some(m.id.as_str()),
+            id: m.id,
+            address: m.address,
+            version: m.software,
+            started: rfc3339(m.started),
+        })
+        .collect();
+    replicas.sort_by(|a, b| a.id.cmp(&b.id));
+    Ok(Json(MetaStatusOut {
+        etcd,
+        index,
+        replicas,
+        leader,
+    }))
 }

@@ -72,6 +72,30 @@ impl From<objectio_cluster::Error> for ApiError {
     }
 }
 
+impl From<objectio_object::Error> for ApiError {
+    fn from(e: objectio_object::Error) -> Self {
+        use objectio_object::Error as E;
+        match e {
+            E::NoSuchBucket(b) => Self::not_found(&format!("no such bucket {b:?}")),
+            E::NoSuchUser(u) => Self::not_found(&format!("no such user {u:?}")),
+            E::NoSuchKey | E::NoSuchVersion => Self::not_found(&e.to_string()),
+            E::InvalidBucketName(_) | E::InvalidArgument(_) => Self::bad_request(&e.to_string()),
+            E::BucketExists { .. } => Self::conflict("a bucket of that name already exists"),
+            E::BucketNotEmpty(b) => Self::conflict(&format!("bucket {b} is not empty")),
+            E::Locked(why) => Self::conflict(&format!(
+                "a version is protected by {why}: it cannot be deleted until that ends"
+            )),
+            E::Cluster(e) => e.into(),
+            E::Etcd(e) => e.into(),
+            e => {
+                let id = uuid::Uuid::new_v4();
+                tracing::error!(request_id = %id, error = %e, "admin API object-layer error");
+                Self::unavailable(&format!("{e} (request id {id})"))
+            }
+        }
+    }
+}
+
 impl From<etcd_client::Error> for ApiError {
     fn from(e: etcd_client::Error) -> Self {
         objectio_cluster::Error::Etcd(e).into()
@@ -105,4 +129,53 @@ pub async fn health() -> Json<HealthOut> {
     Json(HealthOut {
         status: "ok".into(),
     })
+}
+
+/// Every error answered as JSON `ErrorOut`: what axum itself refuses (a
+/// body that is not JSON or not the schema, a wrong content type, a bad
+/// path or query, a method the route has not) comes as text; it is
+/// answered with the same status and its text as the message.
+pub async fn json_errors(r: Response) -> Response {
+    let status = r.status();
+    let is_json = r
+        .headers()
+        .get(axum::http::header::CONTENT_TYPE)
+        .is_some_and(|v| v.as_bytes().starts_with(b"application/json"));
+    if !(status.is_client_error() || status.is_server_error()) || is_json {
+        return r;
+    }
+    let (parts, body) = r.into_parts();
+    let text = axum::body::to_bytes(body, 64 << 10)
+        .await
+        .unwrap_or_default();
+    let text = String::from_utf8_lossy(&text).trim().to_string();
+    let code = match status {
+        StatusCode::BAD_REQUEST | StatusCode::UNPROCESSABLE_ENTITY => "bad_request",
+        StatusCode::NOT_FOUND => "not_found",
+        StatusCode::METHOD_NOT_ALLOWED => "method_not_allowed",
+        StatusCode::PAYLOAD_TOO_LARGE => "payload_too_large",
+        StatusCode::UNSUPPORTED_MEDIA_TYPE => "unsupported_media_type",
+        _ if status.is_client_error() => "bad_request",
+        _ => "unavailable",
+    };
+    let message = if text.is_empty() {
+        status.canonical_reason().unwrap_or("error").to_string()
+    } else {
+        text
+    };
+    let mut out = (
+        status,
+        Json(ErrorOut {
+            code: code.into(),
+            message,
+        }),
+    )
+        .into_response();
+    // Keep what the refusal said besides its body (`Allow` on a 405).
+    for (k, v) in parts.headers.iter() {
+        if k != axum::http::header::CONTENT_TYPE && k != axum::http::header::CONTENT_LENGTH {
+            out.headers_mut().insert(k.clone(), v.clone());
+        }
+    }
+    out
 }

@@ -3,6 +3,7 @@
 //! raw HTTP for edge cases).
 
 mod admin;
+mod adminplane;
 mod auth;
 mod authz;
 mod capacity;
