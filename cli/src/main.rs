@@ -132,6 +132,9 @@ enum MetaCmd {
     /// alarms), the object index size, and every meta replica with the
     /// one leading the controllers.
     Status,
+    /// Saves an etcd snapshot now into the meta replica's --snapshot-dir
+    /// (the leader saves one every --snapshot-interval by itself).
+    Snapshot,
     /// Rebuilds buckets and the object index from the scans of every disk
     /// (`disk scan DEV --output F.json`): a version stands when k whole
     /// shards with agreeing headers are live, and the newest per key wins.
@@ -301,25 +304,6 @@ enum OsdCmd {
         #[arg(long)]
         force: bool,
     },
-}
-
-/// `90`, `90s`, `30m`, `2h`.
-fn parse_duration(s: &str) -> Result<std::time::Duration, String> {
-    let s = s.trim();
-    let (n, unit) = match s.find(|c: char| !c.is_ascii_digit()) {
-        Some(i) => s.split_at(i),
-        None => (s, "s"),
-    };
-    let n: u64 = n
-        .parse()
-        .map_err(|_| format!("{s:?} is not a duration (e.g. 90s, 30m, 2h)"))?;
-    let mult = match unit.trim() {
-        "s" | "sec" | "secs" => 1,
-        "m" | "min" | "mins" => 60,
-        "h" => 3600,
-        _ => return Err(format!("{s:?} is not a duration (e.g. 90s, 30m, 2h)")),
-    };
-    Ok(std::time::Duration::from_secs(n * mult))
 }
 
 #[derive(Subcommand)]
@@ -1049,6 +1033,23 @@ async fn admin(
         } => {
             let s: MetaStatusOut = api.get("/api/v1/meta/status").await?;
             print(o, &s, meta_status);
+        }
+        AdminCmd::Meta {
+            cmd: MetaCmd::Snapshot,
+        } => {
+            let s: SnapshotOut = api.post("/api/v1/meta/snapshot").await?;
+            print(o, &s, |s| {
+                let mut t = format!(
+                    "saved {} ({}, from etcd member {})\n",
+                    s.path,
+                    human(s.bytes),
+                    s.member
+                );
+                for r in &s.removed {
+                    t += &format!("removed {r} (retention)\n");
+                }
+                t
+            });
         }
         AdminCmd::Osd {
             cmd: OsdCmd::Out { id },

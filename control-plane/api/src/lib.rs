@@ -426,6 +426,43 @@ pub struct MetaStatusOut {
     pub leader: Option<String>,
 }
 
+/// Parses a duration such as `90`, `90s`, `30m`, `2h` or `7d`.
+pub fn parse_duration(s: &str) -> Result<std::time::Duration, String> {
+    let s = s.trim();
+    let bad = || format!("{s:?} is not a duration (e.g. 90s, 30m, 2h, 1d)");
+    let (n, unit) = match s.find(|c: char| !c.is_ascii_digit()) {
+        Some(i) => s.split_at(i),
+        None => (s, "s"),
+    };
+    let n: u64 = n.parse().map_err(|_| bad())?;
+    let mult = match unit.trim() {
+        "s" | "sec" | "secs" => 1,
+        "m" | "min" | "mins" => 60,
+        "h" => 3600,
+        "d" => 86_400,
+        _ => return Err(bad()),
+    };
+    n.checked_mul(mult)
+        .map(std::time::Duration::from_secs)
+        .ok_or_else(bad)
+}
+
+/// `POST /api/v1/meta/snapshot`: the etcd snapshot saved.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[schema(example = json!({"path": "/var/lib/objectio/meta/snapshots/etcd-objectio-20261202T221055.123Z.db",
+    "bytes": 2400256, "member": "etcd1", "taken": "2026-12-02T22:10:55Z", "removed": []}))]
+pub struct SnapshotOut {
+    /// The file, on the host of the meta replica that took it.
+    pub path: String,
+    pub bytes: u64,
+    /// The etcd member it was taken from (the leader when there is one).
+    pub member: String,
+    /// RFC 3339.
+    pub taken: String,
+    /// Older snapshots removed to keep the retention count.
+    pub removed: Vec<String>,
+}
+
 /// A size in IEC units, as the flags take them (`2 GiB` is `2.0 GiB`).
 pub fn iec(b: u64) -> String {
     let units = ["B", "KiB", "MiB", "GiB", "TiB", "PiB", "EiB"];

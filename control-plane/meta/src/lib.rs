@@ -9,6 +9,7 @@ pub mod auth;
 pub mod compact;
 pub mod controllers;
 pub mod rebuild;
+pub mod snapshot;
 pub mod topology;
 pub mod v1;
 
@@ -88,6 +89,16 @@ pub struct Config {
     /// worth defragmenting.
     #[arg(long, env = "OBJECTIO_DEFRAG_MIN_RECLAIM", default_value = "256MiB", value_parser = objectio_cluster::util::parse_size)]
     pub defrag_min_reclaim: u64,
+    /// Directory the leader saves etcd snapshots into (and `meta snapshot`
+    /// on this replica); none: no periodic snapshots.
+    #[arg(long, env = "OBJECTIO_SNAPSHOT_DIR")]
+    pub snapshot_dir: Option<std::path::PathBuf>,
+    /// How often the leader saves an etcd snapshot into --snapshot-dir.
+    #[arg(long, env = "OBJECTIO_SNAPSHOT_INTERVAL", default_value = "6h", value_parser = objectio_api::parse_duration)]
+    pub snapshot_interval: Duration,
+    /// How many snapshots --snapshot-dir keeps (the oldest go first).
+    #[arg(long, env = "OBJECTIO_SNAPSHOT_RETAIN", default_value_t = 8, value_parser = clap::value_parser!(u32).range(1..))]
+    pub snapshot_retain: u32,
     /// How often the leader walks the buckets with lifecycle rules, in
     /// seconds.
     #[arg(long, env = "OBJECTIO_LIFECYCLE_INTERVAL_SECS", default_value_t = 3600)]
@@ -171,6 +182,8 @@ pub struct AppState {
     pub secrets: objectio_cluster::secrets::SecretBox,
     /// The object layer (object health reads shards with it).
     pub objects: objectio_object::Objects,
+    /// Where `meta snapshot` saves etcd snapshots (none: refused).
+    pub snapshots: Option<snapshot::Snapshots>,
 }
 
 /// The OpenAPI description of the admin API.
@@ -214,6 +227,7 @@ pub struct AppState {
         v1::objects::repair,
         v1::meta::rebuild,
         v1::meta::status,
+        v1::meta::snapshot,
     ),
     modifiers(&SecurityAddon),
     tags((name = "cluster"), (name = "osds"), (name = "repair"), (name = "objects"), (name = "meta"), (name = "buckets"), (name = "users"), (name = "keys"))
@@ -370,6 +384,10 @@ pub async fn run(cfg: Config) -> anyhow::Result<()> {
         .join("metas", &cfg.id, &cfg.listen)
         .await
         .context("recording the meta as a member")?;
+    let snapshots = cfg.snapshot_dir.clone().map(|dir| snapshot::Snapshots {
+        dir,
+        retain: cfg.snapshot_retain as usize,
+    });
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let member = tokio::spawn(membership(
         store.clone(),
@@ -398,6 +416,8 @@ pub async fn run(cfg: Config) -> anyhow::Result<()> {
             defrag_min_reclaim: cfg.defrag_min_reclaim,
             lifecycle_every: Duration::from_secs(cfg.lifecycle_interval_secs.max(1)),
             lifecycle_day: Duration::from_secs(cfg.lifecycle_day_secs.max(1)),
+            snapshots: snapshots.clone(),
+            snapshot_every: cfg.snapshot_interval.max(Duration::from_secs(1)),
         },
     ));
     let app = router(AppState {
@@ -405,6 +425,7 @@ pub async fn run(cfg: Config) -> anyhow::Result<()> {
         tokens: Arc::new(tokens),
         secrets,
         objects,
+        snapshots,
     });
     let listener = tokio::net::TcpListener::bind(&cfg.listen)
         .await

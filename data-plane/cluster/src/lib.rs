@@ -50,6 +50,8 @@ pub enum Error {
     },
     #[error("cluster {0} is not initialised (no config record in etcd)")]
     NotInitialised(String),
+    #[error("etcd snapshot: {0}")]
+    Snapshot(String),
 }
 
 /// Result with this crate's [`Error`].

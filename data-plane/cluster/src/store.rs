@@ -266,6 +266,48 @@ impl Store {
             .collect())
     }
 
+    /// Streams a snapshot of the member at `endpoint`'s database (the
+    /// maintenance snapshot API: a consistent copy, taken without stopping
+    /// it) into `out`, checking the SHA-256 etcd appends to it; the bytes
+    /// written (the checksum included, as `etcdctl snapshot restore`
+    /// expects). One pass over the bytes with bounded memory.
+    pub async fn snapshot_member(
+        endpoint: &str,
+        out: &mut (impl tokio::io::AsyncWrite + Unpin),
+    ) -> Result<u64> {
+        use sha2::Digest;
+        use tokio::io::AsyncWriteExt;
+        let mut c =
+            member_client(endpoint, Duration::from_secs(5), Duration::from_secs(3600)).await?;
+        let mut stream = c.snapshot().await?;
+        let mut hash = sha2::Sha256::new();
+        // The last 32 bytes seen are held back: they may be the checksum.
+        let mut tail: Vec<u8> = Vec::with_capacity(64);
+        let mut total = 0u64;
+        while let Some(msg) = stream.message().await? {
+            let blob = msg.blob();
+            out.write_all(blob)
+                .await
+                .map_err(|e| Error::Snapshot(format!("writing: {e}")))?;
+            total += blob.len() as u64;
+            tail.extend_from_slice(blob);
+            if tail.len() > 32 {
+                let cut = tail.len() - 32;
+                hash.update(&tail[..cut]);
+                tail.drain(..cut);
+            }
+        }
+        out.flush()
+            .await
+            .map_err(|e| Error::Snapshot(format!("writing: {e}")))?;
+        if tail.len() < 32 || hash.finalize().as_slice() != tail.as_slice() {
+            return Err(Error::Snapshot(format!(
+                "the snapshot from {endpoint} ({total} bytes) does not end with its SHA-256: truncated or corrupt"
+            )));
+        }
+        Ok(total)
+    }
+
     /// Defragments one member's database: it answers nothing else while
     /// it runs (seconds per GB), so members are done one at a time.
     pub async fn defragment_member(endpoint: &str) -> Result<()> {

@@ -68,22 +68,19 @@ impl Objects {
         bucket: &str,
         key: &str,
     ) -> Result<Vec<(ObjectRecord, i64)>> {
+        // One range read, [current, past its noncurrent versions): a
+        // version promoted to current meanwhile is seen in one place or
+        // the other, never in neither (two reads could miss it and answer
+        // a delete of it as done).
         let keys = self.store().keys();
-        let mut out = Vec::new();
-        if let Some(cur) = self
-            .index()
-            .get_record::<ObjectRecord>(keys.object(bucket, key))
-            .await?
-        {
-            out.push(cur);
-        }
-        let start = keys.versions_of(bucket, key);
-        let end = prefix_end(&start).expect("a prefix");
+        let start = keys.object(bucket, key);
+        let end = prefix_end(&keys.versions_of(bucket, key)).expect("a prefix");
         let r = self
             .store()
             .kv()
             .get(start, Some(GetOptions::new().with_range(end)))
             .await?;
+        let mut out = Vec::with_capacity(r.kvs().len());
         for kv in r.kvs() {
             out.push((decode(kv.key(), kv.value())?, kv.mod_revision()));
         }

@@ -170,15 +170,41 @@ impl std::fmt::Display for Removed {
 
 impl std::error::Error for Removed {}
 
+/// Runs `step` until it succeeds or fails with something other than an
+/// etcd error, for at most a minute (etcd errors then fail too).
+async fn until_etcd_answers<T, F, Fut>(what: &str, mut step: F) -> anyhow::Result<T>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = anyhow::Result<T>>,
+{
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+    loop {
+        match step().await {
+            Ok(v) => return Ok(v),
+            Err(e)
+                if matches!(
+                    e.downcast_ref::<objectio_cluster::Error>(),
+                    Some(objectio_cluster::Error::Etcd(_))
+                ) && tokio::time::Instant::now() < deadline =>
+            {
+                tracing::warn!(error = %e, "{what}: etcd refused; retrying");
+                tokio::time::sleep(Duration::from_millis(500)).await;
+            }
+            Err(e) => return Err(e.context(what.to_string())),
+        }
+    }
+}
+
 /// Runs the OSD until the process is stopped.
 pub async fn run(cfg: Config) -> anyhow::Result<()> {
     let secret = cfg.check()?;
     let store = cfg.cluster.connect().await.context("connecting to etcd")?;
     let cc = store.wait_config(Duration::from_secs(60)).await?;
-    let expected = store
-        .get::<OsdRecord>(store.keys().osd(&cfg.id))
-        .await?
-        .map(|(r, _)| r);
+    let expected = until_etcd_answers("reading its record", || async {
+        Ok(store.get::<OsdRecord>(store.keys().osd(&cfg.id)).await?)
+    })
+    .await?
+    .map(|(r, _)| r);
     if let Some(r) = &expected
         && r.state == OsdService::Removed
     {
@@ -210,10 +236,20 @@ pub async fn run(cfg: Config) -> anyhow::Result<()> {
             .map(|a| a.to_string())
             .unwrap_or(cfg.listen.clone())
     });
-    register(&store, &cfg, &address, disk_ids(&disks)).await?;
+    // etcd may be electing a leader as the OSD starts (a restart during a
+    // member's loss): its refusals are waited out, not fatal.
+    let ids = disk_ids(&disks);
+    until_etcd_answers("registering", || {
+        register(&store, &cfg, &address, ids.clone())
+    })
+    .await?;
     let scrubbed: scrub::Stats = Default::default();
     let mut published = HashMap::new();
-    publish_disks(&store, &cfg.id, &disks, &paths, &scrubbed, &mut published).await?;
+    // The serving loop publishes them again on every tick.
+    if let Err(e) = publish_disks(&store, &cfg.id, &disks, &paths, &scrubbed, &mut published).await
+    {
+        tracing::warn!(error = %e, "publishing the disks; retried while serving");
+    }
     let scrubber = tokio::spawn(scrub::run(
         store.clone(),
         cfg.id.clone(),

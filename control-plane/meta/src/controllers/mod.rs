@@ -47,6 +47,9 @@ pub struct Settings {
     pub defrag_min_reclaim: u64,
     pub lifecycle_every: Duration,
     pub lifecycle_day: Duration,
+    /// Periodic etcd snapshots (none: off).
+    pub snapshots: Option<crate::snapshot::Snapshots>,
+    pub snapshot_every: Duration,
 }
 
 impl Leader {
@@ -102,6 +105,14 @@ pub async fn run(
             s.defrag_every,
             s.defrag_min_reclaim,
         ));
+        if let Some(snaps) = &s.snapshots {
+            set.spawn(crate::snapshot::lead(
+                store.clone(),
+                leader.clone(),
+                snaps.clone(),
+                s.snapshot_every,
+            ));
+        }
         while let Some(r) = set.join_next().await {
             if let Err(e) = r {
                 tracing::error!(error = %e, "a controller task failed");

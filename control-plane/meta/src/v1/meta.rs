@@ -21,6 +21,7 @@ pub fn router() -> Router<AppState> {
             post(rebuild).layer(DefaultBodyLimit::max(REBUILD_BODY_LIMIT)),
         )
         .route("/api/v1/meta/status", get(status))
+        .route("/api/v1/meta/snapshot", post(snapshot))
 }
 
 /// Rebuilds buckets and the object index from the raw scans of every disk
@@ -137,4 +138,25 @@ pub async fn status(_: Admin, State(st): State<AppState>) -> Result<Json<MetaSta
         replicas,
         leader,
     }))
+}
+
+/// Saves an etcd snapshot now into this replica's `--snapshot-dir` (taken
+/// from the etcd leader, checksum verified, synced), removing the oldest
+/// beyond `--snapshot-retain`. Restore one with `etcdctl snapshot restore`
+/// (docs/operations/failure-recovery.md).
+#[utoipa::path(post, path = "/api/v1/meta/snapshot", operation_id = "meta.snapshot", tag = "meta",
+    security(("bearer" = [])),
+    responses((status = 200, body = SnapshotOut), (status = 401, body = ErrorOut),
+        (status = 409, body = ErrorOut, description = "This replica has no --snapshot-dir"),
+        (status = 503, body = ErrorOut, description = "No etcd member answered, or the snapshot could not be written")))]
+pub async fn snapshot(_: Admin, State(st): State<AppState>) -> Result<Json<SnapshotOut>, ApiError> {
+    let Some(s) = &st.snapshots else {
+        return Err(ApiError::conflict(
+            "this meta replica has no --snapshot-dir: set it (snapshot-dir in meta.toml) to take snapshots",
+        ));
+    };
+    crate::snapshot::take(&st.store, s)
+        .await
+        .map(Json)
+        .map_err(|e| ApiError::unavailable(&format!("etcd snapshot failed: {e}")))
 }

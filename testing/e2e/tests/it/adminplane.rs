@@ -471,3 +471,149 @@ async fn test_admin_api_answers_bad_input_with_json_errors_and_writes_nothing() 
         serde_json::json!([])
     );
 }
+
+/// Kills a process when dropped.
+struct Killed(std::process::Child);
+
+impl Drop for Killed {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn test_the_meta_leader_saves_etcd_snapshots_that_restore_with_etcdctl() {
+    let snaps = tempfile::tempdir().unwrap();
+    let dir: &'static str = Box::leak(snaps.path().display().to_string().into_boxed_str());
+    let c = Cluster::start_with(Options {
+        meta_args: vec![
+            "--snapshot-dir",
+            dir,
+            "--snapshot-interval",
+            "1s",
+            "--snapshot-retain",
+            "2",
+        ],
+        ..Default::default()
+    })
+    .await
+    .unwrap();
+    let s3 = s3(&c);
+    s3.create_bucket().bucket("kept").send().await.unwrap();
+    put(&s3, "kept", "k", data(1000, 7)).await;
+
+    // Periodic: the leader saves them by itself, and prunes to two.
+    let saved = |c: &Cluster| {
+        std::fs::read_to_string(c.dir.path().join("meta.log"))
+            .unwrap()
+            .lines()
+            .filter(|l| l.contains("etcd snapshot saved"))
+            .count()
+    };
+    let t = std::time::Instant::now();
+    while saved(&c) < 3 {
+        assert!(
+            t.elapsed().as_secs() < 30,
+            "no periodic snapshots: {}",
+            c.logs()
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    // Now: two are kept, so this one removes the oldest.
+    let s = cli_json(&c, &["meta", "snapshot"]);
+    let path = std::path::PathBuf::from(s["path"].as_str().unwrap());
+    assert_eq!(
+        std::fs::metadata(&path).unwrap().len(),
+        s["bytes"].as_u64().unwrap(),
+        "{s}"
+    );
+    let removed = s["removed"].as_array().unwrap();
+    assert_eq!(removed.len(), 1, "{s}");
+    assert!(!snaps.path().join(removed[0].as_str().unwrap()).exists());
+    assert!(
+        path.file_name()
+            .unwrap()
+            .to_str()
+            .unwrap()
+            .starts_with("etcd-it-")
+    );
+
+    // etcdctl reads it, and restores it into an etcd that serves our keys.
+    let status = std::process::Command::new("etcdctl")
+        .env("ETCDCTL_API", "3")
+        .args(["snapshot", "status", path.to_str().unwrap(), "-w", "json"])
+        .output()
+        .unwrap();
+    assert!(
+        status.status.success(),
+        "{}",
+        String::from_utf8_lossy(&status.stderr)
+    );
+    let st: serde_json::Value = serde_json::from_slice(&status.stdout).unwrap();
+    assert!(st["totalKey"].as_u64().unwrap() > 10, "{st}");
+    let restored = tempfile::tempdir().unwrap();
+    let data_dir = restored.path().join("etcd");
+    let (client, peer) = (objectio_testkit::free_port(), objectio_testkit::free_port());
+    let peer_url = format!("http://127.0.0.1:{peer}");
+    let out = std::process::Command::new("etcdctl")
+        .env("ETCDCTL_API", "3")
+        .args(["snapshot", "restore", path.to_str().unwrap()])
+        .args(["--data-dir", data_dir.to_str().unwrap(), "--name", "r1"])
+        .args(["--initial-cluster", &format!("r1={peer_url}")])
+        .args(["--initial-advertise-peer-urls", &peer_url])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let client_url = format!("http://127.0.0.1:{client}");
+    let _etcd = Killed(
+        std::process::Command::new("etcd")
+            .args(["--name", "r1", "--data-dir", data_dir.to_str().unwrap()])
+            .args([
+                "--listen-client-urls",
+                &client_url,
+                "--advertise-client-urls",
+                &client_url,
+            ])
+            .args([
+                "--listen-peer-urls",
+                &peer_url,
+                "--initial-advertise-peer-urls",
+                &peer_url,
+            ])
+            .args(["--initial-cluster", &format!("r1={peer_url}")])
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    let store = objectio_cluster::Store::connect(&[client_url], "it")
+        .await
+        .unwrap();
+    let t = std::time::Instant::now();
+    let rec = loop {
+        match store
+            .get::<objectio_cluster::ObjectRecord>(store.keys().object("kept", "k"))
+            .await
+        {
+            Ok(Some((r, _))) => break r,
+            other => {
+                assert!(
+                    t.elapsed().as_secs() < 30,
+                    "restored etcd never served the record: {other:?}"
+                );
+                tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+            }
+        }
+    };
+    assert_eq!(rec.size, 1000);
+    let status = c.admin_json("/api/v1/cluster/status").await.unwrap();
+    assert_eq!(
+        store.config().await.unwrap().cluster_id.to_string(),
+        status["cluster_id"].as_str().unwrap()
+    );
+}
