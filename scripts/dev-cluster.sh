@@ -99,7 +99,7 @@ up() {
 
     log "starting objectio-meta on :$meta_port"
     OBJECTIO_ADMIN_TOKEN_FILE="$dir/admin.token" OBJECTIO_CLUSTER_SECRET_FILE="$dir/cluster.secret" start meta "$bin/objectio-meta" "${common[@]}" \
-        --id meta1 --listen "127.0.0.1:$meta_port" "${meta_args[@]}"
+        --id meta1 --listen "127.0.0.1:$meta_port" --snapshot-dir "$dir/snapshots" "${meta_args[@]}"
     wait_http "http://127.0.0.1:$meta_port/health" objectio-meta
 
     for i in $(seq 1 "$osds"); do
