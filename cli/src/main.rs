@@ -5,6 +5,8 @@ use clap::{Parser, Subcommand, ValueEnum};
 use objectio_api::*;
 use serde::de::DeserializeOwned;
 
+mod meta;
+
 #[derive(Parser)]
 #[command(
     name = "objectio-cli",
@@ -135,6 +137,28 @@ enum MetaCmd {
     /// Saves an etcd snapshot now into the meta replica's --snapshot-dir
     /// (the leader saves one every --snapshot-interval by itself).
     Snapshot,
+    /// Writes every lasting record of the cluster (config, map, users and
+    /// keys with secrets still sealed, buckets, the object index) read at
+    /// one etcd revision to FILE: one JSON document, checksummed; FILE
+    /// appears only once whole and verified.
+    Export {
+        #[arg(long, value_name = "FILE")]
+        output: std::path::PathBuf,
+    },
+    /// Restores an export into this cluster (same name; no users, buckets
+    /// or objects yet, unless --force). The file is checked whole before
+    /// anything is written. Start the OSDs and gateways afterwards.
+    Import {
+        #[arg(long, value_name = "FILE")]
+        input: std::path::PathBuf,
+        /// Import into a cluster that holds data: the export's records
+        /// overwrite the same keys, the others stay.
+        #[arg(long)]
+        force: bool,
+        /// Do not ask before --force.
+        #[arg(long, short = 'y')]
+        yes: bool,
+    },
     /// Rebuilds buckets and the object index from the scans of every disk
     /// (`disk scan DEV --output F.json`): a version stands when k whole
     /// shards with agreeing headers are live, and the newest per key wins.
@@ -365,26 +389,34 @@ struct Api {
 }
 
 impl Api {
-    async fn send<T: DeserializeOwned>(
-        &self,
-        req: reqwest::RequestBuilder,
-    ) -> anyhow::Result<Option<T>> {
+    /// Sends `req` with the token; the response when it succeeded, else
+    /// the API's error message.
+    async fn check(&self, req: reqwest::RequestBuilder) -> anyhow::Result<reqwest::Response> {
         let resp = req
             .bearer_auth(&self.token)
             .send()
             .await
             .with_context(|| format!("cannot reach the admin API at {}", self.endpoint))?;
         let status = resp.status();
-        if status == reqwest::StatusCode::NO_CONTENT {
+        if status.is_success() {
+            return Ok(resp);
+        }
+        let body = resp.bytes().await?;
+        match serde_json::from_slice::<ErrorOut>(&body) {
+            Ok(e) => bail!("{} ({}): {}", status, e.code, e.message),
+            Err(_) => bail!("{}: {}", status, String::from_utf8_lossy(&body)),
+        }
+    }
+
+    async fn send<T: DeserializeOwned>(
+        &self,
+        req: reqwest::RequestBuilder,
+    ) -> anyhow::Result<Option<T>> {
+        let resp = self.check(req).await?;
+        if resp.status() == reqwest::StatusCode::NO_CONTENT {
             return Ok(None);
         }
         let body = resp.bytes().await?;
-        if !status.is_success() {
-            match serde_json::from_slice::<ErrorOut>(&body) {
-                Ok(e) => bail!("{} ({}): {}", status, e.code, e.message),
-                Err(_) => bail!("{}: {}", status, String::from_utf8_lossy(&body)),
-            }
-        }
         Ok(Some(
             serde_json::from_slice(&body).context("unexpected response from the admin API")?,
         ))
@@ -558,7 +590,7 @@ fn confirm(question: &str, expected: &str) -> anyhow::Result<()> {
     let mut line = String::new();
     std::io::stdin().lock().read_line(&mut line)?;
     if line.trim() != expected {
-        bail!("not confirmed: nothing deleted");
+        bail!("not confirmed: nothing done");
     }
     Ok(())
 }
@@ -1034,6 +1066,12 @@ async fn admin(
             let s: MetaStatusOut = api.get("/api/v1/meta/status").await?;
             print(o, &s, meta_status);
         }
+        AdminCmd::Meta {
+            cmd: MetaCmd::Export { output },
+        } => meta::export(&api, o, &output).await?,
+        AdminCmd::Meta {
+            cmd: MetaCmd::Import { input, force, yes },
+        } => meta::import(&api, o, &input, force, yes).await?,
         AdminCmd::Meta {
             cmd: MetaCmd::Snapshot,
         } => {

@@ -2,6 +2,8 @@
 //! `objectio-meta` (which serves them and derives the OpenAPI spec from
 //! them) and `objectio-cli` (which calls them). Pure data: no I/O.
 
+pub mod export;
+
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
@@ -1001,4 +1003,81 @@ pub struct ScrubRequestOut {
     /// When the pass was asked for (RFC 3339); the OSD starts it within a
     /// second, and `osd list` shows when it finished.
     pub requested: String,
+}
+
+/// `POST /api/v1/meta/import`.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema, utoipa::IntoParams, Default)]
+#[into_params(parameter_in = Query)]
+pub struct ImportQuery {
+    /// Import into a cluster that already has users, buckets or objects:
+    /// the export's records overwrite the same keys, the others stay.
+    #[serde(default)]
+    pub force: bool,
+}
+
+/// The document `GET /api/v1/meta/export` streams (the format of
+/// `objectio_api::export`): its header fields, every record, the count and
+/// the SHA-256 of every line before the last.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[schema(example = json!({"format": "objectio-meta-export", "version": 1, "cluster": "prod",
+    "cluster_id": "6f1c2a9e-8d4b-4c1e-9a57-1e2f3a4b5c6d", "revision": 48211,
+    "exported_at": "2026-12-03T08:00:00Z", "software": "0.1.0",
+    "records": [{"k": "buckets/photos", "v": {"version": 1, "name": "photos", "owner": "alice"}}],
+    "count": 1, "sha256": "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08"}))]
+pub struct MetaExportOut {
+    /// Always `objectio-meta-export`.
+    pub format: String,
+    pub version: u32,
+    pub cluster: String,
+    pub cluster_id: String,
+    /// The etcd revision every record was read at.
+    pub revision: i64,
+    /// RFC 3339.
+    pub exported_at: String,
+    pub software: String,
+    pub records: Vec<ExportRecordOut>,
+    pub count: u64,
+    /// Hex SHA-256 of every byte of the document before its last line.
+    pub sha256: String,
+}
+
+/// One etcd record below the cluster's root: a JSON value as stored (`v`)
+/// or any other bytes in base64 (`vb64`); `kb64` for a key that is not
+/// UTF-8.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct ExportRecordOut {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub k: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kb64: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Object)]
+    pub v: Option<serde_json::Value>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub vb64: Option<String>,
+}
+
+/// What `POST /api/v1/meta/import` restored.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[schema(example = json!({"cluster": "prod", "cluster_id": "6f1c2a9e-8d4b-4c1e-9a57-1e2f3a4b5c6d",
+    "exported_at": "2026-12-03T08:00:00Z", "records": 100412, "users": 3, "access_keys": 4,
+    "buckets": 2, "objects": 100000, "osds": 6, "disks": 6, "bytes": 61234567, "seconds": 9.8}))]
+pub struct ImportOut {
+    pub cluster: String,
+    /// The cluster id the disks were formatted with (now this cluster's).
+    pub cluster_id: String,
+    /// When the export was taken (RFC 3339).
+    pub exported_at: String,
+    /// Every record written.
+    pub records: u64,
+    pub users: u64,
+    pub access_keys: u64,
+    pub buckets: u64,
+    /// Object records (current and noncurrent versions, delete markers).
+    pub objects: u64,
+    pub osds: u64,
+    pub disks: u64,
+    /// Size of the export read.
+    pub bytes: u64,
+    pub seconds: f64,
 }

@@ -5,7 +5,8 @@
 //! disks, so without compaction the database grows until etcd raises its
 //! space alarm and refuses writes. Each period the leader compacts to the
 //! revision it saw one period earlier, so a watcher (a gateway's key mirror)
-//! always has a whole period of history to resume from.
+//! always has a whole period of history to resume from, and never past a
+//! revision a metadata export holds (`holds/`) while it reads.
 //!
 //! Compaction frees pages inside etcd's database file but does not shrink
 //! it; defragmentation does. Each defragmentation period the leader asks
@@ -32,6 +33,15 @@ pub async fn lead(store: Store, leader: crate::controllers::Leader, every: Durat
             }
         };
         if let Some(old) = seen {
+            // Never past a revision an export still reads at.
+            let old = match store.compaction_floor().await {
+                Ok(Some(floor)) => old.min(floor),
+                Ok(None) => old,
+                Err(e) => {
+                    tracing::warn!(error = %e, "reading compaction holds");
+                    continue;
+                }
+            };
             match store.compact(old).await {
                 Ok(()) => tracing::debug!(revision = old, "compacted etcd history"),
                 Err(e) => tracing::warn!(revision = old, error = %e, "compacting etcd history"),

@@ -8,6 +8,7 @@
 pub mod auth;
 pub mod compact;
 pub mod controllers;
+pub mod export;
 pub mod rebuild;
 pub mod snapshot;
 pub mod topology;
@@ -228,6 +229,8 @@ pub struct AppState {
         v1::meta::rebuild,
         v1::meta::status,
         v1::meta::snapshot,
+        v1::meta::export,
+        v1::meta::import,
     ),
     modifiers(&SecurityAddon),
     tags((name = "cluster"), (name = "osds"), (name = "repair"), (name = "objects"), (name = "meta"), (name = "buckets"), (name = "users"), (name = "keys"))

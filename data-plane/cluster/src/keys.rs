@@ -64,6 +64,30 @@ impl Keys {
     pub fn election(&self) -> String {
         self.k("election/meta")
     }
+    /// Prefix of the compaction holds: `holds/<id>`, each the revision a
+    /// long read (a metadata export) reads at, bound to its lease; the
+    /// leader compacts no further than the oldest.
+    pub fn holds_prefix(&self) -> String {
+        self.k("holds/")
+    }
+    pub fn hold(&self, id: &Uuid) -> String {
+        self.k(&format!("holds/{id}"))
+    }
+    /// Whether the key `rel` (below the root) is part of the cluster's
+    /// lasting state, the one a metadata export carries: everything but
+    /// what lives with a running process (liveness, the leader election,
+    /// a completion in progress, compaction holds) and the map epoch (an
+    /// import advances it).
+    pub fn is_exported(rel: &[u8]) -> bool {
+        const TRANSIENT: [&[u8]; 5] = [
+            b"alive/",
+            b"election/",
+            b"completing/",
+            b"holds/",
+            b"map-epoch",
+        ];
+        !TRANSIENT.iter().any(|p| rel.starts_with(p))
+    }
     /// Present while a multipart completion runs (part commits compare its
     /// absence).
     pub fn completing(&self, upload_id: &Uuid) -> String {

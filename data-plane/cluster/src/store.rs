@@ -128,6 +128,22 @@ async fn monitor_endpoints(client: Client, endpoints: Vec<String>) {
     }
 }
 
+/// How long an idempotent read is sent again while etcd members are
+/// unreachable: longer than the endpoint monitor needs to take a dead
+/// member out of the set, shorter than any caller's patience.
+const READ_RETRY_FOR: Duration = Duration::from_secs(3);
+
+/// Whether an etcd error means the request reached no member able to
+/// answer it (the one it was routed to is dead or has no leader), so the
+/// same read may be sent again and land elsewhere.
+pub fn unreachable(e: &etcd_client::Error) -> bool {
+    match e {
+        etcd_client::Error::TransportError(_) => true,
+        etcd_client::Error::GRpcStatus(s) => s.code() == tonic::Code::Unavailable,
+        _ => false,
+    }
+}
+
 /// Decodes a record value, refusing schema versions newer than this build.
 pub fn decode<T: DeserializeOwned + Versioned>(key: &[u8], value: &[u8]) -> Result<T> {
     let rec: T = serde_json::from_slice(value).map_err(|source| Error::Decode {
@@ -167,6 +183,30 @@ impl Store {
         })
     }
 
+    /// Runs the read `op` against a KV client, sending it again while the
+    /// member it reached could not answer ([`unreachable`]), for at most
+    /// [`READ_RETRY_FOR`]: one dead member costs a read a retry, not an
+    /// error. Only for reads: a write that timed out may have happened.
+    pub async fn read<T, F, Fut>(&self, mut op: F) -> Result<T>
+    where
+        F: FnMut(KvClient) -> Fut,
+        Fut: std::future::Future<Output = std::result::Result<T, etcd_client::Error>>,
+    {
+        let deadline = tokio::time::Instant::now() + READ_RETRY_FOR;
+        let mut pause = Duration::from_millis(50);
+        loop {
+            match op(self.kv()).await {
+                Ok(v) => return Ok(v),
+                Err(e) if unreachable(&e) && tokio::time::Instant::now() + pause < deadline => {
+                    tracing::debug!(error = %e, "etcd read unanswered; sending it again");
+                    tokio::time::sleep(pause).await;
+                    pause = (pause * 2).min(Duration::from_millis(500));
+                }
+                Err(e) => return Err(e.into()),
+            }
+        }
+    }
+
     /// The key layout of this cluster.
     pub fn keys(&self) -> &Keys {
         &self.keys
@@ -179,12 +219,12 @@ impl Store {
 
     /// The store's current revision.
     pub async fn revision(&self) -> Result<i64> {
+        let key = self.keys.config();
         let r = self
-            .kv()
-            .get(
-                self.keys.config(),
-                Some(GetOptions::new().with_count_only()),
-            )
+            .read(|mut kv| {
+                let key = key.clone();
+                async move { kv.get(key, Some(GetOptions::new().with_count_only())).await }
+            })
             .await?;
         Ok(r.header().map(|h| h.revision()).unwrap_or(0))
     }
@@ -204,6 +244,23 @@ impl Store {
         }
     }
 
+    /// The oldest revision a long read holds against compaction
+    /// ([`Keys::holds_prefix`]), if any.
+    pub async fn compaction_floor(&self) -> Result<Option<i64>> {
+        let prefix = self.keys.holds_prefix();
+        let resp = self
+            .read(|mut kv| {
+                let prefix = prefix.clone();
+                async move { kv.get(prefix, Some(GetOptions::new().with_prefix())).await }
+            })
+            .await?;
+        Ok(resp
+            .kvs()
+            .iter()
+            .filter_map(|kv| serde_json::from_slice::<i64>(kv.value()).ok())
+            .min())
+    }
+
     /// A watch client (for [`crate::mirror::Mirror`]).
     pub(crate) fn watch_client(&self) -> etcd_client::WatchClient {
         self.client.watch_client()
@@ -217,7 +274,12 @@ impl Store {
     /// Every etcd member: name, id and first client URL (a member not
     /// started yet has no name and no URL, and is left out).
     pub async fn etcd_members(&self) -> Result<Vec<EtcdMember>> {
-        let r = self.client.cluster_client().member_list().await?;
+        let r = self
+            .read(|_| {
+                let mut c = self.client.cluster_client();
+                async move { c.member_list().await }
+            })
+            .await?;
         Ok(r.members()
             .iter()
             .filter_map(|m| {
@@ -252,13 +314,17 @@ impl Store {
     /// member id.
     pub async fn alarms(&self) -> Result<Vec<(u64, String)>> {
         let r = self
-            .client
-            .maintenance_client()
-            .alarm(
-                etcd_client::AlarmAction::Get,
-                etcd_client::AlarmType::None,
-                None,
-            )
+            .read(|_| {
+                let mut c = self.client.maintenance_client();
+                async move {
+                    c.alarm(
+                        etcd_client::AlarmAction::Get,
+                        etcd_client::AlarmType::None,
+                        None,
+                    )
+                    .await
+                }
+            })
             .await?;
         Ok(r.alarms()
             .iter()
@@ -328,7 +394,12 @@ impl Store {
         key: impl Into<Vec<u8>>,
     ) -> Result<Option<(T, i64)>> {
         let key = key.into();
-        let resp = self.kv().get(key.clone(), None).await?;
+        let resp = self
+            .read(|mut kv| {
+                let key = key.clone();
+                async move { kv.get(key, None).await }
+            })
+            .await?;
         match resp.kvs().first() {
             Some(kv) => Ok(Some((decode(&key, kv.value())?, kv.mod_revision()))),
             None => Ok(None),
@@ -364,7 +435,12 @@ impl Store {
             TxnOp::get(self.keys.osds_prefix(), all()),
             TxnOp::get(self.keys.disks_prefix(), all()),
         ]);
-        let resp = self.kv().txn(txn).await?;
+        let resp = self
+            .read(|mut kv| {
+                let txn = txn.clone();
+                async move { kv.txn(txn).await }
+            })
+            .await?;
         let revision = resp.header().map_or(0, |h| h.revision());
         let mut gets = resp.op_responses().into_iter().map(|r| match r {
             etcd_client::TxnOpResponse::Get(g) => g,
@@ -399,7 +475,13 @@ impl Store {
     /// The map epoch: how many changes the cluster map has had (0 before
     /// the first).
     pub async fn map_epoch(&self) -> Result<u64> {
-        let resp = self.kv().get(self.keys.map_epoch(), None).await?;
+        let key = self.keys.map_epoch();
+        let resp = self
+            .read(|mut kv| {
+                let key = key.clone();
+                async move { kv.get(key, None).await }
+            })
+            .await?;
         Ok(resp
             .kvs()
             .first()
@@ -505,11 +587,16 @@ impl Store {
         let mut start = prefix.clone();
         loop {
             let resp = self
-                .kv()
-                .get(
-                    start.clone(),
-                    Some(GetOptions::new().with_range(end.clone()).with_limit(1000)),
-                )
+                .read(|mut kv| {
+                    let (start, end) = (start.clone(), end.clone());
+                    async move {
+                        kv.get(
+                            start,
+                            Some(GetOptions::new().with_range(end).with_limit(1000)),
+                        )
+                        .await
+                    }
+                })
                 .await?;
             for kv in resp.kvs() {
                 out.push((kv.key().to_vec(), decode(kv.key(), kv.value())?));
@@ -527,12 +614,18 @@ impl Store {
 
     /// Counts the keys under `prefix`.
     pub async fn count(&self, prefix: impl Into<Vec<u8>>) -> Result<u64> {
+        let prefix = prefix.into();
         let resp = self
-            .kv()
-            .get(
-                prefix,
-                Some(GetOptions::new().with_prefix().with_count_only()),
-            )
+            .read(|mut kv| {
+                let prefix = prefix.clone();
+                async move {
+                    kv.get(
+                        prefix,
+                        Some(GetOptions::new().with_prefix().with_count_only()),
+                    )
+                    .await
+                }
+            })
             .await?;
         Ok(resp.count().max(0) as u64)
     }
@@ -546,8 +639,10 @@ impl Store {
     ) -> Result<std::collections::HashMap<String, Option<T>>> {
         let prefix = self.keys.alive_prefix(kind);
         let resp = self
-            .kv()
-            .get(prefix.clone(), Some(GetOptions::new().with_prefix()))
+            .read(|mut kv| {
+                let prefix = prefix.clone();
+                async move { kv.get(prefix, Some(GetOptions::new().with_prefix())).await }
+            })
             .await?;
         Ok(resp
             .kvs()

@@ -440,6 +440,20 @@ impl Cluster {
         }
     }
 
+    /// Kills every etcd member, deletes their data and starts an empty
+    /// etcd in its place (a store lost whole), waiting for it to answer.
+    pub async fn wipe_etcd(&mut self) -> anyhow::Result<()> {
+        self.kill_etcd();
+        for m in &self.etcd {
+            let data = self.dir.path().join(format!("etcd-{}", m.name));
+            if data.exists() {
+                std::fs::remove_dir_all(&data)?;
+            }
+        }
+        self.start_etcd()?;
+        self.wait_etcd().await
+    }
+
     /// Starts etcd again on its data, and waits for it to answer.
     pub async fn restart_etcd(&mut self) -> anyhow::Result<()> {
         self.kill_etcd();

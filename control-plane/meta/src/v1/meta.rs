@@ -22,6 +22,71 @@ pub fn router() -> Router<AppState> {
         )
         .route("/api/v1/meta/status", get(status))
         .route("/api/v1/meta/snapshot", post(snapshot))
+        .route("/api/v1/meta/export", get(export))
+        .route(
+            "/api/v1/meta/import",
+            post(import).layer(DefaultBodyLimit::disable()),
+        )
+}
+
+/// Streams a metadata export: every lasting record of the cluster
+/// (config, OSDs and disks, users and access keys with secrets still
+/// sealed, buckets and their configurations, the object index, uploads,
+/// intents, GC entries) read at one etcd revision, as one JSON document
+/// whose last line is the SHA-256 of the rest. Memory stays bounded
+/// whatever the size; a transfer cut short ends without its checksum and
+/// is refused by `meta import`.
+#[utoipa::path(get, path = "/api/v1/meta/export", operation_id = "meta.export", tag = "meta",
+    security(("bearer" = [])),
+    responses((status = 200, body = MetaExportOut, content_type = "application/json"),
+        (status = 401, body = ErrorOut),
+        (status = 409, body = ErrorOut, description = "The cluster is not initialised"),
+        (status = 503, body = ErrorOut)))]
+pub async fn export(
+    _: Admin,
+    State(st): State<AppState>,
+) -> Result<axum::response::Response, ApiError> {
+    use axum::http::header;
+    let (h, body) = crate::export::export(&st.store).await?;
+    let stamp: String = h
+        .exported_at
+        .chars()
+        .filter(|c| c.is_ascii_alphanumeric())
+        .collect();
+    let name = format!("attachment; filename=\"meta-{}-{stamp}.json\"", h.cluster);
+    let mut r = axum::response::Response::new(body);
+    let hs = r.headers_mut();
+    hs.insert(
+        header::CONTENT_TYPE,
+        "application/json".parse().expect("valid"),
+    );
+    if let Ok(v) = name.parse() {
+        hs.insert(header::CONTENT_DISPOSITION, v);
+    }
+    Ok(r)
+}
+
+/// Restores a metadata export (the body, as `GET /api/v1/meta/export`
+/// wrote it). The whole upload is checked first (shape, count, SHA-256),
+/// so a damaged file writes nothing; the cluster must then have no users,
+/// buckets or objects unless `force`. Restore into a cluster of the same
+/// name, then start the OSDs (their disks carry the exported cluster id)
+/// and the gateways.
+#[utoipa::path(post, path = "/api/v1/meta/import", operation_id = "meta.import", tag = "meta",
+    security(("bearer" = [])), params(ImportQuery),
+    request_body(content = MetaExportOut, content_type = "application/json"),
+    responses((status = 200, body = ImportOut),
+        (status = 400, body = ErrorOut, description = "Not a valid export (truncated, edited, another cluster's)"),
+        (status = 401, body = ErrorOut),
+        (status = 409, body = ErrorOut, description = "The cluster is not empty and force is not set"),
+        (status = 503, body = ErrorOut)))]
+pub async fn import(
+    _: Admin,
+    State(st): State<AppState>,
+    axum::extract::Query(q): axum::extract::Query<ImportQuery>,
+    body: axum::body::Body,
+) -> Result<Json<ImportOut>, ApiError> {
+    Ok(Json(crate::export::import(&st.store, q.force, body).await?))
 }
 
 /// Rebuilds buckets and the object index from the raw scans of every disk

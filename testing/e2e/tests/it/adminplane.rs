@@ -274,7 +274,7 @@ async fn test_buckets_are_created_described_and_deleted_through_the_admin_api() 
     assert_eq!(
         cli_json(&c, &["bucket", "info", "photos"])["versions"],
         4,
-        "nothing deleted"
+        "nothing done"
     );
     let d = cli_json(&c, &["bucket", "delete", "photos", "--force", "--yes"]);
     assert_eq!(d["versions_deleted"], 5, "{d}");

@@ -6,6 +6,7 @@ mod admin;
 mod adminplane;
 mod auth;
 mod authz;
+mod backup;
 mod capacity;
 mod chaos;
 mod checksums;
