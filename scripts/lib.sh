@@ -37,7 +37,7 @@ ensure_cargo() {
     fi
 }
 
-# etcd, protoc (etcd-client's build), curl, systemd-analyze.
+# etcd, protoc (etcd-client's build), curl, systemd-analyze, rclone, zsh, fish.
 ensure_system_tools() {
     local missing=()
     command -v etcd >/dev/null || missing+=(etcd-server)
@@ -48,6 +48,9 @@ ensure_system_tools() {
     command -v systemd-analyze >/dev/null || missing+=(systemd)
     # The client matrix (scripts/client-matrix.sh) drives rclone.
     command -v rclone >/dev/null || missing+=(rclone)
+    # The CLI's completion tests have each shell parse its script.
+    command -v zsh >/dev/null || missing+=(zsh)
+    command -v fish >/dev/null || missing+=(fish)
     if [ ${#missing[@]} -gt 0 ]; then
         apt_install "${missing[@]}"
     fi

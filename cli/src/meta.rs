@@ -1,16 +1,253 @@
-//! `meta export` and `meta import`: the metadata document streamed to and
-//! from a file, checked on the way.
+//! `meta status|snapshot|export|import|rebuild`; export and import stream
+//! the metadata document to and from a file, checked on the way.
 
 use std::path::Path;
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
+use clap::Subcommand;
 use objectio_api::export::{ExportReader, Lines};
-use objectio_api::{ImportOut, iec};
+use objectio_api::*;
 use serde::Serialize;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
-use crate::{Api, Bar, Output, confirm, print, thousands};
+use crate::Output;
+use crate::api::Api;
+use crate::ui::*;
+
+#[derive(Subcommand)]
+pub(crate) enum MetaCmd {
+    /// The etcd members (health, leader, Raft indexes, database size,
+    /// alarms), the object index size, and every meta replica with the
+    /// one leading the controllers.
+    Status,
+    /// Saves an etcd snapshot now into the meta replica's --snapshot-dir
+    /// (the leader saves one every --snapshot-interval by itself).
+    Snapshot,
+    /// Writes every lasting record of the cluster (config, map, users and
+    /// keys with secrets still sealed, buckets, the object index) read at
+    /// one etcd revision to FILE: one JSON document, checksummed; FILE
+    /// appears only once whole and verified.
+    Export {
+        #[arg(long, value_name = "FILE")]
+        output: std::path::PathBuf,
+    },
+    /// Restores an export into this cluster (same name; no users, buckets
+    /// or objects yet, unless --force). The file is checked whole before
+    /// anything is written. Start the OSDs and gateways afterwards.
+    Import {
+        #[arg(long, value_name = "FILE")]
+        input: std::path::PathBuf,
+        /// Import into a cluster that holds data: the export's records
+        /// overwrite the same keys, the others stay.
+        #[arg(long)]
+        force: bool,
+        /// Do not ask before --force.
+        #[arg(long, short = 'y')]
+        yes: bool,
+    },
+    /// Rebuilds buckets and the object index from the scans of every disk
+    /// (`disk scan DEV --output F.json`): a version stands when k whole
+    /// shards with agreeing headers are live, and the newest per key wins.
+    /// Refused when the index is not empty, unless --force.
+    Rebuild {
+        /// Scan files, one per disk.
+        #[arg(long = "from-scan", value_name = "F.json", num_args = 1.., required = true)]
+        from_scan: Vec<std::path::PathBuf>,
+        /// Say what would be created; write nothing.
+        #[arg(long)]
+        dry_run: bool,
+        /// Rebuild into an index that is not empty (what is there stays).
+        #[arg(long)]
+        force: bool,
+        /// Owner of the buckets it creates.
+        #[arg(long, value_name = "USER")]
+        owner: Option<String>,
+    },
+}
+
+/// Runs one `meta` command.
+pub(crate) async fn run(api: &Api, o: Output, cmd: MetaCmd) -> anyhow::Result<()> {
+    match cmd {
+        MetaCmd::Status => {
+            let s: MetaStatusOut = api.get("/api/v1/meta/status").await?;
+            print(o, &s, meta_status);
+        }
+        MetaCmd::Export { output } => export(api, o, &output).await?,
+        MetaCmd::Import { input, force, yes } => import(api, o, &input, force, yes).await?,
+        MetaCmd::Snapshot => {
+            let s: SnapshotOut = api.post("/api/v1/meta/snapshot").await?;
+            print(o, &s, |s| {
+                let mut t = format!(
+                    "saved {} ({}, from etcd member {})\n",
+                    s.path,
+                    human(s.bytes),
+                    s.member
+                );
+                for r in &s.removed {
+                    t += &format!("removed {r} (retention)\n");
+                }
+                t
+            });
+        }
+        MetaCmd::Rebuild {
+            from_scan,
+            dry_run,
+            force,
+            owner,
+        } => {
+            let mut scans = Vec::with_capacity(from_scan.len());
+            for f in &from_scan {
+                let text = std::fs::read_to_string(f)
+                    .with_context(|| format!("reading {}", f.display()))?;
+                let scan: DiskScanIn = serde_json::from_str(&text)
+                    .with_context(|| format!("{} is not a disk scan", f.display()))?;
+                scans.push(scan);
+            }
+            let r: RebuildOut = api
+                .send(
+                    api.http
+                        .post(api.url("/api/v1/meta/rebuild"))
+                        .json(&RebuildIn {
+                            scans,
+                            dry_run,
+                            force,
+                            owner,
+                        }),
+                )
+                .await?
+                .context("empty response")?;
+            print(o, &r, rebuild_text);
+        }
+    }
+    Ok(())
+}
+
+pub(crate) fn meta_status(s: &MetaStatusOut) -> String {
+    let opt = |v: Option<u64>| v.map_or("-".to_string(), |v| v.to_string());
+    let size = |v: Option<u64>| v.map_or("-".to_string(), human);
+    let mut out = String::from("etcd members:\n");
+    out += &table(
+        &[
+            "NAME",
+            "ID",
+            "ENDPOINT",
+            "HEALTH",
+            "LEADER",
+            "TERM",
+            "RAFT INDEX",
+            "APPLIED",
+            "DB SIZE",
+            "IN USE",
+            "ALARMS",
+        ],
+        s.etcd
+            .iter()
+            .map(|m| {
+                vec![
+                    m.name.clone(),
+                    m.id.clone(),
+                    m.endpoint.clone(),
+                    match (&m.error, m.healthy) {
+                        (_, true) => "healthy".into(),
+                        (Some(e), false) => format!("UNHEALTHY ({e})"),
+                        (None, false) => "UNHEALTHY".into(),
+                    },
+                    if m.leader { "*".into() } else { String::new() },
+                    opt(m.raft_term),
+                    opt(m.raft_index),
+                    opt(m.raft_applied_index),
+                    size(m.db_size_bytes),
+                    size(m.db_size_in_use_bytes),
+                    if m.alarms.is_empty() {
+                        "none".into()
+                    } else {
+                        m.alarms.join(",")
+                    },
+                ]
+            })
+            .collect(),
+    );
+    let i = &s.index;
+    out += &format!(
+        "\nObject index: {} records in {} buckets, {} uploads, {} writes in progress, {} versions queued for GC; etcd database {} ({} in use)\n",
+        thousands(i.records),
+        thousands(i.buckets),
+        thousands(i.uploads),
+        thousands(i.intents),
+        thousands(i.gc_queue),
+        size(i.db_size_bytes),
+        size(i.db_size_in_use_bytes)
+    );
+    out += &format!(
+        "\nMeta replicas (leader: {}):\n",
+        s.leader.as_deref().unwrap_or("none")
+    );
+    out += &table(
+        &["ID", "ADDRESS", "VERSION", "STARTED", "STATE"],
+        s.replicas
+            .iter()
+            .map(|r| {
+                vec![
+                    r.id.clone(),
+                    r.address.clone(),
+                    r.version.clone(),
+                    local_date(&r.started),
+                    match (r.alive, r.leader) {
+                        (true, true) => "up, leader".into(),
+                        (true, false) => "up".into(),
+                        (false, _) => "DOWN".into(),
+                    },
+                ]
+            })
+            .collect(),
+    );
+    out
+}
+
+pub(crate) fn rebuild_text(r: &RebuildOut) -> String {
+    let verb = if r.dry_run { "would create" } else { "created" };
+    let mut out = format!(
+        "read {} shard header(s) from {} disk scan(s); {} left out (another cluster, a disk not in the map, or deleted)\n",
+        thousands(r.shards),
+        r.disks,
+        thousands(r.shards_ignored)
+    );
+    out += &format!(
+        "{verb} {} object(s) ({} multipart, {}) and {} bucket(s){}\n",
+        thousands(r.objects_created),
+        thousands(r.multipart_objects),
+        human(r.bytes),
+        r.buckets_created.len(),
+        if r.buckets_created.is_empty() {
+            String::new()
+        } else {
+            format!(": {}", r.buckets_created.join(", "))
+        }
+    );
+    if r.objects_existing > 0 {
+        out += &format!(
+            "{} key(s) already in the index, left as they are\n",
+            thousands(r.objects_existing)
+        );
+    }
+    if r.older_versions > 0 {
+        out += &format!(
+            "{} older version(s) left out (a newer one exists)\n",
+            thousands(r.older_versions)
+        );
+    }
+    if r.skipped_count > 0 {
+        out += &format!("{} skipped:\n", thousands(r.skipped_count));
+        for s in &r.skipped {
+            out += &format!("  {}/{}: {}\n", s.bucket, s.key, s.reason);
+        }
+    }
+    if r.dry_run {
+        out += "dry run: nothing was written\n";
+    }
+    out
+}
 
 /// What `meta export` wrote.
 #[derive(Serialize)]
