@@ -112,6 +112,12 @@ pub struct Config {
     /// repair rebuilds their shards elsewhere, in seconds.
     #[arg(long, env = "OBJECTIO_DOWN_OUT_INTERVAL_SECS", default_value_t = 600)]
     pub down_out_interval_secs: u64,
+    /// TTL of this replica's etcd lease, in seconds: a replica that dies
+    /// without stopping (power, SIGKILL) stops leading after it and
+    /// another takes the controllers over (a stopped one hands over at
+    /// once).
+    #[arg(long, env = "OBJECTIO_META_LEASE_TTL", default_value_t = 10, value_parser = clap::value_parser!(i64).range(1..=300))]
+    pub lease_ttl: i64,
     /// How soon a repair pass that had to skip objects is tried again, in
     /// milliseconds (passes otherwise start when the map changes or an
     /// operator asks).
@@ -300,13 +306,14 @@ async fn init_cluster(store: &Store, cfg: &Config) -> anyhow::Result<ClusterConf
 async fn membership(
     store: Store,
     id: String,
+    ttl: i64,
     incarnation: uuid::Uuid,
     leader: Arc<std::sync::atomic::AtomicBool>,
     mut stop: tokio::sync::watch::Receiver<bool>,
 ) {
     use std::sync::atomic::Ordering;
     loop {
-        let lease = match Lease::grant(&store, 10).await {
+        let lease = match Lease::grant(&store, ttl).await {
             Ok(l) => l,
             Err(e) => {
                 tracing::warn!(error = %e, "membership lost; rejoining");
@@ -395,6 +402,7 @@ pub async fn run(cfg: Config) -> anyhow::Result<()> {
     let member = tokio::spawn(membership(
         store.clone(),
         cfg.id.clone(),
+        cfg.lease_ttl,
         objects.incarnation(),
         leader.clone(),
         stop_rx,

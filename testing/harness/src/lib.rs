@@ -128,6 +128,8 @@ pub struct Cluster {
     gateway: Option<Child>,
     /// Gateways started besides the first, with their ports.
     extra_gateways: Vec<(u16, Child)>,
+    /// Meta replicas started besides the first: id, port, process.
+    extra_metas: Vec<(String, u16, Option<Child>)>,
     opts: Options,
     bin: PathBuf,
 }
@@ -167,6 +169,7 @@ impl Cluster {
             meta: None,
             gateway: None,
             extra_gateways: Vec::new(),
+            extra_metas: Vec::new(),
             bin: bin_dir(),
             opts: opts.clone(),
             dir,
@@ -389,19 +392,21 @@ impl Cluster {
 
     /// Starts (or restarts) the meta.
     fn start_meta(&mut self) -> anyhow::Result<()> {
-        let child = self.spawn(
-            "meta",
+        let child = self.spawn_meta("meta1", self.meta_port)?;
+        self.meta = Some(child);
+        Ok(())
+    }
+
+    /// Spawns a meta replica `id` serving the admin API on `port` (its
+    /// log is `<id>.log`, meta1's `meta.log`).
+    fn spawn_meta(&self, id: &str, port: u16) -> anyhow::Result<Child> {
+        let log = if id == "meta1" { "meta" } else { id };
+        self.spawn(
+            log,
             Command::new(self.bin.join("objectio-meta"))
-                .args([
-                    "--etcd",
-                    &self.etcd_url(),
-                    "--cluster",
-                    "it",
-                    "--id",
-                    "meta1",
-                ])
+                .args(["--etcd", &self.etcd_url(), "--cluster", "it", "--id", id])
                 .arg("--listen")
-                .arg(format!("127.0.0.1:{}", self.meta_port))
+                .arg(format!("127.0.0.1:{port}"))
                 .args(["--gc-interval-ms", "300", "--compact-interval-secs", "1"])
                 .args(["--gc-grace-secs", &self.opts.gc_grace_secs.to_string()])
                 .args(["--repair-interval-ms", "300"])
@@ -412,9 +417,31 @@ impl Cluster {
                 .args(&self.opts.meta_args)
                 .env("OBJECTIO_ADMIN_TOKEN", &self.token)
                 .env("OBJECTIO_CLUSTER_SECRET", &self.secret),
-        )?;
-        self.meta = Some(child);
-        Ok(())
+        )
+    }
+
+    /// Starts one more meta replica (`meta2`, `meta3`, ...) on a port of
+    /// its own and waits until it serves; its id and admin API port.
+    pub async fn start_extra_meta(&mut self) -> anyhow::Result<(String, u16)> {
+        let id = format!("meta{}", self.extra_metas.len() + 2);
+        let port = free_port();
+        let child = self.spawn_meta(&id, port)?;
+        self.extra_metas.push((id.clone(), port, Some(child)));
+        self.wait_http(&format!("http://127.0.0.1:{port}/health"), "meta")
+            .await?;
+        Ok((id, port))
+    }
+
+    /// Kills (SIGKILL) the meta replica `id` (`meta1` is the first).
+    pub fn kill_meta_replica(&mut self, id: &str) {
+        if id == "meta1" {
+            return self.kill_meta();
+        }
+        for (i, _, child) in &mut self.extra_metas {
+            if i == id {
+                kill(child);
+            }
+        }
     }
 
     /// Kills every etcd member (SIGKILL): the whole store goes away.
@@ -851,6 +878,7 @@ impl Drop for Cluster {
             kids.extend(o.child.take());
         }
         kids.extend(self.meta.take());
+        kids.extend(self.extra_metas.iter_mut().filter_map(|(_, _, c)| c.take()));
         kids.extend(self.etcd.iter_mut().filter_map(|m| m.child.take()));
         for mut k in kids {
             let _ = k.kill();

@@ -19,6 +19,7 @@ mod hostile;
 mod lifecycle;
 mod list;
 mod lock;
+mod metaha;
 mod multipart;
 mod ops;
 mod post;
