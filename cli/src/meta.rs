@@ -168,7 +168,16 @@ pub(crate) fn meta_status(s: &MetaStatusOut) -> String {
             })
             .collect(),
     );
-    let i = &s.index;
+    let Some(i) = &s.index else {
+        out += &format!(
+            "\n{}\nThe member to recover from is the one with the highest APPLIED index \
+             (docs/operations/failure-recovery.md, \"Complete cluster recovery\").\n",
+            s.store_error
+                .as_deref()
+                .unwrap_or("the cluster's keys cannot be read")
+        );
+        return out;
+    };
     out += &format!(
         "\nObject index: {} records in {} buckets, {} uploads, {} writes in progress, {} versions queued for GC; etcd database {} ({} in use)\n",
         thousands(i.records),

@@ -422,7 +422,12 @@ pub struct MetaReplicaOut {
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 pub struct MetaStatusOut {
     pub etcd: Vec<EtcdMemberOut>,
-    pub index: IndexSizeOut,
+    /// Why the cluster's keys could not be read (etcd without a quorum):
+    /// then only the members that answer are shown, with no index and no
+    /// replicas, so the member to recover from can still be found.
+    pub store_error: Option<String>,
+    /// The index size (none when the store cannot be read).
+    pub index: Option<IndexSizeOut>,
     pub replicas: Vec<MetaReplicaOut>,
     /// The replica that leads the controllers, if one does.
     pub leader: Option<String>,

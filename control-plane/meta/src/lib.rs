@@ -367,6 +367,11 @@ pub async fn run(cfg: Config) -> anyhow::Result<()> {
     let (tokens, secret) = cfg.check()?;
     let store = cfg.cluster.connect().await.context("connecting to etcd")?;
     let cc = init_cluster(&store, &cfg).await?;
+    // Remembered, so that `meta status` can name every member even after
+    // etcd loses its quorum (listing members needs one).
+    if let Err(e) = store.etcd_members().await {
+        tracing::warn!(error = %e, "listing the etcd members");
+    }
     tokio::spawn(topology::run(store.clone(), cc.ec, Duration::from_secs(5)));
     let secrets = objectio_cluster::secrets::SecretBox::new(&secret);
     let migrated = v1::users::migrate_v1_keys(&store, &secrets)

@@ -19,6 +19,10 @@ pub struct Store {
     client: Client,
     keys: Keys,
     cluster: String,
+    /// The endpoints it was given.
+    endpoints: std::sync::Arc<Vec<String>>,
+    /// The members as last listed (listing needs a quorum).
+    members_seen: std::sync::Arc<std::sync::Mutex<Vec<EtcdMember>>>,
     /// The endpoint monitor, stopped when the last clone is dropped.
     _monitor: Option<std::sync::Arc<AbortOnDrop>>,
 }
@@ -179,6 +183,8 @@ impl Store {
             client,
             keys: Keys::new(cluster),
             cluster: cluster.to_string(),
+            endpoints: std::sync::Arc::new(endpoints.to_vec()),
+            members_seen: Default::default(),
             _monitor: monitor,
         })
     }
@@ -280,7 +286,8 @@ impl Store {
                 async move { c.member_list().await }
             })
             .await?;
-        Ok(r.members()
+        let members: Vec<EtcdMember> = r
+            .members()
             .iter()
             .filter_map(|m| {
                 Some(EtcdMember {
@@ -289,7 +296,27 @@ impl Store {
                     endpoint: m.client_urls().first()?.clone(),
                 })
             })
-            .collect())
+            .collect();
+        *self.members_seen.lock().expect("not poisoned") = members.clone();
+        Ok(members)
+    }
+
+    /// The members as [`Store::etcd_members`] last listed them, for when
+    /// etcd has no quorum to list them now; never listed, the endpoints
+    /// this store was given (unnamed, id 0).
+    pub fn members_last_seen(&self) -> Vec<EtcdMember> {
+        let seen = self.members_seen.lock().expect("not poisoned").clone();
+        if !seen.is_empty() {
+            return seen;
+        }
+        self.endpoints
+            .iter()
+            .map(|e| EtcdMember {
+                name: String::new(),
+                id: 0,
+                endpoint: e.clone(),
+            })
+            .collect()
     }
 
     /// The status one member reports of itself (asked of that member

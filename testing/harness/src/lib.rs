@@ -304,25 +304,53 @@ impl Cluster {
             .iter()
             .map(|m| format!("{}=http://127.0.0.1:{}", m.name, m.peer_port))
             .collect();
+        self.start_etcd_member_with(i, &initial.join(","), &[])
+    }
+
+    /// Starts etcd member `i` on its data directory with `--initial-cluster
+    /// initial` and more flags (`--force-new-cluster`,
+    /// `--initial-cluster-state existing`), as an operator recovering
+    /// etcd by hand does.
+    pub fn start_etcd_member_with(
+        &mut self,
+        i: usize,
+        initial: &str,
+        extra: &[&str],
+    ) -> anyhow::Result<()> {
         let m = &self.etcd[i];
-        let data = self.dir.path().join(format!("etcd-{}", m.name));
+        let data = self.etcd_data_dir(i);
         let log = if self.etcd.len() == 1 {
             "etcd".to_string()
         } else {
             format!("etcd-{}", m.name)
         };
-        let child = self.spawn(
-            &log,
-            &mut etcd_command(
-                &m.name,
-                &data,
-                m.client_port,
-                m.peer_port,
-                &initial.join(","),
-            ),
-        )?;
+        let mut cmd = etcd_command(&m.name, &data, m.client_port, m.peer_port, initial);
+        cmd.args(extra);
+        let child = self.spawn(&log, &mut cmd)?;
         self.etcd[i].child = Some(child);
         Ok(())
+    }
+
+    /// Member `i`'s name, client URL and peer URL.
+    pub fn etcd_member(&self, i: usize) -> (String, String, String) {
+        let m = &self.etcd[i];
+        (
+            m.name.clone(),
+            format!("http://127.0.0.1:{}", m.client_port),
+            format!("http://127.0.0.1:{}", m.peer_port),
+        )
+    }
+
+    /// Member `i`'s data directory.
+    pub fn etcd_data_dir(&self, i: usize) -> PathBuf {
+        self.dir.path().join(format!("etcd-{}", self.etcd[i].name))
+    }
+
+    /// Waits until member `i` answers healthy (it is part of a cluster
+    /// with a leader).
+    pub async fn wait_etcd_member(&mut self, i: usize) -> anyhow::Result<()> {
+        let url = format!("http://127.0.0.1:{}/health", self.etcd[i].client_port);
+        self.wait_http(&url, "etcd member").await
     }
 
     /// Starts etcd member `i` again on its data and waits until it answers

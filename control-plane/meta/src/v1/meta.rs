@@ -119,8 +119,19 @@ pub async fn status(_: Admin, State(st): State<AppState>) -> Result<Json<MetaSta
     use objectio_cluster::{MemberRecord, Store};
     let store = &st.store;
     let k = store.keys();
-    let members = store.etcd_members().await?;
-    let alarms = store.alarms().await.unwrap_or_default();
+    // Listing members needs a quorum; without one the members last seen
+    // are asked one by one, which needs none.
+    let (members, mut store_error) = match store.etcd_members().await {
+        Ok(m) => (m, None),
+        Err(e) => (
+            store.members_last_seen(),
+            Some(format!("etcd has no quorum or does not answer: {e}")),
+        ),
+    };
+    let alarms = match store_error {
+        None => store.alarms().await.unwrap_or_default(),
+        Some(_) => Vec::new(),
+    };
     let statuses =
         futures::future::join_all(members.iter().map(|m| Store::member_status(&m.endpoint))).await;
     let mut etcd = Vec::new();
@@ -131,8 +142,12 @@ pub async fn status(_: Admin, State(st): State<AppState>) -> Result<Json<MetaSta
             .filter(|(id, _)| *id == m.id)
             .map(|(_, a)| a.clone())
             .collect();
+        let id = match (&s, m.id) {
+            (Ok(s), 0) => s.id,
+            _ => m.id,
+        };
         let base = EtcdMemberOut {
-            id: format!("{:x}", m.id),
+            id: format!("{id:x}"),
             name: m.name.clone(),
             endpoint: m.endpoint.clone(),
             healthy: false,
@@ -148,7 +163,7 @@ pub async fn status(_: Admin, State(st): State<AppState>) -> Result<Json<MetaSta
         };
         etcd.push(match s {
             Ok(s) => {
-                let leader = s.leader == m.id;
+                let leader = s.leader == id;
                 if leader {
                     leader_db = (Some(s.db_size), Some(s.db_size_in_use));
                 }
@@ -172,33 +187,44 @@ pub async fn status(_: Admin, State(st): State<AppState>) -> Result<Json<MetaSta
         });
     }
     etcd.sort_by(|a, b| a.name.cmp(&b.name));
-    let index = IndexSizeOut {
-        records: store.count(k.objects_root()).await?,
-        buckets: store.count(k.buckets_prefix()).await?,
-        uploads: store.count(k.uploads_root()).await?,
-        intents: store.count(k.intents_prefix()).await?,
-        gc_queue: store.count(k.gc_prefix()).await?,
-        db_size_bytes: leader_db.0,
-        db_size_in_use_bytes: leader_db.1,
-    };
-    let leader = crate::v1::cluster::meta_leader(store).await;
-    let alive = crate::v1::cluster::alive(store, "metas").await?;
-    let mut replicas: Vec<MetaReplicaOut> = store
-        .list::<MemberRecord>(k.members_prefix("metas"))
-        .await?
-        .into_iter()
-        .map(|(_, m)| MetaReplicaOut {
-            alive: alive.contains(&m.id),
-            leader: leader.as_deref() == Some(m.id.as_str()),
-            id: m.id,
-            address: m.address,
-            version: m.software,
-            started: rfc3339(m.started),
-        })
-        .collect();
-    replicas.sort_by(|a, b| a.id.cmp(&b.id));
+    let (mut index, mut replicas, mut leader) = (None, Vec::new(), None);
+    if store_error.is_none() {
+        let read = async {
+            let index = IndexSizeOut {
+                records: store.count(k.objects_root()).await?,
+                buckets: store.count(k.buckets_prefix()).await?,
+                uploads: store.count(k.uploads_root()).await?,
+                intents: store.count(k.intents_prefix()).await?,
+                gc_queue: store.count(k.gc_prefix()).await?,
+                db_size_bytes: leader_db.0,
+                db_size_in_use_bytes: leader_db.1,
+            };
+            let leader = crate::v1::cluster::meta_leader(store).await;
+            let alive = crate::v1::cluster::alive(store, "metas").await?;
+            let mut replicas: Vec<MetaReplicaOut> = store
+                .list::<MemberRecord>(k.members_prefix("metas"))
+                .await?
+                .into_iter()
+                .map(|(_, m)| MetaReplicaOut {
+                    alive: alive.contains(&m.id),
+                    leader: leader.as_deref() == Some(m.id.as_str()),
+                    id: m.id,
+                    address: m.address,
+                    version: m.software,
+                    started: rfc3339(m.started),
+                })
+                .collect();
+            replicas.sort_by(|a, b| a.id.cmp(&b.id));
+            Ok::<_, objectio_cluster::Error>((index, replicas, leader))
+        };
+        match read.await {
+            Ok((i, r, l)) => (index, replicas, leader) = (Some(i), r, l),
+            Err(e) => store_error = Some(format!("reading the cluster's keys: {e}")),
+        }
+    }
     Ok(Json(MetaStatusOut {
         etcd,
+        store_error,
         index,
         replicas,
         leader,

@@ -24,6 +24,7 @@ mod multipart;
 mod ops;
 mod post;
 mod rebuild;
+mod recovery;
 mod repair;
 mod roundtrip;
 mod settings;
