@@ -12,6 +12,7 @@ mod meta;
 mod object;
 mod osd;
 mod repair;
+mod token;
 mod ui;
 mod user;
 
@@ -113,6 +114,11 @@ enum AdminCmd {
         #[command(subcommand)]
         cmd: key::KeyCmd,
     },
+    /// Admin tokens: scope read or admin, optional expiry.
+    Token {
+        #[command(subcommand)]
+        cmd: token::TokenCmd,
+    },
 }
 
 async fn run(cli: Cli) -> anyhow::Result<()> {
@@ -166,6 +172,7 @@ async fn admin(
         AdminCmd::Repair { cmd } => repair::run(&api, o, cmd).await,
         AdminCmd::User { cmd } => user::run(&api, o, cmd).await,
         AdminCmd::Key { cmd } => key::run(&api, o, cmd).await,
+        AdminCmd::Token { cmd } => token::run(&api, o, cmd).await,
     }
 }
 

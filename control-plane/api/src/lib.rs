@@ -1086,3 +1086,62 @@ pub struct ImportOut {
     pub bytes: u64,
     pub seconds: f64,
 }
+
+/// What an admin token may do: `read` every GET but the metadata export,
+/// `admin` everything.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, ToSchema, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum TokenScope {
+    Read,
+    Admin,
+}
+
+/// `POST /api/v1/tokens`.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(example = json!({"scope": "read", "label": "grafana", "expires_in": "90d"}))]
+pub struct TokenIn {
+    pub scope: TokenScope,
+    /// What it is for (up to 64 characters).
+    #[serde(default)]
+    pub label: String,
+    /// Refused after this long (`90s`, `30m`, `12h`, `90d`); none: never.
+    #[serde(default)]
+    pub expires_in: Option<String>,
+}
+
+/// An admin token, without its secret.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[schema(example = json!({"id": "3f9a1c0d7e21", "label": "grafana", "scope": "read",
+    "created": "2026-12-03T09:00:00Z", "expires": "2027-03-03T09:00:00Z", "expired": false}))]
+pub struct TokenOut {
+    pub id: String,
+    pub label: String,
+    pub scope: TokenScope,
+    /// RFC 3339.
+    pub created: String,
+    /// RFC 3339; none: never.
+    pub expires: Option<String>,
+    pub expired: bool,
+}
+
+/// A token just created: the only time its secret is shown.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[schema(example = json!({"id": "3f9a1c0d7e21", "label": "grafana", "scope": "read",
+    "created": "2026-12-03T09:00:00Z", "expires": null,
+    "token": "oio_3f9a1c0d7e21_5b0e8f1d2c3a4b5c6d7e8f9a0b1c2d3e4f5a6b7c8d9e0f1a"}))]
+pub struct TokenCreatedOut {
+    pub id: String,
+    pub label: String,
+    pub scope: TokenScope,
+    pub created: String,
+    pub expires: Option<String>,
+    /// The bearer token (stored only as its SHA-256; keep it now).
+    pub token: String,
+}
+
+/// `GET /api/v1/tokens`.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct ListTokensOut {
+    pub tokens: Vec<TokenOut>,
+}

@@ -1,4 +1,10 @@
 //! Bearer-token authorization, as an extractor each handler names.
+//!
+//! A token is one of the configuration's (bootstrap: admin scope) or one
+//! created through `/api/v1/tokens` (`oio_<id>_<secret>`), found by its
+//! id and checked against its stored SHA-256 and expiry. A `read` token may
+//! send GET requests, except for the metadata export (it carries sealed
+//! secrets) and the token routes themselves.
 
 use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
@@ -28,11 +34,52 @@ impl FromRequestParts<AppState> for Admin {
             acc | constant_eq(t.as_bytes(), given.as_bytes())
         });
         if ok {
-            Ok(Admin)
-        } else {
-            Err(ApiError::unauthorized("invalid bearer token"))
+            return Ok(Admin);
         }
+        let Some(id) = crate::v1::tokens::token_id(given) else {
+            return Err(ApiError::unauthorized("invalid bearer token"));
+        };
+        let rec = state
+            .store
+            .get::<objectio_cluster::TokenRecord>(state.store.keys().token(id))
+            .await?;
+        let Some((rec, _)) = rec.filter(|(r, _)| {
+            constant_eq(
+                r.sha256.as_bytes(),
+                crate::v1::tokens::token_hash(given).as_bytes(),
+            )
+        }) else {
+            return Err(ApiError::unauthorized("invalid bearer token"));
+        };
+        if rec
+            .expires
+            .is_some_and(|e| e <= objectio_cluster::now_secs())
+        {
+            return Err(ApiError::unauthorized(&format!(
+                "token {id} expired at {}",
+                objectio_api::rfc3339(rec.expires.unwrap_or_default())
+            )));
+        }
+        if rec.scope == objectio_cluster::TokenScope::Read
+            && needs_admin(&parts.method, parts.uri.path())
+        {
+            return Err(ApiError::forbidden(&format!(
+                "token {id} has scope read: {} {} needs an admin token",
+                parts.method,
+                parts.uri.path()
+            )));
+        }
+        Ok(Admin)
     }
+}
+
+/// Whether a request needs the admin scope: anything but a GET, and the
+/// GETs that hand out secrets or manage tokens.
+fn needs_admin(method: &axum::http::Method, path: &str) -> bool {
+    !matches!(*method, axum::http::Method::GET | axum::http::Method::HEAD)
+        || path == "/api/v1/meta/export"
+        || path == "/api/v1/tokens"
+        || path.starts_with("/api/v1/tokens/")
 }
 
 fn constant_eq(a: &[u8], b: &[u8]) -> bool {

@@ -237,9 +237,12 @@ pub struct AppState {
         v1::meta::snapshot,
         v1::meta::export,
         v1::meta::import,
+        v1::tokens::create,
+        v1::tokens::list,
+        v1::tokens::revoke,
     ),
     modifiers(&SecurityAddon),
-    tags((name = "cluster"), (name = "osds"), (name = "repair"), (name = "objects"), (name = "meta"), (name = "buckets"), (name = "users"), (name = "keys"))
+    tags((name = "cluster"), (name = "osds"), (name = "repair"), (name = "objects"), (name = "meta"), (name = "buckets"), (name = "users"), (name = "keys"), (name = "tokens"))
 )]
 pub struct ApiDoc;
 
@@ -274,6 +277,7 @@ pub fn router(state: AppState) -> Router {
         .merge(v1::repair::router())
         .merge(v1::objects::router())
         .merge(v1::meta::router())
+        .merge(v1::tokens::router())
         .merge(v1::keys::router())
         .fallback(|| async { v1::ApiError::not_found("no such route") })
         .layer(axum::middleware::map_response(v1::json_errors))

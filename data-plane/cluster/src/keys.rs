@@ -64,6 +64,14 @@ impl Keys {
     pub fn election(&self) -> String {
         self.k("election/meta")
     }
+    /// Prefix of the admin tokens created through the API.
+    pub fn tokens_prefix(&self) -> String {
+        self.k("tokens/")
+    }
+    /// An admin token's record (its hash, scope and expiry).
+    pub fn token(&self, id: &str) -> String {
+        self.k(&format!("tokens/{id}"))
+    }
     /// Prefix of the compaction holds: `holds/<id>`, each the revision a
     /// long read (a metadata export) reads at, bound to its lease; the
     /// leader compacts no further than the oldest.

@@ -971,6 +971,33 @@ pub struct MemberRecord {
     pub started: u64,
 }
 
+/// What an admin token may do.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum TokenScope {
+    /// Every GET of the admin API but the metadata export.
+    Read,
+    /// Everything.
+    Admin,
+}
+
+/// An admin token created through the API, at `tokens/<id>`: only the
+/// SHA-256 of the token is kept, never the token.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct TokenRecord {
+    #[serde(default = "schema")]
+    pub version: u32,
+    pub id: String,
+    pub label: String,
+    pub scope: TokenScope,
+    /// Hex SHA-256 of the whole token.
+    pub sha256: String,
+    /// Seconds since the epoch.
+    pub created: u64,
+    /// Seconds since the epoch after which it is refused (none: never).
+    pub expires: Option<u64>,
+}
+
 /// What the last pass over the object index counted (after its repairs):
 /// the numbers `cluster status` shows without reading the index itself.
 #[derive(Clone, Debug, Serialize, Deserialize, Default, PartialEq)]
@@ -1221,6 +1248,7 @@ impl Versioned for DiskRecord {
 }
 
 versioned!(
+    TokenRecord,
     RepairHint,
     MemberRecord,
     RepairControl,

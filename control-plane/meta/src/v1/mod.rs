@@ -7,6 +7,7 @@ pub mod meta;
 pub mod objects;
 pub mod osds;
 pub mod repair;
+pub mod tokens;
 pub mod users;
 
 use axum::Json;
@@ -27,6 +28,13 @@ impl ApiError {
         Self {
             status: StatusCode::UNAUTHORIZED,
             code: "unauthorized",
+            message: m.into(),
+        }
+    }
+    pub fn forbidden(m: &str) -> Self {
+        Self {
+            status: StatusCode::FORBIDDEN,
+            code: "forbidden",
             message: m.into(),
         }
     }

@@ -617,3 +617,191 @@ async fn test_the_meta_leader_saves_etcd_snapshots_that_restore_with_etcdctl() {
         status["cluster_id"].as_str().unwrap()
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn test_admin_tokens_have_scopes_expire_are_revoked_and_are_stored_hashed() {
+    let c = Cluster::start().await.unwrap();
+    let with = |token: &str| {
+        let mut h = reqwest::header::HeaderMap::new();
+        h.insert(
+            reqwest::header::AUTHORIZATION,
+            format!("Bearer {token}").parse().unwrap(),
+        );
+        reqwest::Client::builder()
+            .default_headers(h)
+            .build()
+            .unwrap()
+    };
+    let read = cli_json(
+        &c,
+        &["token", "create", "--scope", "read", "--label", "grafana"],
+    );
+    let read_token = read["token"].as_str().unwrap().to_string();
+    assert!(read_token.starts_with("oio_"), "{read}");
+    let r = with(&read_token);
+    // A read token reads...
+    let st = r
+        .get(c.admin_url("/api/v1/cluster/status"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(st.status(), 200);
+    // ...and changes nothing, nor exports secrets or manages tokens.
+    for (req, what) in [
+        (
+            r.post(c.admin_url("/api/v1/buckets"))
+                .json(&serde_json::json!({"name": "by-reader", "owner": "test"})),
+            "create a bucket",
+        ),
+        (r.get(c.admin_url("/api/v1/meta/export")), "export"),
+        (r.get(c.admin_url("/api/v1/tokens")), "list tokens"),
+    ] {
+        let resp = req.send().await.unwrap();
+        assert_eq!(resp.status(), 403, "{what}");
+        let e: serde_json::Value = resp.json().await.unwrap();
+        assert!(
+            e["message"].as_str().unwrap().contains("scope read"),
+            "{what}: {e}"
+        );
+    }
+    assert_eq!(
+        c.admin_json("/api/v1/buckets").await.unwrap()["buckets"]
+            .as_array()
+            .unwrap()
+            .len(),
+        0,
+        "a refused create wrote a bucket"
+    );
+    // The CLI with a read token exits non-zero with the API's message.
+    let (ok, _, err) = cli_at(
+        &c.admin_url(""),
+        &read_token,
+        &["bucket", "create", "x-bucket", "--owner", "test"],
+    );
+    assert!(
+        !ok && err.contains("403") && err.contains("scope read"),
+        "{err}"
+    );
+
+    // An admin token does everything.
+    let admin = cli_json(&c, &["token", "create", "--scope", "admin"]);
+    let a = with(admin["token"].as_str().unwrap());
+    let resp = a
+        .post(c.admin_url("/api/v1/buckets"))
+        .json(&serde_json::json!({"name": "by-admin", "owner": "test"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 201);
+
+    // Only hashes are kept.
+    let store = objectio_cluster::Store::connect(&[c.etcd_endpoint()], "it")
+        .await
+        .unwrap();
+    let recs = store
+        .list::<objectio_cluster::TokenRecord>(store.keys().tokens_prefix())
+        .await
+        .unwrap();
+    assert_eq!(recs.len(), 2);
+    for (k, rec) in &recs {
+        let raw = String::from_utf8_lossy(k).to_string() + &serde_json::to_string(rec).unwrap();
+        assert!(
+            !raw.contains(&read_token[8..]),
+            "a token is stored in clear: {raw}"
+        );
+    }
+    let l = cli_json(&c, &["token", "list"]);
+    assert_eq!(l["tokens"].as_array().unwrap().len(), 2, "{l}");
+    assert!(
+        !l.to_string().contains(&read_token),
+        "list shows a secret: {l}"
+    );
+
+    // Expiry: refused once past it, saying so.
+    let short = cli_json(
+        &c,
+        &["token", "create", "--scope", "read", "--expires-in", "2s"],
+    );
+    let s = with(short["token"].as_str().unwrap());
+    assert_eq!(
+        s.get(c.admin_url("/api/v1/osds"))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        200
+    );
+    let t = std::time::Instant::now();
+    let e = loop {
+        let resp = s.get(c.admin_url("/api/v1/osds")).send().await.unwrap();
+        if resp.status() == 401 {
+            break resp.json::<serde_json::Value>().await.unwrap();
+        }
+        assert!(t.elapsed().as_secs() < 10, "the token never expired");
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    };
+    assert!(e["message"].as_str().unwrap().contains("expired"), "{e}");
+    let l = cli_json(&c, &["token", "list"]);
+    let listed = l["tokens"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["id"] == short["id"])
+        .unwrap();
+    assert_eq!(listed["expired"], true, "{l}");
+
+    // Revoked: refused at once; unknown ids and bad input say so.
+    let d = cli_json(&c, &["token", "revoke", read["id"].as_str().unwrap()]);
+    assert_eq!(d["id"], read["id"]);
+    let resp = r
+        .get(c.admin_url("/api/v1/cluster/status"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 401);
+    let (ok, _, err) = cli(&c, &["token", "revoke", "000000000000"]);
+    assert!(
+        !ok && err.contains("404") && err.contains("no token"),
+        "{err}"
+    );
+    for (body, status, says) in [
+        (serde_json::json!({"scope": "root"}), 422, "scope"),
+        (
+            serde_json::json!({"scope": "read", "expires_in": "soon"}),
+            400,
+            "expires_in",
+        ),
+        (
+            serde_json::json!({"scope": "read", "expires_in": "0s"}),
+            400,
+            "expires_in",
+        ),
+        (
+            serde_json::json!({"scope": "read", "label": "x".repeat(65)}),
+            400,
+            "label",
+        ),
+        (
+            serde_json::json!({"scope": "read", "owner": "me"}),
+            422,
+            "owner",
+        ),
+    ] {
+        let resp = c
+            .admin()
+            .post(c.admin_url("/api/v1/tokens"))
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.status(), status, "{body}");
+        let e: serde_json::Value = resp.json().await.unwrap();
+        assert!(e["message"].as_str().unwrap().contains(says), "{body}: {e}");
+    }
+    let l = cli_json(&c, &["token", "list"]);
+    assert_eq!(
+        l["tokens"].as_array().unwrap().len(),
+        2,
+        "bad input wrote a token: {l}"
+    );
+}
