@@ -56,7 +56,11 @@ ensure_system_tools() {
     fi
 }
 
-# The aws cli, boto3 and s3cmd in $OBJECTIO_VENV; puts its bin/ first on PATH.
+# schemathesis, pinned: its checks change between releases.
+SCHEMATHESIS_VERSION=4.32.5
+
+# The aws cli, boto3, s3cmd and schemathesis in $OBJECTIO_VENV; puts its
+# bin/ first on PATH.
 ensure_python_tools() {
     if [ ! -x "$OBJECTIO_VENV/bin/python3" ]; then
         if ! python3 -c 'import ensurepip, venv' >/dev/null 2>&1; then
@@ -66,10 +70,11 @@ ensure_python_tools() {
         python3 -m venv "$OBJECTIO_VENV"
     fi
     if ! "$OBJECTIO_VENV/bin/python3" -c 'import boto3, awscli' >/dev/null 2>&1 \
-        || [ ! -x "$OBJECTIO_VENV/bin/s3cmd" ]; then
-        lib_log "installing the aws cli, boto3 and s3cmd into $OBJECTIO_VENV (pip)"
+        || [ ! -x "$OBJECTIO_VENV/bin/s3cmd" ] \
+        || ! "$OBJECTIO_VENV/bin/schemathesis" --version 2>/dev/null | grep -q "$SCHEMATHESIS_VERSION"; then
+        lib_log "installing the aws cli, boto3, s3cmd and schemathesis into $OBJECTIO_VENV (pip)"
         "$OBJECTIO_VENV/bin/python3" -m pip install -q --upgrade pip >/dev/null
-        "$OBJECTIO_VENV/bin/python3" -m pip install -q awscli boto3 s3cmd
+        "$OBJECTIO_VENV/bin/python3" -m pip install -q awscli boto3 s3cmd "schemathesis==$SCHEMATHESIS_VERSION"
     fi
     export PATH="$OBJECTIO_VENV/bin:$PATH"
 }

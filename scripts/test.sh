@@ -3,7 +3,7 @@
 # gateway processes on 127.0.0.1), the smoke run of aws cli and boto3 and
 # the client matrix (aws cli, boto3, s3cmd, rclone) against a dev cluster.
 # Installs what a fresh machine lacks first (etcd, protoc and rclone with
-# apt; the aws cli, boto3 and s3cmd in .venv/).
+# apt; the aws cli, boto3, s3cmd and schemathesis in .venv/).
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
@@ -27,3 +27,6 @@ eval "$(scripts/dev-cluster.sh env)"
 scripts/smoke.sh
 # Every client people use, at its defaults, one line per client and operation.
 scripts/client-matrix.sh
+# The admin API against its OpenAPI description (schemathesis, all checks);
+# last, because it changes the cluster.
+scripts/api-fuzz.sh

@@ -34,6 +34,10 @@ struct Cli {
     /// Admin bearer token.
     #[arg(long, global = true, env = "OBJECTIO_TOKEN", hide_env_values = true)]
     token: Option<String>,
+    /// PEM certificate(s) of the CA that signed the admin API's TLS
+    /// certificate, besides the public roots (for an `https://` endpoint).
+    #[arg(long, global = true, env = "OBJECTIO_CA_CERT", value_name = "FILE")]
+    ca_cert: Option<std::path::PathBuf>,
     /// Output format: `table` for people, `json` for programs.
     #[arg(
         long = "format",
@@ -126,7 +130,16 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Cmd::Disk {
             cmd: disk::DiskCmd::Scan { device, output },
         } => disk::disk_scan(&device, output.as_deref()).await,
-        Cmd::Admin(cmd) => admin(cmd, &cli.endpoint, cli.token, cli.format).await,
+        Cmd::Admin(cmd) => {
+            admin(
+                cmd,
+                &cli.endpoint,
+                cli.token,
+                cli.ca_cert.as_deref(),
+                cli.format,
+            )
+            .await
+        }
         Cmd::Completions { shell } => {
             use clap::CommandFactory;
             use std::io::Write;
@@ -153,13 +166,23 @@ async fn admin(
     cmd: AdminCmd,
     endpoint: &str,
     token: Option<String>,
+    ca_cert: Option<&std::path::Path>,
     o: Output,
 ) -> anyhow::Result<()> {
     let token = token
         .filter(|t| !t.is_empty())
         .context("no admin token: set OBJECTIO_TOKEN")?;
+    let mut http = reqwest::Client::builder().tcp_nodelay(true);
+    if let Some(f) = ca_cert {
+        let pem = std::fs::read(f).with_context(|| format!("reading {}", f.display()))?;
+        for c in reqwest::Certificate::from_pem_bundle(&pem)
+            .with_context(|| format!("{}: not PEM certificates", f.display()))?
+        {
+            http = http.add_root_certificate(c);
+        }
+    }
     let api = api::Api {
-        http: reqwest::Client::builder().tcp_nodelay(true).build()?,
+        http: http.build()?,
         endpoint: endpoint.to_string(),
         token,
     };

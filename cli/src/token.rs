@@ -27,8 +27,8 @@ pub(crate) enum TokenCmd {
         #[arg(long, default_value = "")]
         label: String,
         /// Refused after this long (90s, 30m, 12h, 90d; default: never).
-        #[arg(long, value_name = "DURATION")]
-        expires_in: Option<String>,
+        #[arg(long, value_name = "DURATION", value_parser = objectio_api::parse_duration)]
+        expires_in: Option<std::time::Duration>,
     },
     /// Every token created through the API (never their secrets).
     List,
@@ -59,7 +59,7 @@ pub(crate) async fn run(api: &Api, o: Output, cmd: TokenCmd) -> anyhow::Result<(
                 .send(api.http.post(api.url("/api/v1/tokens")).json(&TokenIn {
                     scope,
                     label,
-                    expires_in,
+                    expires_in_secs: expires_in.map(|d| d.as_secs()),
                 }))
                 .await?
                 .context("empty response")?;

@@ -169,6 +169,7 @@ pub struct OsdOut {
 /// `POST /api/v1/osds`: an OSD to expect (`address` required), or disks to
 /// add to an OSD that exists (`id` and `disks`).
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema, Default)]
+#[schema(example = json!({"address": "osd8:9200", "failure_domain": "rack3", "disks": ["/dev/nvme1n1"], "weight": 3.5}))]
 pub struct OsdAddIn {
     /// The id (default: the next free `osdN`).
     #[serde(default)]
@@ -206,6 +207,7 @@ pub struct OsdAddOut {
 
 /// `POST /api/v1/osds/{id}/weight`.
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[schema(example = json!({"weight": 2.0}))]
 pub struct OsdWeightIn {
     /// The OSD's placement weight (shared by its disks by capacity).
     pub weight: f64,
@@ -582,6 +584,7 @@ pub struct BucketDeletedOut {
 
 /// `POST /api/v1/users`.
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[schema(example = json!({"name": "alice"}))]
 pub struct UserIn {
     /// 1 to 64 characters: lowercase letters, digits, `.`, `_`, `-`,
     /// starting with a letter or digit.
@@ -621,6 +624,7 @@ pub struct DeleteUserQuery {
 
 /// `POST /api/v1/keys`.
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[schema(example = json!({"user": "alice", "name": "backup-job"}))]
 pub struct AccessKeyIn {
     /// The user the key acts as (must exist).
     pub user: String,
@@ -769,6 +773,7 @@ pub struct RepairStatusOut {
 
 /// `POST /api/v1/repair/start`.
 #[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
+#[schema(example = json!({"osd": "osd3"}))]
 pub struct RepairStartIn {
     /// Only objects with a shard on this OSD (default: every object).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -814,6 +819,7 @@ pub struct ObjectHealthQuery {
 
 /// `POST /api/v1/objects/repair` body.
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[schema(example = json!({"bucket": "photos", "key": "2026/12/cat.jpg", "force": false}))]
 pub struct ObjectRepairIn {
     pub bucket: String,
     pub key: String,
@@ -898,6 +904,10 @@ pub struct ScannedMetaIn {
 
 /// `POST /api/v1/meta/rebuild` body.
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[schema(example = json!({"dry_run": true, "force": false, "owner": "alice", "scans": [{"disk_id": "1b4e28ba-2fa1-11d2-883f-0016d3cca427", "osd_id": "osd1", "cluster_id": "6f1c2a9e-8d4b-4c1e-9a57-1e2f3a4b5c6d",
+    "shards": [{"cluster_id": "6f1c2a9e-8d4b-4c1e-9a57-1e2f3a4b5c6d", "bucket": "photos", "key": "cat.jpg", "version_id": "0193a7c2-5d1e-7c3a-9f00-2b1d4e5f6a7b",
+        "part": 0, "k": 4, "m": 2, "chunk_size": 1048576, "shard_index": 0, "object_size": 52311, "etag": "\"9b2cf535f27731c974343645a3985328\"",
+        "created_ms": 1764756000000u64, "checksum": "ok", "meta": {"content_type": "image/jpeg", "user_metadata": {}}}]}]}))]
 pub struct RebuildIn {
     /// The scans of every disk.
     pub scans: Vec<DiskScanIn>,
@@ -1099,15 +1109,17 @@ pub enum TokenScope {
 /// `POST /api/v1/tokens`.
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
-#[schema(example = json!({"scope": "read", "label": "grafana", "expires_in": "90d"}))]
+#[schema(example = json!({"scope": "read", "label": "grafana", "expires_in_secs": 7776000}))]
 pub struct TokenIn {
     pub scope: TokenScope,
     /// What it is for (up to 64 characters).
     #[serde(default)]
     pub label: String,
-    /// Refused after this long (`90s`, `30m`, `12h`, `90d`); none: never.
-    #[serde(default)]
-    pub expires_in: Option<String>,
+    /// Refused this many seconds after it is made (at most ten years);
+    /// none: never.
+    #[serde(default, deserialize_with = "whole_number")]
+    #[schema(minimum = 1, maximum = 316224000)]
+    pub expires_in_secs: Option<u64>,
 }
 
 /// An admin token, without its secret.
@@ -1144,4 +1156,49 @@ pub struct TokenCreatedOut {
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 pub struct ListTokensOut {
     pub tokens: Vec<TokenOut>,
+}
+
+/// The shapes of the names and values the admin API takes, as ECMA-262
+/// regular expressions (OpenAPI's dialect): the spec carries them on every
+/// field and path parameter they describe, and the meta's validators are
+/// tested to accept exactly what they match.
+pub mod patterns {
+    /// S3 bucket names (also 3 to 63 characters): lowercase letters,
+    /// digits, `.` and `-`, starting and ending with a letter or digit, no
+    /// `..`, not four dot-separated numbers, not starting with `xn--`.
+    pub const BUCKET_NAME: &str =
+        r"^(?!xn--)(?![0-9]+\.[0-9]+\.[0-9]+\.[0-9]+$)[a-z0-9](?:\.?[a-z0-9-])*\.?[a-z0-9]$";
+    /// User names: 1 to 64 lowercase letters, digits, `.`, `_` and `-`,
+    /// starting with a letter or digit.
+    pub const USER_NAME: &str = r"^[a-z0-9][a-z0-9._-]{0,63}$";
+    /// OSD ids and failure domains: 1 to 64 letters, digits, `.`, `_` and
+    /// `-`, starting with a letter or digit.
+    pub const NAME: &str = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$";
+    /// `HOST:PORT`: a host name, an IPv4 address or a bracketed IPv6
+    /// address, and a port from 1 to 65535.
+    pub const ADDRESS: &str = r"^(?:[A-Za-z0-9._-]+|\[[0-9A-Fa-f:.]+\]):(?:[1-9][0-9]{0,3}|[1-5][0-9]{4}|6[0-4][0-9]{3}|65[0-4][0-9]{2}|655[0-2][0-9]|6553[0-5])$";
+    /// A disk path on the OSD's host: absolute, no `,`.
+    pub const DISK_PATH: &str = r"^/[^,]*$";
+    /// A label: no control characters (also at most 64 characters).
+    pub const LABEL: &str = r"^[^\u0000-\u001f\u007f-\u009f]*$";
+    /// The id of an API token (`token list`).
+    pub const TOKEN_ID: &str = r"^[0-9a-f]{12}$";
+}
+
+/// A whole number given as `90` or `90.0` (JSON Schema calls both
+/// integers; serde's `u64` takes only the first).
+fn whole_number<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<u64>, D::Error> {
+    use serde::de::Error;
+    match Option::<serde_json::Number>::deserialize(d)? {
+        None => Ok(None),
+        Some(n) => match (n.as_u64(), n.as_f64()) {
+            (Some(v), _) => Ok(Some(v)),
+            (None, Some(f)) if f >= 0.0 && f.fract() == 0.0 && f < u64::MAX as f64 => {
+                Ok(Some(f as u64))
+            }
+            _ => Err(D::Error::custom(format!(
+                "{n} is not a whole number of seconds"
+            ))),
+        },
+    }
 }

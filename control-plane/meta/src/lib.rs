@@ -11,6 +11,7 @@ pub mod controllers;
 pub mod export;
 pub mod rebuild;
 pub mod snapshot;
+pub mod spec;
 pub mod topology;
 pub mod v1;
 
@@ -24,6 +25,7 @@ use axum::Router;
 use axum::serve::ListenerExt;
 use clap::Parser;
 use objectio_cluster::{ClusterConfig, EcProfile, Lease, SCHEMA_VERSION, Store, now_secs};
+use spec::Rules as SpecRules;
 use utoipa::OpenApi;
 
 /// Configuration of a meta replica (flags, or `OBJECTIO_*` environment variables).
@@ -44,6 +46,8 @@ pub struct Config {
     pub file: objectio_cluster::args::ConfigFile,
     #[command(flatten)]
     pub cluster: objectio_cluster::args::ClusterArgs,
+    #[command(flatten)]
+    pub tls: objectio_cluster::tls::TlsArgs,
     /// Admin bearer tokens (comma separated).
     #[arg(
         long,
@@ -164,6 +168,7 @@ impl Config {
                     .map_err(anyhow::Error::msg)?,
             );
         }
+        self.tls.acceptor().map_err(anyhow::Error::msg)?;
         if tokens.is_empty() {
             anyhow::bail!("no admin token: set OBJECTIO_ADMIN_TOKEN or --admin-token-file");
         }
@@ -241,7 +246,7 @@ pub struct AppState {
         v1::tokens::list,
         v1::tokens::revoke,
     ),
-    modifiers(&SecurityAddon),
+    modifiers(&SecurityAddon, &SpecRules),
     tags((name = "cluster"), (name = "osds"), (name = "repair"), (name = "objects"), (name = "meta"), (name = "buckets"), (name = "users"), (name = "keys"), (name = "tokens"))
 )]
 pub struct ApiDoc;
@@ -251,6 +256,75 @@ pub fn openapi_json() -> String {
     let mut s = ApiDoc::openapi().to_pretty_json().expect("spec serialises");
     s.push('\n');
     s
+}
+
+/// Accepts TCP connections and hands on those whose TLS handshake
+/// completed; handshakes run on their own tasks, so a client that stalls
+/// in one delays no one else.
+pub struct TlsListener {
+    rx: tokio::sync::mpsc::Receiver<(
+        tokio_rustls::server::TlsStream<tokio::net::TcpStream>,
+        std::net::SocketAddr,
+    )>,
+    local: std::net::SocketAddr,
+    accepting: tokio::task::JoinHandle<()>,
+}
+
+impl TlsListener {
+    pub fn new(
+        listener: tokio::net::TcpListener,
+        acceptor: tokio_rustls::TlsAcceptor,
+    ) -> std::io::Result<Self> {
+        let local = listener.local_addr()?;
+        let (tx, rx) = tokio::sync::mpsc::channel(64);
+        let accepting = tokio::spawn(async move {
+            loop {
+                let (tcp, peer) = match listener.accept().await {
+                    Ok(c) => c,
+                    Err(e) => {
+                        tracing::warn!(error = %e, "accept failed");
+                        tokio::time::sleep(Duration::from_millis(50)).await;
+                        continue;
+                    }
+                };
+                let _ = tcp.set_nodelay(true);
+                let (acceptor, tx) = (acceptor.clone(), tx.clone());
+                tokio::spawn(async move {
+                    if let Some(s) = objectio_cluster::tls::handshake(&acceptor, tcp).await {
+                        let _ = tx.send((s, peer)).await;
+                    }
+                });
+            }
+        });
+        Ok(Self {
+            rx,
+            local,
+            accepting,
+        })
+    }
+}
+
+impl Drop for TlsListener {
+    fn drop(&mut self) {
+        self.accepting.abort();
+    }
+}
+
+impl axum::serve::Listener for TlsListener {
+    type Io = tokio_rustls::server::TlsStream<tokio::net::TcpStream>;
+    type Addr = std::net::SocketAddr;
+
+    async fn accept(&mut self) -> (Self::Io, Self::Addr) {
+        match self.rx.recv().await {
+            Some(c) => c,
+            // The accepting task only ends when aborted, with the listener.
+            None => std::future::pending().await,
+        }
+    }
+
+    fn local_addr(&self) -> std::io::Result<Self::Addr> {
+        Ok(self.local)
+    }
 }
 
 /// The whole router.
@@ -369,6 +443,7 @@ async fn membership(
 /// Runs the meta replica until the process is stopped.
 pub async fn run(cfg: Config) -> anyhow::Result<()> {
     let (tokens, secret) = cfg.check()?;
+    let tls = cfg.tls.acceptor().map_err(anyhow::Error::msg)?;
     let store = cfg.cluster.connect().await.context("connecting to etcd")?;
     let cc = init_cluster(&store, &cfg).await?;
     // Remembered, so that `meta status` can name every member even after
@@ -450,16 +525,27 @@ pub async fn run(cfg: Config) -> anyhow::Result<()> {
     let listener = tokio::net::TcpListener::bind(&cfg.listen)
         .await
         .with_context(|| format!("binding {}", cfg.listen))?;
-    tracing::info!(address = %listener.local_addr()?, "admin API serving");
-    let listener = listener.tap_io(|tcp| {
-        let _ = tcp.set_nodelay(true);
-    });
-    axum::serve(listener, app)
-        .with_graceful_shutdown(async {
-            let s = objectio_cluster::args::shutdown_signal().await;
-            tracing::info!(signal = %s, "shutting down: resigning leadership");
-        })
-        .await?;
+    let stopping = async {
+        let s = objectio_cluster::args::shutdown_signal().await;
+        tracing::info!(signal = %s, "shutting down: resigning leadership");
+    };
+    match tls {
+        Some(acceptor) => {
+            tracing::info!(address = %listener.local_addr()?, tls = true, "admin API serving (HTTPS: h2 and http/1.1)");
+            axum::serve(TlsListener::new(listener, acceptor)?, app)
+                .with_graceful_shutdown(stopping)
+                .await?;
+        }
+        None => {
+            tracing::info!(address = %listener.local_addr()?, "admin API serving");
+            let listener = listener.tap_io(|tcp| {
+                let _ = tcp.set_nodelay(true);
+            });
+            axum::serve(listener, app)
+                .with_graceful_shutdown(stopping)
+                .await?;
+        }
+    }
     // Resign: revoking the lease hands leadership to another replica now
     // instead of after the lease expires.
     let _ = stop_tx.send(true);

@@ -20,6 +20,7 @@ pub mod placement;
 pub mod records;
 pub mod secrets;
 pub mod store;
+pub mod tls;
 pub mod util;
 
 pub use keys::Keys;

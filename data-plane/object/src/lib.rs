@@ -123,8 +123,8 @@ pub struct BucketUsage {
 
 /// Checks a bucket name against S3's rules: 3 to 63 characters of
 /// lowercase letters, digits, `.` and `-`, starting and ending with a
-/// letter or digit, without `..`, not shaped like an IP address, not
-/// starting with `xn--`.
+/// letter or digit, without `..`, not shaped like an IP address (four
+/// dot-separated numbers), not starting with `xn--`.
 pub fn valid_bucket_name(name: &str) -> std::result::Result<(), &'static str> {
     let b = name.as_bytes();
     let edge = |c: Option<&u8>| c.is_some_and(|c| c.is_ascii_lowercase() || c.is_ascii_digit());
@@ -139,8 +139,12 @@ pub fn valid_bucket_name(name: &str) -> std::result::Result<(), &'static str> {
         Err("it must start and end with a letter or digit")
     } else if name.contains("..") {
         Err("it must not hold '..'")
-    } else if name.parse::<std::net::Ipv4Addr>().is_ok() {
-        Err("it must not be an IP address")
+    } else if name.split('.').count() == 4
+        && name
+            .split('.')
+            .all(|p| !p.is_empty() && p.bytes().all(|c| c.is_ascii_digit()))
+    {
+        Err("it must not be shaped like an IP address")
     } else if name.starts_with("xn--") {
         Err("it must not start with 'xn--'")
     } else {

@@ -225,7 +225,8 @@ pub async fn run(cfg: Config) -> anyhow::Result<()> {
     let disks = server::Disks::default();
     let mut paths = HashMap::new();
     for p in &wanted {
-        open_disk(&cfg, cc.cluster_id, p, &disks, &mut paths).await?;
+        let own = cfg.disks.contains(p);
+        open_disk(&cfg, cc.cluster_id, p, own, &disks, &mut paths).await?;
     }
     let listener = TcpListener::bind(&cfg.listen)
         .await
@@ -300,6 +301,7 @@ pub async fn run(cfg: Config) -> anyhow::Result<()> {
                         &cfg,
                         cc.cluster_id,
                         std::path::Path::new(p),
+                        false,
                         &disks,
                         &mut paths,
                     )
@@ -385,10 +387,20 @@ async fn open_disk(
     cfg: &Config,
     cluster_id: uuid::Uuid,
     p: &std::path::Path,
+    own: bool,
     disks: &server::Disks,
     paths: &mut HashMap<uuid::Uuid, String>,
 ) -> anyhow::Result<uuid::Uuid> {
     check_disk_path(p)?;
+    // A disk named through the admin API (`osd add --disks`) must exist:
+    // an API call never creates files on an OSD's host; only the daemon's
+    // own `--disk` flags do.
+    if !own && !p.exists() {
+        bail!(
+            "disk {} was added through the admin API but does not exist: create the device or file first (the OSD creates files only for its own --disk flags)",
+            p.display()
+        );
+    }
     let dev = objectio_engine::device::open(p, cfg.backend, cfg.disk_size)
         .with_context(|| format!("opening disk {}", p.display()))?;
     let opts = objectio_engine::OpenOptions {

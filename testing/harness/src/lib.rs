@@ -428,6 +428,11 @@ impl Cluster {
     /// Spawns a meta replica `id` serving the admin API on `port` (its
     /// log is `<id>.log`, meta1's `meta.log`).
     fn spawn_meta(&self, id: &str, port: u16) -> anyhow::Result<Child> {
+        self.spawn_meta_with(id, port, &[])
+    }
+
+    /// As [`Self::spawn_meta`], with more flags after the options' ones.
+    fn spawn_meta_with(&self, id: &str, port: u16, extra: &[String]) -> anyhow::Result<Child> {
         let log = if id == "meta1" { "meta" } else { id };
         self.spawn(
             log,
@@ -443,6 +448,7 @@ impl Cluster {
                     &self.opts.down_out_secs.to_string(),
                 ])
                 .args(&self.opts.meta_args)
+                .args(extra)
                 .env("OBJECTIO_ADMIN_TOKEN", &self.token)
                 .env("OBJECTIO_CLUSTER_SECRET", &self.secret),
         )
@@ -458,6 +464,42 @@ impl Cluster {
         self.wait_http(&format!("http://127.0.0.1:{port}/health"), "meta")
             .await?;
         Ok((id, port))
+    }
+
+    /// Spawns one more meta replica with more flags (`--tls-cert ...`),
+    /// without waiting for it: the caller knows how it answers. Its id
+    /// and admin API port.
+    pub fn spawn_extra_meta(&mut self, extra: &[String]) -> anyhow::Result<(String, u16)> {
+        let id = format!("meta{}", self.extra_metas.len() + 2);
+        let port = free_port();
+        let child = self.spawn_meta_with(&id, port, extra)?;
+        self.extra_metas.push((id.clone(), port, Some(child)));
+        Ok((id, port))
+    }
+
+    /// Waits for the extra meta replica `id` to exit and returns its
+    /// status (for one expected to refuse its configuration).
+    pub async fn wait_extra_meta_exit(
+        &mut self,
+        id: &str,
+        within: Duration,
+    ) -> anyhow::Result<std::process::ExitStatus> {
+        let deadline = std::time::Instant::now() + within;
+        loop {
+            for (i, _, child) in &mut self.extra_metas {
+                if i == id
+                    && let Some(c) = child
+                    && let Some(st) = c.try_wait()?
+                {
+                    return Ok(st);
+                }
+            }
+            anyhow::ensure!(
+                std::time::Instant::now() < deadline,
+                "meta replica {id} still running after {within:?}"
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
     }
 
     /// Kills (SIGKILL) the meta replica `id` (`meta1` is the first).
@@ -560,8 +602,23 @@ impl Cluster {
     }
 
     /// Starts OSD `i` without `--disk` or `--failure-domain`: it opens the
-    /// disks `osd add` recorded for it and keeps the recorded domain.
+    /// disks `osd add` recorded for it and keeps the recorded domain. Its
+    /// disk file is made first (of the options' disk size), as an operator
+    /// does for a file disk: an OSD creates files only for its own `--disk`
+    /// flags.
     pub fn start_added_osd(&mut self, i: usize) -> anyhow::Result<()> {
+        let disk = &self.osds[i].disk;
+        if !disk.exists() {
+            let size = self.opts.disk_size;
+            let bytes = [("GiB", 30), ("MiB", 20)]
+                .iter()
+                .find_map(|(unit, shift)| {
+                    let n: u64 = size.strip_suffix(unit)?.parse().ok()?;
+                    Some(n << shift)
+                })
+                .ok_or_else(|| anyhow::anyhow!("disk size {size:?}: expected NGiB or NMiB"))?;
+            std::fs::File::create(disk)?.set_len(bytes)?;
+        }
         self.spawn_osd(i, false)
     }
 

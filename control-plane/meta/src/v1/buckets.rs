@@ -56,7 +56,7 @@ fn check_name(name: &str) -> Result<(), ApiError> {
 pub async fn create(
     _: Admin,
     State(st): State<AppState>,
-    Json(input): Json<BucketIn>,
+    crate::v1::Body(input): crate::v1::Body<BucketIn>,
 ) -> Result<(StatusCode, Json<BucketInfoOut>), ApiError> {
     check_name(&input.name)?;
     st.objects

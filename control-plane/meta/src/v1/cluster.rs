@@ -115,11 +115,11 @@ pub async fn rebalance_stop(
     Ok(Json(rebalance_out(&st).await?))
 }
 
-/// `gateway` → `gateways`, `meta` → `metas`.
+/// `gateway` → `gateways`, `meta` → `metas` (the etcd prefixes).
 fn kind_of(kind: &str) -> Result<&'static str, ApiError> {
     match kind {
-        "gateway" | "gateways" => Ok("gateways"),
-        "meta" | "metas" => Ok("metas"),
+        "gateway" => Ok("gateways"),
+        "meta" => Ok("metas"),
         _ => Err(ApiError::bad_request(&format!(
             "unknown member kind {kind:?} (gateway or meta)"
         ))),

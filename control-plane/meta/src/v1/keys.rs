@@ -47,10 +47,10 @@ fn key_out(k: AccessKeyRecord) -> AccessKeyOut {
 pub async fn create(
     _: Admin,
     State(st): State<AppState>,
-    Json(input): Json<AccessKeyIn>,
+    crate::v1::Body(input): crate::v1::Body<AccessKeyIn>,
 ) -> Result<(StatusCode, Json<AccessKeyOut>), ApiError> {
     let name = input.name.unwrap_or_else(|| input.user.clone());
-    if name.is_empty() || name.len() > 128 {
+    if name.is_empty() || name.chars().count() > 128 {
         return Err(ApiError::bad_request("name must be 1 to 128 characters"));
     }
     let store = &st.store;

@@ -187,3 +187,33 @@ pub async fn json_errors(r: Response) -> Response {
     }
     out
 }
+
+/// A JSON request body that must be an object of the schema. (serde would
+/// also build a struct from an array such as `[]`, which the schema does
+/// not allow.) A body that is not JSON is 400, a wrong content type 415,
+/// JSON that is not the schema 422, each with the JSON error.
+pub struct Body<T>(pub T);
+
+impl<S: Send + Sync, T: serde::de::DeserializeOwned> axum::extract::FromRequest<S> for Body<T> {
+    type Rejection = Response;
+
+    async fn from_request(req: axum::extract::Request, state: &S) -> Result<Self, Response> {
+        let Json(v) = Json::<serde_json::Value>::from_request(req, state)
+            .await
+            .map_err(IntoResponse::into_response)?;
+        let unfit = |m: String| {
+            ApiError {
+                status: StatusCode::UNPROCESSABLE_ENTITY,
+                code: "bad_request",
+                message: format!("Failed to deserialize the JSON body into the target type: {m}"),
+            }
+            .into_response()
+        };
+        if !v.is_object() {
+            return Err(unfit("the body must be a JSON object".into()));
+        }
+        serde_path_to_error::deserialize(v)
+            .map(Body)
+            .map_err(|e| unfit(e.to_string()))
+    }
+}

@@ -55,7 +55,7 @@ async fn record(
 pub async fn repair(
     _: Admin,
     State(st): State<AppState>,
-    Json(q): Json<ObjectRepairIn>,
+    crate::v1::Body(q): crate::v1::Body<ObjectRepairIn>,
 ) -> Result<Json<ObjectRepairOut>, ApiError> {
     let (rec, rev) = record(&st, &q.bucket, &q.key, q.version_id.as_deref()).await?;
     let known = objectio_object::known(&st.store).await?;

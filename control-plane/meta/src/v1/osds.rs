@@ -36,8 +36,8 @@ pub async fn known_osd(store: &objectio_cluster::Store, id: &str) -> Result<OsdR
         .ok_or_else(|| ApiError::not_found(&format!("no such OSD {id:?}")))
 }
 
-/// Checks `HOST:PORT`: a host (name or address, no spaces) and a port
-/// 1–65535.
+/// Checks `HOST:PORT` (`objectio_api::patterns::ADDRESS`): a host name,
+/// an IPv4 address or a bracketed IPv6 address, and a port 1–65535.
 pub fn check_address(a: &str) -> Result<(), ApiError> {
     let bad = |why: &str| {
         ApiError::bad_request(&format!(
@@ -45,17 +45,45 @@ pub fn check_address(a: &str) -> Result<(), ApiError> {
         ))
     };
     let (host, port) = a.rsplit_once(':').ok_or_else(|| bad("no port"))?;
-    let host = host
-        .strip_prefix('[')
-        .and_then(|h| h.strip_suffix(']'))
-        .unwrap_or(host);
-    if host.is_empty() || host.chars().any(|c| c.is_whitespace() || c == '/') {
-        return Err(bad("no valid host"));
+    let host_ok = match host.strip_prefix('[').and_then(|h| h.strip_suffix(']')) {
+        Some(v6) => {
+            !v6.is_empty()
+                && v6
+                    .bytes()
+                    .all(|c| c.is_ascii_hexdigit() || c == b':' || c == b'.')
+        }
+        None => {
+            !host.is_empty()
+                && host
+                    .bytes()
+                    .all(|c| c.is_ascii_alphanumeric() || matches!(c, b'.' | b'_' | b'-'))
+        }
+    };
+    if !host_ok {
+        return Err(bad(
+            "the host must be a name, an IPv4 address or a bracketed IPv6 address",
+        ));
     }
+    let digits = !port.is_empty() && port.len() <= 5 && port.bytes().all(|c| c.is_ascii_digit());
     match port.parse::<u16>() {
-        Ok(p) if p > 0 => Ok(()),
+        Ok(p) if digits && p > 0 && !port.starts_with('0') => Ok(()),
         _ => Err(bad("the port is not a number from 1 to 65535")),
     }
+}
+
+/// Whether `s` is a valid OSD id or failure domain
+/// (`objectio_api::patterns::NAME`).
+pub fn valid_name(s: &str) -> bool {
+    let b = s.as_bytes();
+    (1..=64).contains(&b.len())
+        && b[0].is_ascii_alphanumeric()
+        && b.iter()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, b'.' | b'_' | b'-'))
+}
+
+/// Whether `d` is a valid disk path (`objectio_api::patterns::DISK_PATH`).
+pub fn valid_disk_path(d: &str) -> bool {
+    d.starts_with('/') && !d.contains(',')
 }
 
 /// Records an OSD to expect: it shows as `new` until its daemon registers
@@ -64,11 +92,13 @@ pub fn check_address(a: &str) -> Result<(), ApiError> {
 /// daemon opens them when it next starts.
 #[utoipa::path(post, path = "/api/v1/osds", operation_id = "osd.add", tag = "osds",
     security(("bearer" = [])), request_body = OsdAddIn,
-    responses((status = 200, body = OsdAddOut), (status = 400, body = ErrorOut), (status = 409, body = ErrorOut), (status = 401, body = ErrorOut)))]
+    responses((status = 200, body = OsdAddOut), (status = 400, body = ErrorOut),
+        (status = 404, body = ErrorOut, description = "An id of no OSD, without the address a new one needs"),
+        (status = 409, body = ErrorOut), (status = 401, body = ErrorOut)))]
 pub async fn add(
     _: Admin,
     State(st): State<AppState>,
-    Json(input): Json<OsdAddIn>,
+    crate::v1::Body(input): crate::v1::Body<OsdAddIn>,
 ) -> Result<Json<OsdAddOut>, ApiError> {
     let store = &st.store;
     if let Some(a) = &input.address {
@@ -80,16 +110,25 @@ pub async fn add(
         return Err(ApiError::bad_request("weight must be a number above 0"));
     }
     for d in &input.disks {
-        if d.trim().is_empty() || d.contains(',') {
-            return Err(ApiError::bad_request(&format!("malformed disk path {d:?}")));
+        if !valid_disk_path(d) {
+            return Err(ApiError::bad_request(&format!(
+                "malformed disk path {d:?}: absolute, without ','"
+            )));
         }
+    }
+    if let Some(f) = &input.failure_domain
+        && !valid_name(f)
+    {
+        return Err(ApiError::bad_request(&format!(
+            "malformed failure domain {f:?}: 1 to 64 letters, digits, '.', '_' or '-', starting with a letter or digit"
+        )));
     }
     let osds = store.list::<OsdRecord>(store.keys().osds_prefix()).await?;
     let id = match &input.id {
         Some(id) => {
-            if id.is_empty() || id.contains('/') || id.chars().any(char::is_whitespace) {
+            if !valid_name(id) {
                 return Err(ApiError::bad_request(&format!(
-                    "malformed OSD id {id:?}: non-empty, no '/' and no spaces"
+                    "malformed OSD id {id:?}: 1 to 64 letters, digits, '.', '_' or '-', starting with a letter or digit"
                 )));
             }
             id.clone()
@@ -119,7 +158,7 @@ pub async fn add(
         .map(|(_, o)| o.clone());
     let created = existing.is_none();
     if created && input.address.is_none() {
-        return Err(ApiError::bad_request(&format!(
+        return Err(ApiError::not_found(&format!(
             "OSD {id} does not exist: --address HOST:PORT is needed to add it"
         )));
     }
@@ -206,7 +245,7 @@ pub async fn reweight(
     _: Admin,
     State(st): State<AppState>,
     Path(id): Path<String>,
-    Json(input): Json<OsdWeightIn>,
+    crate::v1::Body(input): crate::v1::Body<OsdWeightIn>,
 ) -> Result<Json<OsdAddOut>, ApiError> {
     if !(input.weight.is_finite() && input.weight > 0.0) {
         return Err(ApiError::bad_request("weight must be a number above 0"));

@@ -36,7 +36,7 @@ async fn status_out(st: &AppState) -> Result<RepairStatusOut, ApiError> {
 pub async fn start(
     _: Admin,
     State(st): State<AppState>,
-    Json(input): Json<RepairStartIn>,
+    crate::v1::Body(input): crate::v1::Body<RepairStartIn>,
 ) -> Result<Json<RepairStatusOut>, ApiError> {
     let store = &st.store;
     if let Some(osd) = &input.osd {

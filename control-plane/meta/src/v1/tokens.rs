@@ -66,7 +66,7 @@ fn to_out(t: &TokenRecord, now: u64) -> TokenOut {
 pub async fn create(
     _: Admin,
     State(st): State<AppState>,
-    Json(input): Json<TokenIn>,
+    crate::v1::Body(input): crate::v1::Body<TokenIn>,
 ) -> Result<(StatusCode, Json<TokenCreatedOut>), ApiError> {
     if input.label.chars().count() > 64 || input.label.chars().any(char::is_control) {
         return Err(ApiError::bad_request(
@@ -74,18 +74,14 @@ pub async fn create(
         ));
     }
     let now = now_secs();
-    let expires = match &input.expires_in {
+    let expires = match input.expires_in_secs {
         None => None,
-        Some(d) => {
-            let d = parse_duration(d)
-                .map_err(|e| ApiError::bad_request(&format!("expires_in: {e}")))?;
-            if d.as_secs() == 0 || d.as_secs() > MAX_EXPIRY_SECS {
-                return Err(ApiError::bad_request(
-                    "expires_in: between 1 second and 10 years",
-                ));
-            }
-            Some(now + d.as_secs())
+        Some(d) if d == 0 || d > MAX_EXPIRY_SECS => {
+            return Err(ApiError::bad_request(&format!(
+                "expires_in_secs: between 1 and {MAX_EXPIRY_SECS} (ten years), not {d}"
+            )));
         }
+        Some(d) => Some(now + d),
     };
     let id = hex::encode(rand::random::<[u8; 6]>());
     let token = format!("oio_{id}_{}", hex::encode(rand::random::<[u8; 24]>()));

@@ -103,7 +103,7 @@ async fn user_out(store: &Store, u: UserRecord) -> Result<UserOut, ApiError> {
 pub async fn create(
     _: Admin,
     State(st): State<AppState>,
-    Json(input): Json<UserIn>,
+    crate::v1::Body(input): crate::v1::Body<UserIn>,
 ) -> Result<(StatusCode, Json<UserOut>), ApiError> {
     if !valid_user_name(&input.name) {
         return Err(ApiError::bad_request(

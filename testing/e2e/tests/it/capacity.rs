@@ -350,7 +350,32 @@ async fn test_osd_add_is_new_until_it_registers_then_rebalance_moves_about_one_i
     check_all(&s3c, "grow", &objs).await;
 
     // A disk added to the running OSD: opened at once, and rebalanced onto.
+    // A disk named through the API must exist (the OSD creates files only
+    // for its own --disk flags): first one that does not, then the file.
     let second = c.dir.path().join("osd7-b.img").display().to_string();
+    let missing = c.dir.path().join("osd7-missing.img").display().to_string();
+    let (ok, _, err) = cli(&c, &["osd", "add", "--id", "osd7", "--disks", &missing]);
+    assert!(ok, "{err}");
+    let osd7_log = c.dir.path().join("osd7.log");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while !std::fs::read_to_string(&osd7_log)
+        .unwrap_or_default()
+        .contains("was added through the admin API but does not exist")
+    {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "osd7 never refused {missing}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert!(
+        !std::path::Path::new(&missing).exists(),
+        "the OSD created {missing}"
+    );
+    std::fs::File::create(&second)
+        .unwrap()
+        .set_len(1 << 30)
+        .unwrap();
     let (ok, out, err) = cli(&c, &["osd", "add", "--id", "osd7", "--disks", &second]);
     assert!(ok, "{err}");
     assert!(out.contains("opens the added disks now"), "{out}");

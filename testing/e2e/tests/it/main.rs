@@ -29,4 +29,5 @@ mod repair;
 mod roundtrip;
 mod settings;
 mod sse;
+mod tls;
 mod versioning;
