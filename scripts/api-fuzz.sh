@@ -8,5 +8,7 @@
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 : "${OBJECTIO_ENDPOINT:?run scripts/dev-cluster.sh env first}" "${OBJECTIO_TOKEN:?}"
+# The spec's own examples first: each must fit its schema.
+python3 "$root/testing/api/check-examples.py" "$root/openapi/objectio-admin-v1.json"
 exec schemathesis --config-file "$root/testing/api/schemathesis.toml" run \
     "$root/openapi/objectio-admin-v1.json" --max-time "${API_FUZZ_SECS:-120}"

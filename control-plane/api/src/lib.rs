@@ -95,6 +95,7 @@ pub struct EcProfileOut {
 
 /// `GET /api/v1/cluster/status`.
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[schema(example = json!({"name": "prod", "cluster_id": "6f1c2a9e-8d4b-4c1e-9a57-1e2f3a4b5c6d", "state": "HEALTHY", "gateways": {"healthy": 2, "total": 2, "missing": []}, "meta": {"healthy": 3, "total": 3, "missing": [], "leader": "meta1"}, "osds": {"up": 6, "total": 6, "down": []}, "objects": {"total": 1204, "degraded": 0, "at_risk": 0, "at_risk_osds": [], "counted_at": "2026-12-03T09:30:00Z"}, "capacity": {"used_bytes": 2473901162496u64, "total_bytes": 23044535893016u64}, "ec": {"k": 4, "m": 2, "chunk_size": 1048576}}))]
 pub struct ClusterStatusOut {
     pub name: String,
     pub cluster_id: String,
@@ -190,6 +191,7 @@ pub struct OsdAddIn {
 
 /// What `POST /api/v1/osds` recorded.
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[schema(example = json!({"osd": "osd8", "service": "new", "address": "osd8:9200", "failure_domain": "rack3", "weight": 3.5, "disk_paths": ["/dev/nvme1n1"], "created": true, "message": "start objectio-osd --id osd8 on osd8; it takes shards once it registers"}))]
 pub struct OsdAddOut {
     pub osd: String,
     /// `new` until the daemon registers, else the OSD's state.
@@ -216,6 +218,7 @@ pub struct OsdWeightIn {
 /// `GET /api/v1/osds/{id}/drain` (and what `drain`/`undrain` answer): how
 /// far the OSD's drain is.
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[schema(example = json!({"osd": "osd7", "service": "draining", "up": true, "drained": false, "pass_running": true, "planning": false, "started": "2026-12-03T09:30:00Z", "moved_objects": 310, "moved_bytes": 325058560, "rate_bytes_per_sec": 52428800, "objects_left": 894, "shards_left": 894, "bytes_left": 937426944, "eta_secs": 18, "blocked": [], "blocked_passes": 0}))]
 pub struct DrainOut {
     pub osd: String,
     /// `draining`, `active` (undrained), `new`.
@@ -251,6 +254,7 @@ pub struct DrainOut {
 
 /// `DELETE /api/v1/osds/{id}`: what removing the OSD did or would do.
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[schema(example = json!({"osd": "osd7", "removed": true, "shards_referencing": 0, "objects_losing_redundancy": 0, "examples": [], "repair_started": false}))]
 pub struct OsdRemoveOut {
     pub osd: String,
     pub removed: bool,
@@ -266,6 +270,7 @@ pub struct OsdRemoveOut {
 
 /// `GET /api/v1/cluster/rebalance`.
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[schema(example = json!({"state": "running", "pass_started": "2026-12-03T09:30:00Z", "moved_objects": 120, "moved_bytes": 125829120, "rate_bytes_per_sec": 41943040, "objects_left": 52, "bytes_left": 54525952, "eta_secs": 2, "total_moved_shards": 1744, "total_moved_bytes": 1828716544, "last_finished": "2026-12-02T21:04:11Z"}))]
 pub struct RebalanceOut {
     /// `idle`, `pending` (capacity changed; a pass starts shortly),
     /// `planning`, `moving`, `paused` (rebalance stopped) or `waiting` (an
@@ -288,6 +293,7 @@ pub struct RebalanceOut {
 
 /// `GET /api/v1/osds`.
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[schema(example = json!({"osds": [{"id": "osd1", "address": "osd1:9200", "failure_domain": "rack1", "state": "up", "service": "active", "weight": 3.5, "disks": [{"id": "1b4e28ba-2fa1-11d2-883f-0016d3cca427", "path": "/dev/nvme1n1", "capacity_bytes": 3840755982336u64, "used_bytes": 412316860416u64, "free_bytes": 3428439121920u64, "shards": 182734, "backend": "uring", "state": "in", "scrub_errors": 0, "last_scrub": "2026-12-03T09:30:00Z"}]}]}))]
 pub struct ListOsdsOut {
     pub osds: Vec<OsdOut>,
 }
@@ -351,6 +357,7 @@ pub struct FailureDomainOut {
 /// `GET /api/v1/cluster/map`: what placement works from, read at one etcd
 /// revision.
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[schema(example = json!({"epoch": 42, "revision": 918273, "name": "prod", "cluster_id": "6f1c2a9e-8d4b-4c1e-9a57-1e2f3a4b5c6d", "profiles": [{"k": 4, "m": 2, "chunk_size": 1048576, "applies_to": "objects above 4 KiB"}, {"k": 1, "m": 2, "chunk_size": 4096, "max_size": 4096, "applies_to": "objects of at most 4 KiB (copies)"}], "failure_domains": [{"name": "rack1", "osds": ["osd1", "osd2"], "weight": 7.0}], "osds": [{"id": "osd1", "address": "osd1:9200", "failure_domain": "rack1", "state": "up", "service": "active", "weight": 3.5, "disks": [{"id": "1b4e28ba-2fa1-11d2-883f-0016d3cca427", "path": "/dev/nvme1n1", "state": "in", "capacity_bytes": 3840755982336u64, "weight": 3.5}]}]}))]
 pub struct ClusterMapOut {
     /// Counts the changes to the map (an OSD or disk added, removed, in,
     /// out, drained, reweighted, moved; the profiles): it only grows.
@@ -422,6 +429,7 @@ pub struct MetaReplicaOut {
 
 /// `GET /api/v1/meta/status`.
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[schema(example = json!({"etcd": [{"id": "8e9e05c52164694d", "name": "etcd1", "endpoint": "http://etcd1:2379", "healthy": true, "leader": true, "raft_term": 7, "raft_index": 918301, "raft_applied_index": 918301, "db_size_bytes": 52428800, "db_size_in_use_bytes": 31457280, "version": "3.4.23", "alarms": []}], "index": {"records": 1204, "buckets": 3, "uploads": 0, "intents": 1, "gc_queue": 12, "db_size_bytes": 52428800, "db_size_in_use_bytes": 31457280}, "replicas": [{"id": "meta1", "address": "meta1:9100", "version": "0.1.0", "started": "2026-12-03T09:30:00Z", "alive": true, "leader": true}, {"id": "meta2", "address": "meta2:9100", "version": "0.1.0", "started": "2026-12-03T09:30:00Z", "alive": true, "leader": false}], "leader": "meta1"}))]
 pub struct MetaStatusOut {
     pub etcd: Vec<EtcdMemberOut>,
     /// Why the cluster's keys could not be read (etcd without a quorum):
@@ -512,6 +520,7 @@ pub struct BucketOut {
 
 /// `GET /api/v1/buckets`.
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[schema(example = json!({"buckets": [{"name": "photos", "owner": "alice", "created": "2026-12-03T09:30:00Z", "objects": 1204}]}))]
 pub struct ListBucketsOut {
     pub buckets: Vec<BucketOut>,
 }
@@ -593,6 +602,7 @@ pub struct UserIn {
 
 /// A user: owns access keys and buckets.
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[schema(example = json!({"name": "alice", "arn": "arn:objectio:iam:::user/alice", "created": "2026-12-03T09:30:00Z", "migrated": false, "keys": ["OIO7Q2M4K9X1ZB3C8D5E"], "buckets": ["photos"]}))]
 pub struct UserOut {
     pub name: String,
     /// The ARN bucket policies name the user by.
@@ -609,6 +619,7 @@ pub struct UserOut {
 
 /// `GET /api/v1/users`.
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[schema(example = json!({"users": [{"name": "alice", "arn": "arn:objectio:iam:::user/alice", "created": "2026-12-03T09:30:00Z", "migrated": false, "keys": ["OIO7Q2M4K9X1ZB3C8D5E"], "buckets": ["photos"]}]}))]
 pub struct ListUsersOut {
     pub users: Vec<UserOut>,
 }
@@ -635,6 +646,7 @@ pub struct AccessKeyIn {
 
 /// An S3 access key. The secret is only returned when the key is created.
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[schema(example = json!({"access_key_id": "OIO7Q2M4K9X1ZB3C8D5E", "user": "alice", "name": "backup-job", "created": "2026-12-03T09:30:00Z", "secret_access_key": "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"}))]
 pub struct AccessKeyOut {
     pub access_key_id: String,
     /// The user the key acts as.
@@ -648,6 +660,7 @@ pub struct AccessKeyOut {
 
 /// `GET /api/v1/keys`.
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[schema(example = json!({"keys": [{"access_key_id": "OIO7Q2M4K9X1ZB3C8D5E", "user": "alice", "name": "backup-job", "created": "2026-12-03T09:30:00Z"}]}))]
 pub struct ListAccessKeysOut {
     pub keys: Vec<AccessKeyOut>,
 }
@@ -662,6 +675,7 @@ pub struct ListAccessKeysQuery {
 
 /// What a delete removed (`key delete`, `user delete`).
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[schema(example = json!({"kind": "user", "id": "alice", "keys_deleted": ["OIO7Q2M4K9X1ZB3C8D5E"], "gateways_confirmed": 2, "unconfirmed": []}))]
 pub struct DeletedOut {
     /// `user` or `key`.
     pub kind: String,
@@ -677,6 +691,7 @@ pub struct DeletedOut {
 
 /// A gateway or meta that has joined the cluster.
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[schema(example = json!({"kind": "gateway", "id": "gw2", "address": "gw2:9000", "software": "0.1.0", "joined": "2026-12-03T09:30:00Z", "started": "2026-12-03T09:30:00Z", "alive": false}))]
 pub struct MemberOut {
     /// `gateway` or `meta`.
     pub kind: String,
@@ -692,6 +707,7 @@ pub struct MemberOut {
 
 /// `GET /health`.
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[schema(example = json!({"status": "ok"}))]
 pub struct HealthOut {
     pub status: String,
 }
@@ -732,6 +748,7 @@ pub struct RepairPassOut {
 
 /// `GET /api/v1/repair`: the repair controller's job.
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[schema(example = json!({"running": true, "stopped": false, "osd": null, "pass_started": "2026-12-03T09:30:00Z", "passes": 12, "objects": 1204, "scanned": 600, "repaired_objects": 14, "repaired_shards": 14, "bytes_rebuilt": 14680064, "rate_bytes_per_sec": 20971520, "eta_secs": 9, "skipped_count": 0, "skipped": [], "total_repaired_objects": 220, "total_repaired_shards": 231, "total_bytes_rebuilt": 242221056, "last": {"started": "2026-12-03T09:00:00Z", "finished": "2026-12-03T09:01:40Z", "osd": null, "scanned": 1204, "repaired_objects": 0, "repaired_shards": 0, "bytes_rebuilt": 0, "skipped_count": 0}}))]
 pub struct RepairStatusOut {
     /// A pass over the object index is under way.
     pub running: bool,
@@ -783,6 +800,7 @@ pub struct RepairStartIn {
 /// `GET /api/v1/osds/{id}/ok-to-stop`: whether stopping the OSD now keeps
 /// every object readable with one more failure to spare.
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[schema(example = json!({"osd": "osd3", "ok_to_stop": true, "objects": 1204, "objects_short": 0, "examples": [], "reason": "every object keeps at least k+1 shards on other OSDs"}))]
 pub struct OkToStopOut {
     pub osd: String,
     pub ok_to_stop: bool,
@@ -798,6 +816,7 @@ pub struct OkToStopOut {
 
 /// `POST /api/v1/osds/{id}/out` and `/in`: what changed.
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[schema(example = json!({"osd": "osd3", "state": "out", "disks_changed": ["1b4e28ba-2fa1-11d2-883f-0016d3cca427"]}))]
 pub struct OsdStateChangeOut {
     pub osd: String,
     /// `in` or `out`.
@@ -841,6 +860,7 @@ pub struct LostStripeOut {
 
 /// What repairing one object came to.
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[schema(example = json!({"bucket": "photos", "key": "cat.jpg", "outcome": "repaired", "shards_rebuilt": 1, "bytes_rebuilt": 13078, "found_elsewhere": 0, "lost_stripes": []}))]
 pub struct ObjectRepairOut {
     pub bucket: String,
     pub key: String,
@@ -934,6 +954,7 @@ pub struct RebuildSkipOut {
 
 /// What a rebuild created (or, on a dry run, would create).
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[schema(example = json!({"dry_run": true, "disks": 6, "shards": 7224, "shards_ignored": 0, "buckets_created": ["photos"], "objects_created": 1204, "multipart_objects": 3, "bytes": 2473901162u64, "objects_existing": 0, "older_versions": 0, "skipped_count": 1, "skipped": [{"bucket": "photos", "key": "half.jpg", "reason": "3 whole shards agree, 4 needed"}]}))]
 pub struct RebuildOut {
     pub dry_run: bool,
     /// Disks and shard headers read from the scans.
@@ -994,6 +1015,7 @@ pub struct SegmentHealthOut {
 
 /// `GET /api/v1/objects/health`: every shard of an object, read now.
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[schema(example = json!({"bucket": "photos", "key": "cat.jpg", "version_id": "0193a7c2-5d1e-7c3a-9f00-2b1d4e5f6a7b", "size": 52311, "etag": "\"9b2cf535f27731c974343645a3985328\"", "k": 4, "m": 2, "verdict": "degraded", "redundancy_left": 1, "segments": [{"part": 0, "size": 52311, "manifest": false, "unreadable_stripes": [], "lost_stripes": [], "shards": [{"index": 0, "osd": "osd1", "disk": "1b4e28ba-2fa1-11d2-883f-0016d3cca427", "verdict": "ok", "chunks_ok": 1, "chunks": 1}, {"index": 1, "osd": "osd2", "disk": "5c3e9a10-7b2d-4f61-a0e8-93d1c4b2f7aa", "verdict": "missing", "chunks_ok": 0, "chunks": 1, "detail": "osd2 is down"}]}]}))]
 pub struct ObjectHealthOut {
     pub bucket: String,
     pub key: String,
@@ -1013,6 +1035,7 @@ pub struct ObjectHealthOut {
 
 /// `POST /api/v1/osds/{id}/scrub`.
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[schema(example = json!({"osd": "osd3", "requested": "2026-12-03T09:30:00Z"}))]
 pub struct ScrubRequestOut {
     pub osd: String,
     /// When the pass was asked for (RFC 3339); the OSD starts it within a
@@ -1154,6 +1177,7 @@ pub struct TokenCreatedOut {
 
 /// `GET /api/v1/tokens`.
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[schema(example = json!({"tokens": [{"id": "3f9a1c0d7e21", "label": "grafana", "scope": "read", "created": "2026-12-03T09:30:00Z", "expires": "2027-03-03T09:30:00Z", "expired": false}]}))]
 pub struct ListTokensOut {
     pub tokens: Vec<TokenOut>,
 }

@@ -417,8 +417,9 @@ mod tests {
     }
 
     /// Every route has a description, an operation id `resource.verb`, an
-    /// example for its request body, and a described JSON error with an
-    /// example for each refusal.
+    /// example for its request and success bodies, and a described JSON
+    /// error with an example for each refusal. (That each example fits its
+    /// schema is checked by `testing/api/check-examples.py` in CI.)
     #[test]
     fn every_route_is_described_with_examples_and_errors() {
         let spec: serde_json::Value = serde_json::from_str(&crate::openapi_json()).unwrap();
@@ -462,6 +463,9 @@ mod tests {
                             .is_some_and(|r| r.ends_with("/ErrorOut"));
                         if error && c.get("example").is_none() {
                             missing.push(format!("{at} {status}: an error without an example"));
+                        }
+                        if status.starts_with('2') && !has_example(&c["schema"]) {
+                            missing.push(format!("{at} {status}: no example"));
                         }
                     }
                 }
