@@ -609,14 +609,8 @@ impl Cluster {
     pub fn start_added_osd(&mut self, i: usize) -> anyhow::Result<()> {
         let disk = &self.osds[i].disk;
         if !disk.exists() {
-            let size = self.opts.disk_size;
-            let bytes = [("GiB", 30), ("MiB", 20)]
-                .iter()
-                .find_map(|(unit, shift)| {
-                    let n: u64 = size.strip_suffix(unit)?.parse().ok()?;
-                    Some(n << shift)
-                })
-                .ok_or_else(|| anyhow::anyhow!("disk size {size:?}: expected NGiB or NMiB"))?;
+            let bytes = objectio_cluster::util::parse_size(self.opts.disk_size)
+                .map_err(anyhow::Error::msg)?;
             std::fs::File::create(disk)?.set_len(bytes)?;
         }
         self.spawn_osd(i, false)

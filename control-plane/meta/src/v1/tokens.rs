@@ -37,10 +37,18 @@ pub fn token_id(token: &str) -> Option<&str> {
         .then_some(id)
 }
 
+/// The API's scope and the record's, the same two values.
 fn scope_out(s: objectio_cluster::TokenScope) -> TokenScope {
     match s {
         objectio_cluster::TokenScope::Read => TokenScope::Read,
         objectio_cluster::TokenScope::Admin => TokenScope::Admin,
+    }
+}
+
+fn scope_in(s: TokenScope) -> objectio_cluster::TokenScope {
+    match s {
+        TokenScope::Read => objectio_cluster::TokenScope::Read,
+        TokenScope::Admin => objectio_cluster::TokenScope::Admin,
     }
 }
 
@@ -89,10 +97,7 @@ pub async fn create(
         version: SCHEMA_VERSION,
         id: id.clone(),
         label: input.label,
-        scope: match input.scope {
-            TokenScope::Read => objectio_cluster::TokenScope::Read,
-            TokenScope::Admin => objectio_cluster::TokenScope::Admin,
-        },
+        scope: scope_in(input.scope),
         sha256: token_hash(&token),
         created: now,
         expires,
