@@ -90,6 +90,7 @@ impl Config {
     /// Validates the configuration and resolves the secret.
     pub fn check(&self) -> anyhow::Result<Vec<u8>> {
         let s = self.secret.load().map_err(anyhow::Error::msg)?;
+        self.cluster.security().map_err(anyhow::Error::msg)?;
         if self.region.is_empty()
             || !self
                 .region

@@ -76,7 +76,7 @@ async fn defrag_pass(
 ) -> objectio_cluster::Result<()> {
     let mut members = Vec::new();
     for m in store.etcd_members().await? {
-        match Store::member_status(&m.endpoint).await {
+        match store.member_status(&m.endpoint).await {
             Ok(s) => members.push((m, s)),
             Err(e) => tracing::warn!(member = %m.name, error = %e, "etcd member status"),
         }
@@ -89,8 +89,8 @@ async fn defrag_pass(
             continue;
         }
         let t = std::time::Instant::now();
-        Store::defragment_member(&m.endpoint).await?;
-        let after = Store::member_status(&m.endpoint).await?;
+        store.defragment_member(&m.endpoint).await?;
+        let after = store.member_status(&m.endpoint).await?;
         tracing::info!(
             member = %m.name,
             before = %objectio_api::iec(s.db_size),

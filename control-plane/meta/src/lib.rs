@@ -169,6 +169,7 @@ impl Config {
             );
         }
         self.tls.acceptor().map_err(anyhow::Error::msg)?;
+        self.cluster.security().map_err(anyhow::Error::msg)?;
         if tokens.is_empty() {
             anyhow::bail!("no admin token: set OBJECTIO_ADMIN_TOKEN or --admin-token-file");
         }

@@ -43,7 +43,7 @@ pub async fn take(store: &Store, s: &Snapshots) -> Result<SnapshotOut, String> {
     let path = s.dir.join(&name);
     let part = s.dir.join(format!("{name}.part"));
     let started = std::time::Instant::now();
-    let written = write(&member.endpoint, &part, &path).await;
+    let written = write(store, &member.endpoint, &part, &path).await;
     let bytes = match written {
         Ok(b) => b,
         Err(e) => {
@@ -74,7 +74,7 @@ async fn source_member(store: &Store) -> Result<objectio_cluster::store::EtcdMem
     let members = store.etcd_members().await.map_err(|e| e.to_string())?;
     let mut answering = None;
     for m in members {
-        match Store::member_status(&m.endpoint).await {
+        match store.member_status(&m.endpoint).await {
             Ok(st) if st.leader == m.id => return Ok(m),
             Ok(_) => answering = answering.or(Some(m)),
             Err(e) => tracing::warn!(member = %m.name, error = %e, "etcd member status"),
@@ -83,13 +83,14 @@ async fn source_member(store: &Store) -> Result<objectio_cluster::store::EtcdMem
     answering.ok_or_else(|| "no etcd member answers".to_string())
 }
 
-async fn write(endpoint: &str, part: &Path, path: &Path) -> Result<u64, String> {
+async fn write(store: &Store, endpoint: &str, part: &Path, path: &Path) -> Result<u64, String> {
     let io = |what: &str, p: &Path, e: std::io::Error| format!("{what} {}: {e}", p.display());
     let file = tokio::fs::File::create(part)
         .await
         .map_err(|e| io("creating", part, e))?;
     let mut out = tokio::io::BufWriter::with_capacity(1 << 20, file);
-    let bytes = Store::snapshot_member(endpoint, &mut out)
+    let bytes = store
+        .snapshot_member(endpoint, &mut out)
         .await
         .map_err(|e| e.to_string())?;
     let file = out.into_inner();

@@ -24,12 +24,99 @@ pub struct ClusterArgs {
         default_value = "objectio"
     )]
     pub name: String,
+    /// PEM certificate of the CA that signed etcd's certificate, for
+    /// `https://` endpoints (without it, the system's roots).
+    #[arg(long, env = "OBJECTIO_ETCD_CA_CERT", value_name = "FILE")]
+    pub etcd_ca_cert: Option<PathBuf>,
+    /// PEM client certificate for an etcd started with
+    /// `--client-cert-auth`; with `--etcd-key`.
+    #[arg(
+        long,
+        env = "OBJECTIO_ETCD_CERT",
+        value_name = "FILE",
+        requires = "etcd_key"
+    )]
+    pub etcd_cert: Option<PathBuf>,
+    /// PEM private key of `--etcd-cert` (mode 600).
+    #[arg(
+        long,
+        env = "OBJECTIO_ETCD_KEY",
+        value_name = "FILE",
+        requires = "etcd_cert"
+    )]
+    pub etcd_key: Option<PathBuf>,
+    /// etcd user, for an etcd with `auth enable`; its password from
+    /// `OBJECTIO_ETCD_PASSWORD` or `--etcd-password-file`.
+    #[arg(long, env = "OBJECTIO_ETCD_USER")]
+    pub etcd_user: Option<String>,
+    /// Password of `--etcd-user` (from the environment or a config file;
+    /// refused on the command line).
+    #[arg(long, env = "OBJECTIO_ETCD_PASSWORD", hide_env_values = true)]
+    pub etcd_password: Option<String>,
+    /// File holding the password of `--etcd-user` (mode 600).
+    #[arg(long, env = "OBJECTIO_ETCD_PASSWORD_FILE", value_name = "FILE")]
+    pub etcd_password_file: Option<PathBuf>,
 }
 
 impl ClusterArgs {
     /// Connects to the cluster's etcd.
     pub async fn connect(&self) -> crate::Result<Store> {
-        Store::connect(&self.etcd, &self.name).await
+        let security = self.security().map_err(crate::Error::Settings)?;
+        Store::connect_with(&self.etcd, &self.name, security).await
+    }
+
+    /// The TLS and user settings, checked: every endpoint `https://` or
+    /// none, certificate files readable and PEM, a key and a password file
+    /// private, a user with a password and a password with a user.
+    pub fn security(&self) -> Result<crate::EtcdSecurity, String> {
+        let https = self
+            .etcd
+            .iter()
+            .filter(|e| e.starts_with("https://"))
+            .count();
+        if https != 0 && https != self.etcd.len() {
+            return Err(format!(
+                "--etcd {} mixes https:// and cleartext endpoints; give every member one scheme",
+                self.etcd.join(",")
+            ));
+        }
+        let mut security = crate::EtcdSecurity::default();
+        let identity = self.etcd_cert.as_deref().zip(self.etcd_key.as_deref());
+        if https > 0 {
+            security = security.with_tls(crate::tls::etcd_client_tls(
+                self.etcd_ca_cert.as_deref(),
+                identity,
+            )?);
+        } else if self.etcd_ca_cert.is_some() || identity.is_some() {
+            return Err(format!(
+                "--etcd-ca-cert and --etcd-cert are for https:// endpoints; --etcd is {}",
+                self.etcd.join(",")
+            ));
+        }
+        let password = match (
+            self.etcd_password.as_deref(),
+            self.etcd_password_file.as_deref(),
+        ) {
+            (None, None) => None,
+            (inline, file) => Some(crate::util::load_secret(inline, file, "etcd password")?),
+        };
+        match (self.etcd_user.as_deref(), password) {
+            (Some(user), Some(password)) if !user.is_empty() => {
+                security = security.with_user(user, &password)
+            }
+            (Some(_), None) => {
+                return Err(
+                    "--etcd-user needs a password: set OBJECTIO_ETCD_PASSWORD or --etcd-password-file"
+                        .into(),
+                );
+            }
+            (None, Some(_)) => {
+                return Err("an etcd password was given without --etcd-user".into());
+            }
+            (Some(_), Some(_)) => return Err("--etcd-user is empty".into()),
+            (None, None) => {}
+        }
+        Ok(security)
     }
 }
 
@@ -103,6 +190,11 @@ const SECRET_FLAGS: &[(&str, &str, &str)] = &[
         "cluster-secret-file",
     ),
     ("admin_token", "OBJECTIO_ADMIN_TOKEN", "admin-token-file"),
+    (
+        "etcd_password",
+        "OBJECTIO_ETCD_PASSWORD",
+        "etcd-password-file",
+    ),
 ];
 
 /// Parses a daemon's settings with layers, lowest first: built-in
@@ -334,6 +426,46 @@ mod tests {
             cluster_secret_file: None,
         };
         assert_eq!(s.load().unwrap().len(), 32);
+    }
+
+    #[test]
+    fn etcd_security_refuses_what_cannot_work() {
+        let args = |etcd: &[&str], extra: &[&str]| {
+            #[derive(clap::Parser)]
+            struct A {
+                #[command(flatten)]
+                c: ClusterArgs,
+            }
+            let mut v = vec!["t".to_string(), "--etcd".into(), etcd.join(",")];
+            v.extend(extra.iter().map(|s| s.to_string()));
+            <A as clap::Parser>::try_parse_from(v).unwrap().c
+        };
+        let err = |a: ClusterArgs| a.security().unwrap_err();
+        assert!(
+            err(args(&["https://a:2379", "http://b:2379"], &[])).contains("mixes"),
+            "mixed schemes"
+        );
+        assert!(err(args(&["http://a:2379"], &["--etcd-ca-cert", "/x"])).contains("https://"));
+        assert!(
+            err(args(&["http://a:2379"], &["--etcd-password", "pw"]))
+                .contains("without --etcd-user")
+        );
+        assert!(err(args(&["http://a:2379"], &["--etcd-user", "u"])).contains("needs a password"));
+        assert!(
+            err(args(
+                &["https://a:2379"],
+                &["--etcd-ca-cert", "/nonexistent.pem"]
+            ))
+            .contains("/nonexistent.pem")
+        );
+        let ok = args(
+            &["http://a:2379"],
+            &["--etcd-user", "u", "--etcd-password", "pw"],
+        );
+        assert!(format!("{:?}", ok.security().unwrap()).contains("\"u\""));
+        assert!(!format!("{:?}", ok.security().unwrap()).contains("pw"));
+        // https with no CA trusts the system's roots: nothing to refuse.
+        args(&["https://a:2379"], &[]).security().unwrap();
     }
 
     #[test]

@@ -25,7 +25,7 @@ pub mod util;
 
 pub use keys::Keys;
 pub use records::*;
-pub use store::{Lease, Store};
+pub use store::{EtcdSecurity, Lease, Store};
 
 /// Errors of the cluster store and placement.
 #[derive(Debug, thiserror::Error)]
@@ -53,6 +53,8 @@ pub enum Error {
     NotInitialised(String),
     #[error("etcd snapshot: {0}")]
     Snapshot(String),
+    #[error("etcd settings: {0}")]
+    Settings(String),
 }
 
 /// Result with this crate's [`Error`].

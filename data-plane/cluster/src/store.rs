@@ -23,6 +23,8 @@ pub struct Store {
     endpoints: std::sync::Arc<Vec<String>>,
     /// The members as last listed (listing needs a quorum).
     members_seen: std::sync::Arc<std::sync::Mutex<Vec<EtcdMember>>>,
+    /// TLS and user of every connection to etcd.
+    security: std::sync::Arc<EtcdSecurity>,
     /// The endpoint monitor, stopped when the last clone is dropped.
     _monitor: Option<std::sync::Arc<AbortOnDrop>>,
 }
@@ -48,29 +50,86 @@ pub struct MapRecords {
 /// How often the endpoint monitor probes each etcd member.
 const PROBE_EVERY: Duration = Duration::from_millis(500);
 
-fn connect_options() -> ConnectOptions {
-    ConnectOptions::new()
-        .with_connect_timeout(Duration::from_secs(5))
-        .with_timeout(Duration::from_secs(10))
-        .with_keep_alive(Duration::from_secs(10), Duration::from_secs(5))
-        // A member cut off from the quorum refuses instead of answering
-        // from a stale view.
-        .with_require_leader(true)
+/// How this process proves itself to etcd and checks etcd's certificate:
+/// TLS for `https://` endpoints (a private CA, a client certificate for
+/// `--client-cert-auth`) and a user and password for an etcd with
+/// `auth enable`. Every connection of a [`Store`] uses it: the balanced
+/// client and the one-member clients of status, snapshots and
+/// defragmentation.
+#[derive(Clone, Default)]
+pub struct EtcdSecurity {
+    tls: Option<etcd_client::TlsOptions>,
+    user: Option<(String, String)>,
+}
+
+impl std::fmt::Debug for EtcdSecurity {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("EtcdSecurity")
+            .field("tls", &self.tls.is_some())
+            .field("user", &self.user.as_ref().map(|(u, _)| u))
+            .finish()
+    }
+}
+
+impl EtcdSecurity {
+    /// TLS with these settings (for `https://` endpoints).
+    pub fn with_tls(mut self, tls: etcd_client::TlsOptions) -> Self {
+        self.tls = Some(tls);
+        self
+    }
+
+    /// Authenticates as `user` with `password`; the token etcd hands out
+    /// is fetched again whenever etcd answers that it expired.
+    pub fn with_user(mut self, user: &str, password: &str) -> Self {
+        self.user = Some((user.to_string(), password.to_string()));
+        self
+    }
+
+    fn apply(&self, mut opts: ConnectOptions) -> ConnectOptions {
+        if let Some(tls) = &self.tls {
+            opts = opts.with_tls(tls.clone());
+        }
+        if let Some((user, password)) = &self.user {
+            opts = opts
+                .with_user(user.clone(), password.clone())
+                .with_auto_token_refresh(true);
+        }
+        opts
+    }
+}
+
+fn connect_options(security: &EtcdSecurity) -> ConnectOptions {
+    security.apply(
+        ConnectOptions::new()
+            .with_connect_timeout(Duration::from_secs(5))
+            .with_timeout(Duration::from_secs(10))
+            .with_keep_alive(Duration::from_secs(10), Duration::from_secs(5))
+            // A member cut off from the quorum refuses instead of answering
+            // from a stale view.
+            .with_require_leader(true),
+    )
 }
 
 /// A client of the one member at `endpoint` (no leader required), each
 /// request failing after `timeout`.
-async fn member_client(endpoint: &str, connect: Duration, timeout: Duration) -> Result<Client> {
-    let opts = ConnectOptions::new()
-        .with_connect_timeout(connect)
-        .with_timeout(timeout);
+async fn member_client(
+    endpoint: &str,
+    security: &EtcdSecurity,
+    connect: Duration,
+    timeout: Duration,
+) -> Result<Client> {
+    let opts = security.apply(
+        ConnectOptions::new()
+            .with_connect_timeout(connect)
+            .with_timeout(timeout),
+    );
     Ok(Client::connect([endpoint], Some(opts)).await?)
 }
 
 /// Whether the member at `endpoint` answers and knows a leader.
-async fn probe(client: &mut Option<Client>, endpoint: &str) -> bool {
+async fn probe(client: &mut Option<Client>, endpoint: &str, security: &EtcdSecurity) -> bool {
     if client.is_none() {
-        *client = member_client(endpoint, PROBE_EVERY * 2, PROBE_EVERY * 2)
+        *client = member_client(endpoint, security, PROBE_EVERY * 2, PROBE_EVERY * 2)
             .await
             .ok();
     }
@@ -95,14 +154,14 @@ async fn probe(client: &mut Option<Client>, endpoint: &str) -> bool {
 /// leader costs one election, not a share of every request. With no
 /// member answering, every endpoint stays in (requests then fail clearly
 /// and recover by themselves).
-async fn monitor_endpoints(client: Client, endpoints: Vec<String>) {
+async fn monitor_endpoints(client: Client, endpoints: Vec<String>, security: EtcdSecurity) {
     let mut probes: Vec<Option<Client>> = vec![None; endpoints.len()];
     let mut in_set = vec![true; endpoints.len()];
     loop {
         tokio::time::sleep(PROBE_EVERY).await;
         let mut up = Vec::with_capacity(endpoints.len());
         for (p, e) in probes.iter_mut().zip(&endpoints) {
-            up.push(probe(p, e).await);
+            up.push(probe(p, e, &security).await);
         }
         let none_up = !up.iter().any(|u| *u);
         for (i, e) in endpoints.iter().enumerate() {
@@ -172,11 +231,21 @@ pub fn encode<T: Serialize>(rec: &T) -> Vec<u8> {
 impl Store {
     /// Connects to etcd at `endpoints` for the cluster named `cluster`.
     pub async fn connect(endpoints: &[String], cluster: &str) -> Result<Self> {
-        let client = Client::connect(endpoints, Some(connect_options())).await?;
+        Self::connect_with(endpoints, cluster, EtcdSecurity::default()).await
+    }
+
+    /// As [`Store::connect`], with TLS or a user ([`EtcdSecurity`]).
+    pub async fn connect_with(
+        endpoints: &[String],
+        cluster: &str,
+        security: EtcdSecurity,
+    ) -> Result<Self> {
+        let client = Client::connect(endpoints, Some(connect_options(&security))).await?;
         let monitor = (endpoints.len() > 1).then(|| {
             std::sync::Arc::new(AbortOnDrop(tokio::spawn(monitor_endpoints(
                 client.clone(),
                 endpoints.to_vec(),
+                security.clone(),
             ))))
         });
         Ok(Self {
@@ -185,6 +254,7 @@ impl Store {
             cluster: cluster.to_string(),
             endpoints: std::sync::Arc::new(endpoints.to_vec()),
             members_seen: Default::default(),
+            security: std::sync::Arc::new(security),
             _monitor: monitor,
         })
     }
@@ -321,9 +391,10 @@ impl Store {
 
     /// The status one member reports of itself (asked of that member
     /// alone, so it answers even without a leader).
-    pub async fn member_status(endpoint: &str) -> Result<MemberStatus> {
-        let mut c =
-            member_client(endpoint, Duration::from_secs(5), Duration::from_secs(10)).await?;
+    pub async fn member_status(&self, endpoint: &str) -> Result<MemberStatus> {
+        let mut c = self
+            .member_client(endpoint, Duration::from_secs(10))
+            .await?;
         let s = c.status().await?;
         Ok(MemberStatus {
             id: s.header().map(|h| h.member_id()).unwrap_or_default(),
@@ -365,13 +436,15 @@ impl Store {
     /// written (the checksum included, as `etcdctl snapshot restore`
     /// expects). One pass over the bytes with bounded memory.
     pub async fn snapshot_member(
+        &self,
         endpoint: &str,
         out: &mut (impl tokio::io::AsyncWrite + Unpin),
     ) -> Result<u64> {
         use sha2::Digest;
         use tokio::io::AsyncWriteExt;
-        let mut c =
-            member_client(endpoint, Duration::from_secs(5), Duration::from_secs(3600)).await?;
+        let mut c = self
+            .member_client(endpoint, Duration::from_secs(3600))
+            .await?;
         let mut stream = c.snapshot().await?;
         let mut hash = sha2::Sha256::new();
         // The last 32 bytes seen are held back: they may be the checksum.
@@ -403,11 +476,18 @@ impl Store {
 
     /// Defragments one member's database: it answers nothing else while
     /// it runs (seconds per GB), so members are done one at a time.
-    pub async fn defragment_member(endpoint: &str) -> Result<()> {
-        let mut c =
-            member_client(endpoint, Duration::from_secs(5), Duration::from_secs(600)).await?;
+    pub async fn defragment_member(&self, endpoint: &str) -> Result<()> {
+        let mut c = self
+            .member_client(endpoint, Duration::from_secs(600))
+            .await?;
         c.defragment().await?;
         Ok(())
+    }
+
+    /// A client of the one member at `endpoint`, with this store's TLS
+    /// and user, each request failing after `timeout`.
+    async fn member_client(&self, endpoint: &str, timeout: Duration) -> Result<Client> {
+        member_client(endpoint, &self.security, Duration::from_secs(5), timeout).await
     }
 
     /// The underlying client.

@@ -39,27 +39,8 @@ impl TlsArgs {
 /// A rustls server configuration from PEM files: the key must not be
 /// readable by group or others.
 pub fn server_config(cert: &Path, key: &Path) -> Result<Arc<rustls::ServerConfig>, String> {
-    use std::os::unix::fs::PermissionsExt;
-    let mode = std::fs::metadata(key)
-        .map_err(|e| format!("TLS key {}: {e}", key.display()))?
-        .permissions()
-        .mode();
-    if mode & 0o077 != 0 {
-        return Err(format!(
-            "TLS key {} is readable by group or others (chmod 600 it)",
-            key.display()
-        ));
-    }
-    let chain: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(cert)
-        .map_err(|e| format!("TLS certificate {}: {e}", cert.display()))?
-        .collect::<Result<_, _>>()
-        .map_err(|e| format!("TLS certificate {}: {e}", cert.display()))?;
-    if chain.is_empty() {
-        return Err(format!(
-            "TLS certificate {}: no PEM certificate in it",
-            cert.display()
-        ));
-    }
+    crate::util::check_private(key, "TLS key")?;
+    let chain = read_certificates(cert, "TLS certificate")?;
     let key_der =
         PrivateKeyDer::from_pem_file(key).map_err(|e| format!("TLS key {}: {e}", key.display()))?;
     let provider = Arc::new(rustls::crypto::ring::default_provider());
@@ -77,6 +58,57 @@ pub fn server_config(cert: &Path, key: &Path) -> Result<Arc<rustls::ServerConfig
         })?;
     cfg.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
     Ok(Arc::new(cfg))
+}
+
+/// The PEM certificates in `path` (at least one); `what` names the file
+/// in the error.
+fn read_certificates(path: &Path, what: &str) -> Result<Vec<CertificateDer<'static>>, String> {
+    let chain: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(path)
+        .map_err(|e| format!("{what} {}: {e}", path.display()))?
+        .collect::<Result<_, _>>()
+        .map_err(|e| format!("{what} {}: {e}", path.display()))?;
+    if chain.is_empty() {
+        return Err(format!(
+            "{what} {}: no PEM certificate in it",
+            path.display()
+        ));
+    }
+    Ok(chain)
+}
+
+/// The TLS settings of a client of etcd: the CA that signed etcd's
+/// certificate (the system's roots without one) and, for an etcd started
+/// with `--client-cert-auth`, this process's certificate and key. The
+/// files are read and checked now, so a wrong one stops the daemon at
+/// start with its name rather than failing every handshake later.
+pub fn etcd_client_tls(
+    ca: Option<&Path>,
+    identity: Option<(&Path, &Path)>,
+) -> Result<etcd_client::TlsOptions, String> {
+    let mut tls = etcd_client::TlsOptions::new();
+    tls = match ca {
+        Some(ca) => {
+            read_certificates(ca, "etcd CA certificate")?;
+            let pem = std::fs::read(ca)
+                .map_err(|e| format!("etcd CA certificate {}: {e}", ca.display()))?;
+            tls.ca_certificate(etcd_client::Certificate::from_pem(pem))
+        }
+        None => tls.with_native_roots(),
+    };
+    if let Some((cert, key)) = identity {
+        read_certificates(cert, "etcd client certificate")?;
+        crate::util::check_private(key, "etcd client key")?;
+        PrivateKeyDer::from_pem_file(key)
+            .map_err(|e| format!("etcd client key {}: {e}", key.display()))?;
+        let read = |p: &Path, what: &str| {
+            std::fs::read(p).map_err(|e| format!("{what} {}: {e}", p.display()))
+        };
+        tls = tls.identity(etcd_client::Identity::from_pem(
+            read(cert, "etcd client certificate")?,
+            read(key, "etcd client key")?,
+        ));
+    }
+    Ok(tls)
 }
 
 /// How long a client has to finish its TLS handshake.

@@ -34,15 +34,7 @@ pub fn load_secret(
     match (inline, file) {
         (Some(s), _) if !s.is_empty() => Ok(s.to_string()),
         (_, Some(p)) => {
-            use std::os::unix::fs::PermissionsExt;
-            let meta =
-                std::fs::metadata(p).map_err(|e| format!("{what} file {}: {e}", p.display()))?;
-            if meta.permissions().mode() & 0o077 != 0 {
-                return Err(format!(
-                    "{what} file {} is readable by group or others (chmod 600 it)",
-                    p.display()
-                ));
-            }
+            check_private(p, &format!("{what} file"))?;
             let s = std::fs::read_to_string(p)
                 .map_err(|e| format!("{what} file {}: {e}", p.display()))?;
             let s = s.trim().to_string();
@@ -53,6 +45,21 @@ pub fn load_secret(
         }
         _ => Err(format!("no {what} given")),
     }
+}
+
+/// Refuses a file holding a secret (a key, a password, a token) that
+/// group or others may read, or that cannot be read at all; `what` names
+/// it in the error.
+pub fn check_private(path: &Path, what: &str) -> Result<(), String> {
+    use std::os::unix::fs::PermissionsExt;
+    let meta = std::fs::metadata(path).map_err(|e| format!("{what} {}: {e}", path.display()))?;
+    if meta.permissions().mode() & 0o077 != 0 {
+        return Err(format!(
+            "{what} {} is readable by group or others (chmod 600 it)",
+            path.display()
+        ));
+    }
+    Ok(())
 }
 
 /// This machine's host name (the kernel's), or `localhost` when unknown.

@@ -88,6 +88,7 @@ impl Config {
     /// Validates the configuration and resolves the secret.
     pub fn check(&self) -> anyhow::Result<Vec<u8>> {
         let secret = self.secret.load().map_err(anyhow::Error::msg)?;
+        self.cluster.security().map_err(anyhow::Error::msg)?;
         if self.id.is_empty() || self.id.contains('/') {
             bail!("--id must be non-empty and hold no '/'");
         }

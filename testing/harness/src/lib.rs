@@ -88,6 +88,72 @@ pub struct Options {
     pub down_out_secs: u32,
     /// More flags for the meta.
     pub meta_args: Vec<&'static str>,
+    /// etcd serves its clients TLS only and wants a client certificate
+    /// (`--client-cert-auth`), from a CA the harness makes.
+    pub etcd_tls: bool,
+    /// etcd has `auth enable`: the meta is `root`, the OSDs and gateways
+    /// the user `objectio`, whose role may read and write the cluster's
+    /// prefix alone; tokens are etcd's simple tokens, two seconds after
+    /// their last use (and forgotten when etcd restarts).
+    pub etcd_auth: bool,
+}
+
+/// The files of an etcd that wants TLS.
+struct EtcdTls {
+    ca: PathBuf,
+    server_cert: PathBuf,
+    server_key: PathBuf,
+    client_cert: PathBuf,
+    client_key: PathBuf,
+}
+
+impl EtcdTls {
+    /// A CA, a server certificate for 127.0.0.1 and a client certificate,
+    /// as PEM files in `dir` (keys mode 600).
+    fn make(dir: &Path) -> anyhow::Result<Self> {
+        use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, KeyPair};
+        use std::os::unix::fs::PermissionsExt;
+        let ca_key = KeyPair::generate()?;
+        let mut ca_params = CertificateParams::new(Vec::<String>::new())?;
+        ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+        ca_params
+            .distinguished_name
+            .push(DnType::CommonName, "objectio etcd test CA");
+        let ca = ca_params.self_signed(&ca_key)?;
+        let t = EtcdTls {
+            ca: dir.join("etcd-ca.pem"),
+            server_cert: dir.join("etcd-server.pem"),
+            server_key: dir.join("etcd-server.key"),
+            client_cert: dir.join("etcd-client.pem"),
+            client_key: dir.join("etcd-client.key"),
+        };
+        std::fs::write(&t.ca, ca.pem())?;
+        for (names, cert, key) in [
+            (
+                vec!["localhost".to_string(), "127.0.0.1".to_string()],
+                &t.server_cert,
+                &t.server_key,
+            ),
+            (Vec::new(), &t.client_cert, &t.client_key),
+        ] {
+            let k = KeyPair::generate()?;
+            let mut params = CertificateParams::new(names)?;
+            params
+                .distinguished_name
+                .push(DnType::CommonName, "objectio-it");
+            std::fs::write(cert, params.signed_by(&k, &ca, &ca_key)?.pem())?;
+            std::fs::write(key, k.serialize_pem())?;
+            std::fs::set_permissions(key, std::fs::Permissions::from_mode(0o600))?;
+        }
+        Ok(t)
+    }
+}
+
+/// The etcd users of a cluster with `auth enable`, and their password files.
+struct EtcdUsers {
+    root_password: String,
+    root_file: PathBuf,
+    objectio_file: PathBuf,
 }
 
 /// One etcd member of the cluster.
@@ -109,6 +175,8 @@ impl Default for Options {
             gc_grace_secs: 1,
             down_out_secs: 600,
             meta_args: Vec::new(),
+            etcd_tls: false,
+            etcd_auth: false,
         }
     }
 }
@@ -124,6 +192,8 @@ pub struct Cluster {
     pub secret_key: String,
     pub osds: Vec<Osd>,
     etcd: Vec<EtcdMember>,
+    etcd_tls: Option<EtcdTls>,
+    etcd_users: Option<EtcdUsers>,
     meta: Option<Child>,
     gateway: Option<Child>,
     /// Gateways started besides the first, with their ports.
@@ -166,6 +236,8 @@ impl Cluster {
             secret_key: String::new(),
             osds: Vec::new(),
             etcd,
+            etcd_tls: None,
+            etcd_users: None,
             meta: None,
             gateway: None,
             extra_gateways: Vec::new(),
@@ -174,8 +246,14 @@ impl Cluster {
             opts: opts.clone(),
             dir,
         };
+        if opts.etcd_tls {
+            c.etcd_tls = Some(EtcdTls::make(c.dir.path())?);
+        }
         c.start_etcd()?;
         c.wait_etcd().await?;
+        if opts.etcd_auth {
+            c.enable_etcd_auth()?;
+        }
         c.start_meta()?;
         c.wait_http(&format!("http://127.0.0.1:{}/health", c.meta_port), "meta")
             .await?;
@@ -242,7 +320,8 @@ impl Cluster {
         let child = self.spawn(
             &id,
             Command::new(self.bin.join("objectio-gateway"))
-                .args(["--etcd", &self.etcd_url(), "--cluster", "it", "--id", &id])
+                .args(self.etcd_flags(false))
+                .args(["--cluster", "it", "--id", &id])
                 .arg("--listen")
                 .arg(format!("127.0.0.1:{port}"))
                 .args(["--map-refresh-ms", "200", "--shard-timeout", "10"])
@@ -282,12 +361,137 @@ impl Cluster {
         self.etcd_endpoints().join(",")
     }
 
+    /// `http` or, when etcd wants TLS, `https`.
+    fn etcd_scheme(&self) -> &'static str {
+        if self.etcd_tls.is_some() {
+            "https"
+        } else {
+            "http"
+        }
+    }
+
     /// Every member's client URL.
     pub fn etcd_endpoints(&self) -> Vec<String> {
         self.etcd
             .iter()
-            .map(|m| format!("http://127.0.0.1:{}", m.client_port))
+            .map(|m| format!("{}://127.0.0.1:{}", self.etcd_scheme(), m.client_port))
             .collect()
+    }
+
+    /// A daemon's flags that reach etcd: endpoints, and the CA, client
+    /// certificate and user where etcd wants them (`root` for the meta,
+    /// which snapshots and defragments; `objectio` for the others).
+    pub fn etcd_flags(&self, root: bool) -> Vec<String> {
+        let mut f = vec!["--etcd".to_string(), self.etcd_url()];
+        if let Some(t) = &self.etcd_tls {
+            for (flag, path) in [
+                ("--etcd-ca-cert", &t.ca),
+                ("--etcd-cert", &t.client_cert),
+                ("--etcd-key", &t.client_key),
+            ] {
+                f.push(flag.into());
+                f.push(path.display().to_string());
+            }
+        }
+        if let Some(u) = &self.etcd_users {
+            let (user, file) = if root {
+                ("root", &u.root_file)
+            } else {
+                ("objectio", &u.objectio_file)
+            };
+            f.extend([
+                "--etcd-user".to_string(),
+                user.to_string(),
+                "--etcd-password-file".to_string(),
+                file.display().to_string(),
+            ]);
+        }
+        f
+    }
+
+    /// The security a test's own [`objectio_cluster::Store`] needs to
+    /// reach this cluster's etcd (as `root`).
+    pub fn etcd_security(&self) -> objectio_cluster::EtcdSecurity {
+        let mut s = objectio_cluster::EtcdSecurity::default();
+        if let Some(t) = &self.etcd_tls {
+            s = s.with_tls(
+                objectio_cluster::tls::etcd_client_tls(
+                    Some(&t.ca),
+                    Some((&t.client_cert, &t.client_key)),
+                )
+                .expect("the harness's certificates load"),
+            );
+        }
+        if let Some(u) = &self.etcd_users {
+            s = s.with_user("root", &u.root_password);
+        }
+        s
+    }
+
+    /// `etcdctl` against every member, with the CA, client certificate
+    /// and (once auth is on) the root user.
+    pub fn etcdctl(&self) -> Command {
+        let mut cmd = Command::new("etcdctl");
+        cmd.env("ETCDCTL_API", "3")
+            .arg("--endpoints")
+            .arg(self.etcd_url());
+        if let Some(t) = &self.etcd_tls {
+            cmd.arg("--cacert")
+                .arg(&t.ca)
+                .arg("--cert")
+                .arg(&t.client_cert)
+                .arg("--key")
+                .arg(&t.client_key);
+        }
+        if let Some(u) = &self.etcd_users {
+            cmd.arg("--user").arg(format!("root:{}", u.root_password));
+        }
+        cmd
+    }
+
+    /// Creates the users `root` and `objectio` (a role that may read and
+    /// write `/objectio/it/` and nothing else) and turns auth on.
+    fn enable_etcd_auth(&mut self) -> anyhow::Result<()> {
+        use std::os::unix::fs::PermissionsExt;
+        let (root_password, objectio_password) = (random_hex(24), random_hex(24));
+        let steps: [&[&str]; 7] = [
+            &["user", "add", &format!("root:{root_password}")],
+            &["user", "grant-role", "root", "root"],
+            &["role", "add", "objectio"],
+            &[
+                "role",
+                "grant-permission",
+                "objectio",
+                "--prefix=true",
+                "readwrite",
+                "/objectio/it/",
+            ],
+            &["user", "add", &format!("objectio:{objectio_password}")],
+            &["user", "grant-role", "objectio", "objectio"],
+            &["auth", "enable"],
+        ];
+        for args in steps {
+            let out = self.etcdctl().args(args).output()?;
+            if !out.status.success() {
+                bail!(
+                    "etcdctl {}: {}",
+                    args.join(" "),
+                    String::from_utf8_lossy(&out.stderr)
+                );
+            }
+        }
+        let file = |name: &str, pw: &str| -> anyhow::Result<PathBuf> {
+            let p = self.dir.path().join(name);
+            std::fs::write(&p, pw)?;
+            std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o600))?;
+            Ok(p)
+        };
+        self.etcd_users = Some(EtcdUsers {
+            root_file: file("etcd-root.password", &root_password)?,
+            objectio_file: file("etcd-objectio.password", &objectio_password)?,
+            root_password,
+        });
+        Ok(())
     }
 
     fn start_etcd(&mut self) -> anyhow::Result<()> {
@@ -325,6 +529,23 @@ impl Cluster {
             format!("etcd-{}", m.name)
         };
         let mut cmd = etcd_command(&m.name, &data, m.client_port, m.peer_port, initial);
+        if let Some(t) = &self.etcd_tls {
+            let url = format!("https://127.0.0.1:{}", m.client_port);
+            cmd.arg("--listen-client-urls")
+                .arg(&url)
+                .arg("--advertise-client-urls")
+                .arg(&url)
+                .arg("--cert-file")
+                .arg(&t.server_cert)
+                .arg("--key-file")
+                .arg(&t.server_key)
+                .arg("--trusted-ca-file")
+                .arg(&t.ca)
+                .arg("--client-cert-auth");
+        }
+        if self.opts.etcd_auth {
+            cmd.args(["--auth-token", "simple", "--auth-token-ttl", "2"]);
+        }
         cmd.args(extra);
         let child = self.spawn(&log, &mut cmd)?;
         self.etcd[i].child = Some(child);
@@ -336,7 +557,7 @@ impl Cluster {
         let m = &self.etcd[i];
         (
             m.name.clone(),
-            format!("http://127.0.0.1:{}", m.client_port),
+            format!("{}://127.0.0.1:{}", self.etcd_scheme(), m.client_port),
             format!("http://127.0.0.1:{}", m.peer_port),
         )
     }
@@ -349,7 +570,7 @@ impl Cluster {
     /// Waits until member `i` answers healthy (it is part of a cluster
     /// with a leader).
     pub async fn wait_etcd_member(&mut self, i: usize) -> anyhow::Result<()> {
-        let url = format!("http://127.0.0.1:{}/health", self.etcd[i].client_port);
+        let url = format!("{}/health", self.etcd_member(i).1);
         self.wait_http(&url, "etcd member").await
     }
 
@@ -357,7 +578,7 @@ impl Cluster {
     /// healthy (it has rejoined a cluster with a leader).
     pub async fn restart_etcd_member(&mut self, i: usize) -> anyhow::Result<()> {
         self.start_etcd_member(i)?;
-        let url = format!("http://127.0.0.1:{}/health", self.etcd[i].client_port);
+        let url = format!("{}/health", self.etcd_member(i).1);
         self.wait_http(&url, "etcd member").await
     }
 
@@ -371,7 +592,7 @@ impl Cluster {
     async fn wait_etcd(&mut self) -> anyhow::Result<()> {
         for i in 0..self.etcd.len() {
             if self.etcd[i].child.is_some() {
-                let url = format!("http://127.0.0.1:{}/health", self.etcd[i].client_port);
+                let url = format!("{}/health", self.etcd_member(i).1);
                 self.wait_http(&url, "etcd").await?;
             }
         }
@@ -381,14 +602,18 @@ impl Cluster {
     /// The index of the etcd member that is leader now, as the running
     /// members report it.
     pub async fn etcd_leader(&self) -> Option<usize> {
-        let http = reqwest::Client::new();
+        let http = self.http();
         let mut ids = vec![None; self.etcd.len()];
         let mut leader = None;
         for (i, m) in self.etcd.iter().enumerate() {
             if m.child.is_none() {
                 continue;
             }
-            let url = format!("http://127.0.0.1:{}/v3/maintenance/status", m.client_port);
+            let url = format!(
+                "{}://127.0.0.1:{}/v3/maintenance/status",
+                self.etcd_scheme(),
+                m.client_port
+            );
             let Ok(r) = http.post(url).body("{}").send().await else {
                 continue;
             };
@@ -437,7 +662,8 @@ impl Cluster {
         self.spawn(
             log,
             Command::new(self.bin.join("objectio-meta"))
-                .args(["--etcd", &self.etcd_url(), "--cluster", "it", "--id", id])
+                .args(self.etcd_flags(true))
+                .args(["--cluster", "it", "--id", id])
                 .arg("--listen")
                 .arg(format!("127.0.0.1:{port}"))
                 .args(["--gc-interval-ms", "300", "--compact-interval-secs", "1"])
@@ -569,7 +795,8 @@ impl Cluster {
     fn spawn_osd(&mut self, i: usize, flags: bool) -> anyhow::Result<()> {
         let o = &self.osds[i];
         let mut cmd = Command::new(self.bin.join("objectio-osd"));
-        cmd.args(["--etcd", &self.etcd_url(), "--cluster", "it"])
+        cmd.args(self.etcd_flags(false))
+            .args(["--cluster", "it"])
             .args(["--id", &o.id])
             .arg("--listen")
             .arg(format!("127.0.0.1:{}", o.port));
@@ -640,7 +867,8 @@ impl Cluster {
         let child = self.spawn(
             "gateway",
             Command::new(self.bin.join("objectio-gateway"))
-                .args(["--etcd", &self.etcd_url(), "--cluster", "it", "--id", "gw1"])
+                .args(self.etcd_flags(false))
+                .args(["--cluster", "it", "--id", "gw1"])
                 .arg("--listen")
                 .arg(format!("127.0.0.1:{}", self.gateway_port))
                 .args(["--map-refresh-ms", "200", "--shard-timeout", "10"])
@@ -744,10 +972,25 @@ impl Cluster {
         self.etcd_endpoints().remove(0)
     }
 
+    /// An HTTP client that etcd's TLS, when it has TLS, accepts.
+    fn http(&self) -> reqwest::Client {
+        let mut b = reqwest::Client::builder();
+        if let Some(t) = &self.etcd_tls {
+            let pem = |p: &Path| std::fs::read(p).expect("the harness's certificates are there");
+            let mut id = pem(&t.client_cert);
+            id.extend(pem(&t.client_key));
+            b = b
+                .add_root_certificate(reqwest::Certificate::from_pem(&pem(&t.ca)).expect("PEM"))
+                .identity(reqwest::Identity::from_pem(&id).expect("PEM"));
+        }
+        b.build().expect("an HTTP client")
+    }
+
     async fn wait_http(&mut self, url: &str, what: &str) -> anyhow::Result<()> {
         let deadline = Instant::now() + Duration::from_secs(30);
+        let http = self.http();
         while Instant::now() < deadline {
-            if let Ok(r) = reqwest::get(url).await
+            if let Ok(r) = http.get(url).send().await
                 && r.status().is_success()
             {
                 return Ok(());

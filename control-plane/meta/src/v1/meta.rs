@@ -116,7 +116,7 @@ pub async fn rebuild(
     security(("bearer" = [])),
     responses((status = 200, body = MetaStatusOut), (status = 401, body = ErrorOut), (status = 503, body = ErrorOut)))]
 pub async fn status(_: Admin, State(st): State<AppState>) -> Result<Json<MetaStatusOut>, ApiError> {
-    use objectio_cluster::{MemberRecord, Store};
+    use objectio_cluster::MemberRecord;
     let store = &st.store;
     let k = store.keys();
     // Listing members needs a quorum; without one the members last seen
@@ -133,7 +133,7 @@ pub async fn status(_: Admin, State(st): State<AppState>) -> Result<Json<MetaSta
         Some(_) => Vec::new(),
     };
     let statuses =
-        futures::future::join_all(members.iter().map(|m| Store::member_status(&m.endpoint))).await;
+        futures::future::join_all(members.iter().map(|m| store.member_status(&m.endpoint))).await;
     let mut etcd = Vec::new();
     let mut leader_db = (None, None);
     for (m, s) in members.iter().zip(statuses) {

@@ -149,9 +149,10 @@ pub async fn wait_shards_within(c: &Cluster, n: u64, limit: Duration) -> u64 {
 /// How many processes of `kind` ("gateways", "osds", "metas") hold a
 /// liveness key.
 pub async fn alive_count(c: &Cluster, kind: &str) -> usize {
-    let store = objectio_cluster::Store::connect(&[c.etcd_endpoint()], "it")
-        .await
-        .unwrap();
+    let store =
+        objectio_cluster::Store::connect_with(&[c.etcd_endpoint()], "it", c.etcd_security())
+            .await
+            .unwrap();
     store.alive::<serde_json::Value>(kind).await.unwrap().len()
 }
 
@@ -207,9 +208,10 @@ pub async fn send_from(
 /// that follows interrupts a write that really began. Returns the intents
 /// seen; fails the test after 20 s.
 pub async fn wait_write_started(c: &Cluster, used_before: u64) -> u64 {
-    let store = objectio_cluster::Store::connect(&[c.etcd_endpoint()], "it")
-        .await
-        .unwrap();
+    let store =
+        objectio_cluster::Store::connect_with(&[c.etcd_endpoint()], "it", c.etcd_security())
+            .await
+            .unwrap();
     let t = Instant::now();
     loop {
         let intents = store.count(store.keys().intents_prefix()).await.unwrap();
@@ -226,9 +228,10 @@ pub async fn wait_write_started(c: &Cluster, used_before: u64) -> u64 {
 
 /// The object record of `bucket/key` (it must exist).
 pub async fn record(c: &Cluster, bucket: &str, key: &str) -> objectio_cluster::ObjectRecord {
-    let store = objectio_cluster::Store::connect(&[c.etcd_endpoint()], "it")
-        .await
-        .unwrap();
+    let store =
+        objectio_cluster::Store::connect_with(&[c.etcd_endpoint()], "it", c.etcd_security())
+            .await
+            .unwrap();
     store
         .get::<objectio_cluster::ObjectRecord>(store.keys().object(bucket, key))
         .await

@@ -11,6 +11,7 @@ const NOT_IN_FILES: &[&str] = &[
     "help",
     "version",
     "cluster-secret",
+    "etcd-password",
 ];
 
 fn template(name: &str) -> String {

@@ -759,7 +759,7 @@ async fn test_the_meta_leader_defragments_each_etcd_member_that_compaction_left_
     }
     let mut grown = Vec::new();
     for ep in c.etcd_endpoints() {
-        grown.push(Store::member_status(&ep).await.unwrap().db_size);
+        grown.push(store.member_status(&ep).await.unwrap().db_size);
     }
     assert!(grown.iter().all(|s| *s > 20 << 20), "{grown:?}");
     store
@@ -775,7 +775,7 @@ async fn test_the_meta_leader_defragments_each_etcd_member_that_compaction_left_
     loop {
         let mut now = Vec::new();
         for ep in c.etcd_endpoints() {
-            now.push(Store::member_status(&ep).await.unwrap().db_size);
+            now.push(store.member_status(&ep).await.unwrap().db_size);
         }
         if now.iter().zip(&grown).all(|(n, g)| *n + (16 << 20) < *g) {
             break;

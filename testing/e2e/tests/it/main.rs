@@ -14,6 +14,7 @@ mod common;
 mod config;
 mod copy;
 mod delete;
+mod etcdsec;
 mod failures;
 mod hostile;
 mod lifecycle;
