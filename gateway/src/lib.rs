@@ -47,6 +47,8 @@ pub struct Config {
     pub cluster: objectio_cluster::args::ClusterArgs,
     #[command(flatten)]
     pub secret: objectio_cluster::args::SecretArgs,
+    #[command(flatten)]
+    pub tls: objectio_cluster::tls::TlsArgs,
     /// Domains for virtual-hosted-style requests (`bucket.DOMAIN`); requests
     /// to any other host name or address are path style.
     #[arg(long, env = "OBJECTIO_S3_DOMAIN", value_delimiter = ',')]
@@ -91,6 +93,7 @@ impl Config {
     pub fn check(&self) -> anyhow::Result<Vec<u8>> {
         let s = self.secret.load().map_err(anyhow::Error::msg)?;
         self.cluster.security().map_err(anyhow::Error::msg)?;
+        self.tls.acceptor().map_err(anyhow::Error::msg)?;
         if self.region.is_empty()
             || !self
                 .region
@@ -179,6 +182,7 @@ impl S3Route for Health {
 /// Runs the gateway until the process is stopped.
 pub async fn run(cfg: Config) -> anyhow::Result<()> {
     let secret = cfg.check()?;
+    let tls = cfg.tls.acceptor().map_err(anyhow::Error::msg)?;
     let store = cfg.cluster.connect().await.context("connecting to etcd")?;
     let cc = store.wait_config(Duration::from_secs(60)).await?;
     let map =
@@ -235,7 +239,7 @@ pub async fn run(cfg: Config) -> anyhow::Result<()> {
         .await
         .context("recording the gateway as a member")?;
     let liveness = tokio::spawn(keep_alive(store.clone(), id.clone(), alive, keys));
-    tracing::info!(gateway = %id, address = %local, "S3 gateway serving");
+    tracing::info!(gateway = %id, address = %local, tls = tls.is_some(), "S3 gateway serving");
 
     let http = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new());
     let graceful = hyper_util::server::graceful::GracefulShutdown::new();
@@ -323,12 +327,24 @@ pub async fn run(cfg: Config) -> anyhow::Result<()> {
                     r
                 }
             });
-        let conn = graceful.watch(
-            http.serve_connection(TokioIo::new(tcp), with_peer)
-                .into_owned(),
-        );
+        // The TLS handshake runs on the connection's own task, so a client
+        // slow to finish it delays no other.
+        let (http, watcher, tls) = (http.clone(), graceful.watcher(), tls.clone());
         tokio::spawn(async move {
-            if let Err(e) = conn.await {
+            let r = match &tls {
+                Some(acceptor) => {
+                    let Some(tcp) = objectio_cluster::tls::handshake(acceptor, tcp).await else {
+                        return;
+                    };
+                    let conn = http.serve_connection(TokioIo::new(tcp), with_peer);
+                    watcher.watch(conn.into_owned()).await
+                }
+                None => {
+                    let conn = http.serve_connection(TokioIo::new(tcp), with_peer);
+                    watcher.watch(conn.into_owned()).await
+                }
+            };
+            if let Err(e) = r {
                 tracing::debug!(error = %e, "connection ended");
             }
         });

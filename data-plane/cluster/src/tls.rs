@@ -1,4 +1,5 @@
-//! TLS for the daemons' listeners: rustls with the ring provider, a
+//! TLS for the daemons' listeners (the meta's admin API, the gateway's S3)
+//! and their etcd client: rustls with the ring provider, a
 //! certificate chain and its private key from PEM files, ALPN `h2` and
 //! `http/1.1` (cleartext HTTP/2 by prior knowledge stays available where
 //! TLS is not configured).

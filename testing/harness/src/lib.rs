@@ -315,6 +315,16 @@ impl Cluster {
     /// on a port of its own, with `args` besides the usual ones, and waits
     /// until it serves; its S3 endpoint.
     pub async fn start_extra_gateway(&mut self, args: &[&str]) -> anyhow::Result<String> {
+        let port = self.spawn_extra_gateway(args)?;
+        let url = format!("http://127.0.0.1:{port}");
+        self.wait_http(&format!("{url}/health"), "gateway").await?;
+        Ok(url)
+    }
+
+    /// Spawns one more gateway as [`Self::start_extra_gateway`] does,
+    /// without waiting for it (the caller knows how it answers: over TLS,
+    /// say); its port.
+    pub fn spawn_extra_gateway(&mut self, args: &[&str]) -> anyhow::Result<u16> {
         let port = free_port();
         let id = format!("gw{}", self.extra_gateways.len() + 2);
         let child = self.spawn(
@@ -329,9 +339,7 @@ impl Cluster {
                 .env("OBJECTIO_CLUSTER_SECRET", &self.secret),
         )?;
         self.extra_gateways.push((port, child));
-        let url = format!("http://127.0.0.1:{port}");
-        self.wait_http(&format!("{url}/health"), "gateway").await?;
-        Ok(url)
+        Ok(port)
     }
 
     fn log(&self, name: &str) -> anyhow::Result<(Stdio, Stdio)> {

@@ -155,3 +155,127 @@ async fn test_admin_api_serves_tls_with_h2_and_http1_and_refuses_bad_key_files()
         assert!(log.contains(says), "{log}");
     }
 }
+
+/// Waits until `url`'s `/health` answers over `http`; the answer.
+async fn wait_https(http: &reqwest::Client, url: &str) -> reqwest::Response {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        match http.get(format!("{url}/health")).send().await {
+            Ok(r) => return r,
+            Err(e) => {
+                assert!(Instant::now() < deadline, "no HTTPS answer at {url}: {e}");
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+        }
+    }
+}
+
+#[tokio::test]
+async fn test_s3_gateway_serves_tls_to_the_aws_sdk_with_h2_and_http1() {
+    use aws_smithy_http_client::tls;
+    let mut c = Cluster::start().await.unwrap();
+    let (ca, cert, key) = make_certs(c.dir.path());
+    let port = c
+        .spawn_extra_gateway(&[
+            "--tls-cert",
+            cert.to_str().unwrap(),
+            "--tls-key",
+            key.to_str().unwrap(),
+        ])
+        .unwrap();
+    let url = format!("https://localhost:{port}");
+    let health = wait_https(&client(&ca, false), &url).await;
+    assert_eq!(
+        (health.status().as_u16(), health.version()),
+        (200, reqwest::Version::HTTP_2),
+        "ALPN chose h2"
+    );
+    let h1 = wait_https(&client(&ca, true), &url).await;
+    assert_eq!(h1.version(), reqwest::Version::HTTP_11);
+
+    // The AWS SDK over HTTPS, trusting the test CA: a multi-stripe PUT with
+    // its default aws-chunked checksums, a GET, a ranged GET, a listing.
+    let trust = tls::TrustStore::empty().with_pem_certificate(std::fs::read(&ca).unwrap());
+    let http = aws_smithy_http_client::Builder::new()
+        .tls_provider(tls::Provider::Rustls(
+            tls::rustls_provider::CryptoMode::AwsLc,
+        ))
+        .tls_context(
+            tls::TlsContext::builder()
+                .with_trust_store(trust)
+                .build()
+                .unwrap(),
+        )
+        .build_https();
+    let s3 = aws_sdk_s3::Client::from_conf(
+        aws_sdk_s3::Config::builder()
+            .behavior_version(aws_sdk_s3::config::BehaviorVersion::latest())
+            .region(aws_sdk_s3::config::Region::new("us-east-1"))
+            .endpoint_url(&url)
+            .credentials_provider(aws_sdk_s3::config::Credentials::new(
+                &c.access_key,
+                &c.secret_key,
+                None,
+                None,
+                "test",
+            ))
+            .force_path_style(true)
+            .http_client(http)
+            .build(),
+    );
+    s3.create_bucket().bucket("tls").send().await.unwrap();
+    let body = crate::common::data(5 << 20, 11);
+    crate::common::put(&s3, "tls", "big", body.clone()).await;
+    assert_eq!(crate::common::get(&s3, "tls", "big").await, body);
+    let part = s3
+        .get_object()
+        .bucket("tls")
+        .key("big")
+        .range("bytes=4194300-4194310")
+        .send()
+        .await
+        .unwrap()
+        .body
+        .collect()
+        .await
+        .unwrap()
+        .into_bytes();
+    assert_eq!(&part[..], &body[4194300..=4194310]);
+    let listed = s3.list_objects_v2().bucket("tls").send().await.unwrap();
+    assert_eq!(listed.key_count(), Some(1));
+    // The cleartext gateway of the same cluster reads what went in over TLS.
+    assert_eq!(
+        crate::common::get(&crate::common::s3(&c), "tls", "big").await,
+        body
+    );
+
+    // Cleartext to the TLS port gets no HTTP answer; a client that does not
+    // trust the CA is refused by its own side.
+    let plain = reqwest::Client::builder()
+        .timeout(Duration::from_secs(5))
+        .build()
+        .unwrap();
+    assert!(
+        plain
+            .get(format!("http://127.0.0.1:{port}/health"))
+            .send()
+            .await
+            .is_err()
+    );
+    assert!(reqwest::get(format!("{url}/health")).await.is_err());
+
+    // A key readable by others: the gateway does not start, and says why.
+    std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let out = std::process::Command::new(objectio_testkit::bin_dir().join("objectio-gateway"))
+        .args(["--tls-cert", cert.to_str().unwrap()])
+        .args(["--tls-key", key.to_str().unwrap()])
+        .arg("--check-config")
+        .env("OBJECTIO_CLUSTER_SECRET", &c.secret)
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        !out.status.success() && err.contains("readable by group or others"),
+        "{err}"
+    );
+}
