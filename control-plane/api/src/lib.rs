@@ -171,6 +171,7 @@ pub struct OsdOut {
 /// add to an OSD that exists (`id` and `disks`).
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema, Default)]
 #[schema(example = json!({"address": "osd8:9200", "failure_domain": "rack3", "disks": ["/dev/nvme1n1"], "weight": 3.5}))]
+#[serde(deny_unknown_fields)]
 pub struct OsdAddIn {
     /// The id (default: the next free `osdN`).
     #[serde(default)]
@@ -210,6 +211,7 @@ pub struct OsdAddOut {
 /// `POST /api/v1/osds/{id}/weight`.
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 #[schema(example = json!({"weight": 2.0}))]
+#[serde(deny_unknown_fields)]
 pub struct OsdWeightIn {
     /// The OSD's placement weight (shared by its disks by capacity).
     pub weight: f64,
@@ -574,6 +576,7 @@ pub struct BucketInfoOut {
 /// `DELETE /api/v1/buckets/{name}`.
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema, utoipa::IntoParams, Default)]
 #[into_params(parameter_in = Query)]
+#[serde(deny_unknown_fields)]
 pub struct BucketDeleteQuery {
     /// Delete every object version, delete marker and upload in progress
     /// first (refused by object lock); without it a bucket that holds
@@ -594,6 +597,7 @@ pub struct BucketDeletedOut {
 /// `POST /api/v1/users`.
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 #[schema(example = json!({"name": "alice"}))]
+#[serde(deny_unknown_fields)]
 pub struct UserIn {
     /// 1 to 64 characters: lowercase letters, digits, `.`, `_`, `-`,
     /// starting with a letter or digit.
@@ -626,6 +630,7 @@ pub struct ListUsersOut {
 
 /// `DELETE /api/v1/users/{name}` query.
 #[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
 pub struct DeleteUserQuery {
     /// Also delete the user's access keys (without it, a user with keys is
     /// not deleted).
@@ -636,6 +641,7 @@ pub struct DeleteUserQuery {
 /// `POST /api/v1/keys`.
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 #[schema(example = json!({"user": "alice", "name": "backup-job"}))]
+#[serde(deny_unknown_fields)]
 pub struct AccessKeyIn {
     /// The user the key acts as (must exist).
     pub user: String,
@@ -667,6 +673,7 @@ pub struct ListAccessKeysOut {
 
 /// `GET /api/v1/keys` query.
 #[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
 pub struct ListAccessKeysQuery {
     /// Only the keys of this user.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -791,6 +798,7 @@ pub struct RepairStatusOut {
 /// `POST /api/v1/repair/start`.
 #[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
 #[schema(example = json!({"osd": "osd3"}))]
+#[serde(deny_unknown_fields)]
 pub struct RepairStartIn {
     /// Only objects with a shard on this OSD (default: every object).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -827,6 +835,7 @@ pub struct OsdStateChangeOut {
 
 /// `GET /api/v1/objects/health` query.
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
 pub struct ObjectHealthQuery {
     pub bucket: String,
     pub key: String,
@@ -839,6 +848,7 @@ pub struct ObjectHealthQuery {
 /// `POST /api/v1/objects/repair` body.
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 #[schema(example = json!({"bucket": "photos", "key": "2026/12/cat.jpg", "force": false}))]
+#[serde(deny_unknown_fields)]
 pub struct ObjectRepairIn {
     pub bucket: String,
     pub key: String,
@@ -928,6 +938,7 @@ pub struct ScannedMetaIn {
     "shards": [{"cluster_id": "6f1c2a9e-8d4b-4c1e-9a57-1e2f3a4b5c6d", "bucket": "photos", "key": "cat.jpg", "version_id": "0193a7c2-5d1e-7c3a-9f00-2b1d4e5f6a7b",
         "part": 0, "k": 4, "m": 2, "chunk_size": 1048576, "shard_index": 0, "object_size": 52311, "etag": "\"9b2cf535f27731c974343645a3985328\"",
         "created_ms": 1764756000000u64, "checksum": "ok", "meta": {"content_type": "image/jpeg", "user_metadata": {}}}]}]}))]
+#[serde(deny_unknown_fields)]
 pub struct RebuildIn {
     /// The scans of every disk.
     pub scans: Vec<DiskScanIn>,
@@ -1046,6 +1057,7 @@ pub struct ScrubRequestOut {
 /// `POST /api/v1/meta/import`.
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema, utoipa::IntoParams, Default)]
 #[into_params(parameter_in = Query)]
+#[serde(deny_unknown_fields)]
 pub struct ImportQuery {
     /// Import into a cluster that already has users, buckets or objects:
     /// the export's records overwrite the same keys, the others stay.

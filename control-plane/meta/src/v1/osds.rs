@@ -470,6 +470,7 @@ async fn drain_out(st: &AppState, id: &str) -> Result<DrainOut, ApiError> {
 
 /// `DELETE /api/v1/osds/{id}` options.
 #[derive(serde::Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
 pub struct RemoveQuery {
     /// Remove even while records reference the OSD: what it held is
     /// rebuilt by repair from the other shards.

@@ -7,6 +7,7 @@ mod adminplane;
 mod auth;
 mod authz;
 mod backup;
+mod badinput;
 mod capacity;
 mod chaos;
 mod checksums;
