@@ -81,17 +81,7 @@ async fn test_admin_api_serves_tls_with_h2_and_http1_and_refuses_bad_key_files()
     let url = format!("https://localhost:{port}");
 
     // Up once its HTTPS health answers.
-    let h2 = client(&ca, false);
-    let deadline = Instant::now() + Duration::from_secs(20);
-    let health = loop {
-        match h2.get(format!("{url}/health")).send().await {
-            Ok(r) => break r,
-            Err(e) => {
-                assert!(Instant::now() < deadline, "no HTTPS answer: {e}");
-                tokio::time::sleep(Duration::from_millis(100)).await;
-            }
-        }
-    };
+    let health = wait_https(&client(&ca, false), &url).await;
     assert_eq!(health.status(), 200);
     assert_eq!(health.version(), reqwest::Version::HTTP_2, "ALPN chose h2");
     let r = client(&ca, true)
@@ -114,17 +104,7 @@ async fn test_admin_api_serves_tls_with_h2_and_http1_and_refuses_bad_key_files()
     assert!(!ok && err.contains("cannot reach the admin API"), "{err}");
 
     // Cleartext to the TLS port: no HTTP answer.
-    let plain = reqwest::Client::builder()
-        .timeout(Duration::from_secs(5))
-        .build()
-        .unwrap();
-    assert!(
-        plain
-            .get(format!("http://127.0.0.1:{port}/health"))
-            .send()
-            .await
-            .is_err()
-    );
+    assert_no_cleartext_answer(port).await;
     // The cleartext replica beside it still serves h2c by prior knowledge.
     let h2c = reqwest::Client::builder()
         .http2_prior_knowledge()
@@ -154,6 +134,19 @@ async fn test_admin_api_serves_tls_with_h2_and_http1_and_refuses_bad_key_files()
         let log = std::fs::read_to_string(c.dir.path().join(format!("{id}.log"))).unwrap();
         assert!(log.contains(says), "{log}");
     }
+}
+
+/// Asserts that cleartext HTTP to the TLS `port` gets no HTTP answer.
+async fn assert_no_cleartext_answer(port: u16) {
+    let plain = reqwest::Client::builder()
+        .timeout(Duration::from_secs(5))
+        .build()
+        .unwrap();
+    let r = plain
+        .get(format!("http://127.0.0.1:{port}/health"))
+        .send()
+        .await;
+    assert!(r.is_err(), "cleartext answered: {r:?}");
 }
 
 /// Waits until `url`'s `/health` answers over `http`; the answer.
@@ -251,17 +244,7 @@ async fn test_s3_gateway_serves_tls_to_the_aws_sdk_with_h2_and_http1() {
 
     // Cleartext to the TLS port gets no HTTP answer; a client that does not
     // trust the CA is refused by its own side.
-    let plain = reqwest::Client::builder()
-        .timeout(Duration::from_secs(5))
-        .build()
-        .unwrap();
-    assert!(
-        plain
-            .get(format!("http://127.0.0.1:{port}/health"))
-            .send()
-            .await
-            .is_err()
-    );
+    assert_no_cleartext_answer(port).await;
     assert!(reqwest::get(format!("{url}/health")).await.is_err());
 
     // A key readable by others: the gateway does not start, and says why.
