@@ -200,6 +200,14 @@ async fn admin(
 }
 
 fn main() {
+    // `objectio-cli osd list | head`: when the reader goes away, end quietly
+    // as other Unix tools do, rather than panic in `println!` on EPIPE.
+    #[allow(unsafe_code)]
+    // SAFETY: setting a signal's disposition to its default, before any
+    // other thread exists, touches no memory of this process.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    }
     // Before any thread exists: the local offset cannot be read later.
     let _ = ui::LOCAL_OFFSET
         .set(time::UtcOffset::current_local_offset().unwrap_or(time::UtcOffset::UTC));

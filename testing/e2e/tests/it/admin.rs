@@ -373,3 +373,25 @@ async fn test_status_counts_gateways_that_joined_until_forgotten() {
     assert!(!ok);
     assert!(err.contains("no gateway"), "{err}");
 }
+
+#[tokio::test]
+async fn test_cli_output_into_a_closed_pipe_ends_quietly_as_unix_tools_do() {
+    use std::os::unix::process::ExitStatusExt;
+    let c = Cluster::start().await.unwrap();
+    // `objectio-cli osd list | head -0`: the reader is gone before the
+    // CLI writes its first line.
+    let mut child = std::process::Command::new(objectio_testkit::bin_dir().join("objectio-cli"))
+        .args(["osd", "list"])
+        .env("OBJECTIO_ENDPOINT", c.admin_url(""))
+        .env("OBJECTIO_TOKEN", &c.token)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    drop(child.stdout.take());
+    let out = child.wait_with_output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!err.contains("panicked"), "{err}");
+    // Ended by SIGPIPE (13 on Linux), as `ls | head -0` is.
+    assert_eq!(out.status.signal(), Some(13), "{:?}: {err}", out.status);
+}
