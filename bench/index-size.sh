@@ -11,7 +11,9 @@ root=$(cd "$(dirname "$0")/.." && pwd)
 n=${N:-5000}
 dir=${WORK:-/tmp/objectio-index-size}
 export OBJECTIO_DEV_DIR=$dir OBJECTIO_DEV_OSDS=6
-(cd "$root" && cargo build -q --release -p objectio-bench)
+# Bytes in etcd do not depend on the build: PROFILE=debug measures the same.
+profile=${PROFILE:-release}
+(cd "$root" && if [ "$profile" = release ]; then cargo build -q --release -p objectio-bench; else cargo build -q -p objectio-bench; fi)
 "$root/scripts/dev-cluster.sh" wipe >/dev/null 2>&1 || true
 "$root/scripts/dev-cluster.sh" up >/dev/null 2>&1
 eval "$("$root/scripts/dev-cluster.sh" env)"
@@ -24,7 +26,7 @@ squeeze() {
     status | cut -d' ' -f1
 }
 empty=$(squeeze)
-"$root/target/release/objectio-bench" --size 4KiB --count "$n" --concurrency 32 --prefix idx
+"$root/target/$profile/objectio-bench" --size 4KiB --count "$n" --concurrency 32 --prefix idx
 read -r before _ < <(status)
 aws=$root/.venv/bin/aws
 if [ -x "$aws" ]; then

@@ -372,6 +372,7 @@ async fn init_cluster(store: &Store, cfg: &Config) -> anyhow::Result<ClusterConf
         },
         created: now_secs(),
         replicate_max: cfg.replicate_max,
+        compact_records: true,
     };
     if store.create(store.keys().config(), &cc).await? {
         tracing::info!(cluster = %cc.name, id = %cc.cluster_id, k = cc.ec.k, m = cc.ec.m, "initialised a new cluster");

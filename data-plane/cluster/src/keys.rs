@@ -107,6 +107,10 @@ impl Keys {
     pub fn disk(&self, id: &Uuid) -> String {
         self.k(&format!("disks/{id}"))
     }
+    /// The next disk index to give ([`crate::DiskIndexNext`]).
+    pub fn disk_index_next(&self) -> String {
+        self.k("disk-index-next")
+    }
     pub fn buckets_prefix(&self) -> String {
         self.k("buckets/")
     }

@@ -14,6 +14,7 @@
 //! every process links it.
 
 pub mod args;
+pub mod compact;
 pub mod keys;
 pub mod mirror;
 pub mod placement;
@@ -55,6 +56,10 @@ pub enum Error {
     Snapshot(String),
     #[error("etcd settings: {0}")]
     Settings(String),
+    #[error("record {key} names disk index {index}, which no disk record holds")]
+    UnknownDisk { key: String, index: u32 },
+    #[error("record {key} is not a valid compact record: {what}")]
+    Compact { key: String, what: String },
 }
 
 /// Result with this crate's [`Error`].

@@ -16,6 +16,10 @@ fn schema() -> u32 {
     SCHEMA_VERSION
 }
 
+fn is_zero_index(v: &u32) -> bool {
+    *v == 0
+}
+
 fn is_gateway(w: &Writer) -> bool {
     *w == Writer::Gateway
 }
@@ -36,6 +40,29 @@ pub trait Versioned {
     /// are left out.
     fn map_view(&self) -> Option<String> {
         None
+    }
+    /// Decodes the record from its etcd value under `key`: JSON, but for
+    /// object records, which may be compact and then need the disk
+    /// directory (an index it lacks is [`crate::Error::UnknownDisk`], or
+    /// with `lenient` a shard not there).
+    fn from_value(
+        key: &[u8],
+        value: &[u8],
+        _dir: &crate::compact::DiskDirectory,
+        _lenient: bool,
+    ) -> crate::Result<Self>
+    where
+        Self: Sized + serde::de::DeserializeOwned,
+    {
+        crate::store::decode_json(key, value)
+    }
+    /// The record's etcd value: JSON, but for object records, which are
+    /// compact when `dir` allows it.
+    fn to_etcd(&self, _dir: &crate::compact::DiskDirectory) -> Vec<u8>
+    where
+        Self: Sized + Serialize,
+    {
+        crate::store::encode(self)
     }
 }
 
@@ -130,6 +157,11 @@ pub struct ClusterConfig {
     /// created before it existed have it off.
     #[serde(default)]
     pub replicate_max: u64,
+    /// Object records are written in the compact binary form
+    /// ([`crate::compact`]) rather than JSON. Clusters created before it
+    /// existed keep JSON, which every build reads.
+    #[serde(default)]
+    pub compact_records: bool,
 }
 
 impl ClusterConfig {
@@ -271,6 +303,11 @@ pub struct DiskRecord {
     pub last_scrub: u64,
     #[serde(default)]
     pub scrub_errors: u64,
+    /// The disk's short number, given once when it first registers and
+    /// never reused: what compact object records name it by (0: none yet,
+    /// a disk registered by a build before indexes).
+    #[serde(default, skip_serializing_if = "is_zero_index")]
+    pub index: u32,
 }
 
 /// A bucket.
@@ -1235,6 +1272,31 @@ impl Versioned for OsdRecord {
     }
 }
 
+impl Versioned for ObjectRecord {
+    fn schema_version(&self) -> u32 {
+        self.version
+    }
+    fn from_value(
+        key: &[u8],
+        value: &[u8],
+        dir: &crate::compact::DiskDirectory,
+        lenient: bool,
+    ) -> crate::Result<Self> {
+        ObjectRecord::from_value(key, value, dir, lenient)
+    }
+    fn to_etcd(&self, dir: &crate::compact::DiskDirectory) -> Vec<u8> {
+        self.to_value(dir)
+    }
+}
+
+/// The next disk index to give ([`DiskRecord::index`]); starts at 1.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct DiskIndexNext {
+    #[serde(default = "schema")]
+    pub version: u32,
+    pub next: u32,
+}
+
 impl Versioned for DiskRecord {
     fn schema_version(&self) -> u32 {
         self.version
@@ -1257,8 +1319,8 @@ versioned!(
     RepairJob,
     BucketRecord,
     UserRecord,
-    ObjectRecord,
     IntentRecord,
+    DiskIndexNext,
     GcRecord,
     UploadRecord,
     PartRecord

@@ -25,6 +25,8 @@ pub struct Store {
     members_seen: std::sync::Arc<std::sync::Mutex<Vec<EtcdMember>>>,
     /// TLS and user of every connection to etcd.
     security: std::sync::Arc<EtcdSecurity>,
+    /// Disk indexes of compact object records, shared by every clone.
+    directory: crate::compact::DiskDirectory,
     /// The endpoint monitor, stopped when the last clone is dropped.
     _monitor: Option<std::sync::Arc<AbortOnDrop>>,
 }
@@ -208,7 +210,15 @@ pub fn unreachable(e: &etcd_client::Error) -> bool {
 }
 
 /// Decodes a record value, refusing schema versions newer than this build.
+/// A compact object record needs the disk directory: read it with
+/// [`Store::decode`] (this fails on it with [`Error::UnknownDisk`]).
 pub fn decode<T: DeserializeOwned + Versioned>(key: &[u8], value: &[u8]) -> Result<T> {
+    T::from_value(key, value, &crate::compact::DiskDirectory::default(), false)
+}
+
+/// Decodes a JSON record value, refusing schema versions newer than this
+/// build.
+pub fn decode_json<T: DeserializeOwned + Versioned>(key: &[u8], value: &[u8]) -> Result<T> {
     let rec: T = serde_json::from_slice(value).map_err(|source| Error::Decode {
         key: String::from_utf8_lossy(key).into_owned(),
         source,
@@ -248,9 +258,11 @@ impl Store {
                 security.clone(),
             ))))
         });
+        let keys = Keys::new(cluster);
         Ok(Self {
             client,
-            keys: Keys::new(cluster),
+            directory: crate::compact::DiskDirectory::new(&keys),
+            keys,
             cluster: cluster.to_string(),
             endpoints: std::sync::Arc::new(endpoints.to_vec()),
             members_seen: Default::default(),
@@ -495,6 +507,79 @@ impl Store {
         &self.client
     }
 
+    /// The disk directory compact object records are read and written
+    /// with.
+    pub fn directory(&self) -> &crate::compact::DiskDirectory {
+        &self.directory
+    }
+
+    /// The etcd value of a record. An object record is compact when the
+    /// cluster's records are and every disk it names has an index known
+    /// here; anything else is JSON.
+    pub fn encode<T: Serialize + Versioned>(&self, rec: &T) -> Vec<u8> {
+        rec.to_etcd(&self.directory)
+    }
+
+    /// Decodes a record read under `key`, last modified at
+    /// `mod_revision`. A compact object record naming a disk index not
+    /// known here (a disk registered a moment ago) makes it read the disks
+    /// again, unless they were read at or after `mod_revision`: every disk
+    /// the record names had its record before it, so an index still
+    /// unknown then is a disk whose record went with its removed OSD, and
+    /// that shard is not there (one read of the disks, not one per record,
+    /// for all the records that still name it).
+    pub async fn decode<T: DeserializeOwned + Versioned>(
+        &self,
+        key: &[u8],
+        value: &[u8],
+        mod_revision: i64,
+    ) -> Result<T> {
+        match T::from_value(key, value, &self.directory, false) {
+            Err(Error::UnknownDisk { .. }) => {
+                if self.directory.read_at() < mod_revision {
+                    self.refresh_directory().await?;
+                }
+                T::from_value(key, value, &self.directory, true)
+            }
+            r => r,
+        }
+    }
+
+    /// Gives out a disk index no disk has had ([`crate::DiskRecord::index`]):
+    /// the counter's value, advanced by compare-and-swap.
+    pub async fn allocate_disk_index(&self) -> Result<u32> {
+        let next = self
+            .update::<crate::DiskIndexNext, Error>(self.keys.disk_index_next(), |prev| {
+                Ok(Some(crate::DiskIndexNext {
+                    version: crate::SCHEMA_VERSION,
+                    next: prev.map_or(1, |p| p.next) + 1,
+                }))
+            })
+            .await?
+            .expect("the counter is always written");
+        Ok(next.next - 1)
+    }
+
+    /// Reads every disk record and learns their indexes.
+    pub async fn refresh_directory(&self) -> Result<()> {
+        let prefix = self.keys.disks_prefix();
+        let resp = self
+            .read(|mut kv| {
+                let prefix = prefix.clone();
+                async move { kv.get(prefix, Some(GetOptions::new().with_prefix())).await }
+            })
+            .await?;
+        let disks = resp
+            .kvs()
+            .iter()
+            .map(|kv| decode::<crate::DiskRecord>(kv.key(), kv.value()))
+            .collect::<Result<Vec<_>>>()?;
+        self.directory.learn(&disks);
+        self.directory
+            .set_read_at(resp.header().map(|h| h.revision()).unwrap_or(0));
+        Ok(())
+    }
+
     /// Reads one record and its mod revision.
     pub async fn get<T: DeserializeOwned + Versioned>(
         &self,
@@ -508,7 +593,10 @@ impl Store {
             })
             .await?;
         match resp.kvs().first() {
-            Some(kv) => Ok(Some((decode(&key, kv.value())?, kv.mod_revision()))),
+            Some(kv) => Ok(Some((
+                self.decode(&key, kv.value(), kv.mod_revision()).await?,
+                kv.mod_revision(),
+            ))),
             None => Ok(None),
         }
     }
@@ -610,11 +698,15 @@ impl Store {
 
     /// Creates a record only if its key does not exist; returns whether it
     /// was created.
-    pub async fn create<T: Serialize>(&self, key: impl Into<Vec<u8>>, rec: &T) -> Result<bool> {
+    pub async fn create<T: Serialize + Versioned>(
+        &self,
+        key: impl Into<Vec<u8>>,
+        rec: &T,
+    ) -> Result<bool> {
         let key = key.into();
         let txn = Txn::new()
             .when([Compare::version(key.clone(), CompareOp::Equal, 0)])
-            .and_then(self.with_epoch(&key, TxnOp::put(key.clone(), encode(rec), None), true));
+            .and_then(self.with_epoch(&key, TxnOp::put(key.clone(), self.encode(rec), None), true));
         Ok(self.kv().txn(txn).await?.succeeded())
     }
 
@@ -646,7 +738,7 @@ impl Store {
             let changed = prev_view != rec.map_view();
             let txn = Txn::new().when([cmp]).and_then(self.with_epoch(
                 &key,
-                TxnOp::put(key.clone(), encode(&rec), None),
+                TxnOp::put(key.clone(), self.encode(&rec), None),
                 changed,
             ));
             if self
@@ -706,7 +798,10 @@ impl Store {
                 })
                 .await?;
             for kv in resp.kvs() {
-                out.push((kv.key().to_vec(), decode(kv.key(), kv.value())?));
+                out.push((
+                    kv.key().to_vec(),
+                    self.decode(kv.key(), kv.value(), kv.mod_revision()).await?,
+                ));
             }
             match resp.kvs().last() {
                 Some(last) if resp.more() => {

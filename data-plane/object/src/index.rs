@@ -9,7 +9,7 @@ use std::sync::{Arc, Mutex};
 
 use etcd_client::{Compare, CompareOp, DeleteOptions, GetOptions, TxnOp, TxnOpResponse};
 use objectio_cluster::keys::prefix_end;
-use objectio_cluster::store::{decode, encode};
+use objectio_cluster::store::encode;
 use objectio_cluster::{
     BucketRecord, GcRecord, Keys, ObjectRecord, PartRecord, RepairHint, SCHEMA_VERSION, Segment,
     Store, now_millis, now_secs,
@@ -155,6 +155,8 @@ enum Backend {
 pub struct Index {
     keys: Keys,
     backend: Backend,
+    /// The disk indexes of compact object records (the store's own).
+    dir: objectio_cluster::compact::DiskDirectory,
 }
 
 fn cmp_etcd(c: Cmp) -> Compare {
@@ -273,20 +275,46 @@ impl Index {
     pub fn etcd(store: Store) -> Self {
         Self {
             keys: store.keys().clone(),
+            dir: store.directory().clone(),
             backend: Backend::Etcd(Box::new(store)),
         }
     }
 
     /// An empty in-memory twin (unit tests).
     pub fn memory(cluster: &str) -> Self {
+        let keys = Keys::new(cluster);
         Self {
-            keys: Keys::new(cluster),
+            dir: objectio_cluster::compact::DiskDirectory::new(&keys),
+            keys,
             backend: Backend::Memory(Arc::default()),
         }
     }
 
     pub fn keys(&self) -> &Keys {
         &self.keys
+    }
+
+    /// The disk directory records are encoded and decoded with.
+    pub fn directory(&self) -> &objectio_cluster::compact::DiskDirectory {
+        &self.dir
+    }
+
+    /// The etcd value of a record (an object record compact when it can).
+    pub fn encode<T: serde::Serialize + objectio_cluster::Versioned>(&self, rec: &T) -> Vec<u8> {
+        rec.to_etcd(&self.dir)
+    }
+
+    /// Decodes a record read under `key` at `mod_revision`
+    /// ([`Store::decode`]: an unknown disk index makes it learn the disks
+    /// once).
+    pub async fn decode<T>(&self, key: &[u8], value: &[u8], mod_revision: i64) -> Result<T>
+    where
+        T: serde::de::DeserializeOwned + objectio_cluster::Versioned,
+    {
+        match &self.backend {
+            Backend::Etcd(store) => store.decode(key, value, mod_revision).await,
+            Backend::Memory(_) => T::from_value(key, value, &self.dir, false),
+        }
     }
 
     /// Runs one transaction.
@@ -368,7 +396,7 @@ impl Index {
         T: serde::de::DeserializeOwned + objectio_cluster::Versioned,
     {
         match self.get(key.clone()).await? {
-            Some((v, rev)) => Ok(Some((decode(&key, &v)?, rev))),
+            Some((v, rev)) => Ok(Some((self.decode(&key, &v, rev).await?, rev))),
             None => Ok(None),
         }
     }
@@ -448,14 +476,14 @@ impl Index {
             }
             let mut when = vec![Cmp::Exists(bkey.clone())];
             when.extend(guards.iter().cloned());
-            let mut then = vec![Op::Put(okey.clone(), encode(rec))];
+            let mut then = vec![Op::Put(okey.clone(), self.encode(rec))];
             match &old {
                 Some((o, rev)) => {
                     when.push(Cmp::ModRevision(okey.clone(), *rev));
                     if keep.keeps(o) {
                         let mut kept = o.clone();
                         kept.noncurrent = true;
-                        then.push(Op::Put(self.keys.record(&kept), encode(&kept)));
+                        then.push(Op::Put(self.keys.record(&kept), self.encode(&kept)));
                     } else {
                         then.extend(self.gc_put(o.all_segments(), true));
                     }
@@ -483,7 +511,7 @@ impl Index {
             }
             let mut replies = a.replies.into_iter();
             old = match replies.next() {
-                Some(Reply::Got(Some((v, rev)))) => Some((decode(&okey, &v)?, rev)),
+                Some(Reply::Got(Some((v, rev)))) => Some((self.decode(&okey, &v, rev).await?, rev)),
                 _ => None,
             };
             if let Some(Reply::Counted(0)) = replies.next() {
@@ -548,7 +576,7 @@ impl Index {
                 let mut current = p;
                 current.noncurrent = false;
                 then.push(Op::Delete(pkey));
-                then.push(Op::Put(key, encode(&current)));
+                then.push(Op::Put(key, self.encode(&current)));
             }
             None => then.push(Op::Delete(key)),
         }
@@ -599,7 +627,7 @@ impl Index {
             let a = self
                 .txn(Txn {
                     when: vec![Cmp::ModRevision(key.clone(), rev)],
-                    then: vec![Op::Put(key.clone(), encode(&rec))],
+                    then: vec![Op::Put(key.clone(), self.encode(&rec))],
                     otherwise: Vec::new(),
                 })
                 .await?;
@@ -1048,7 +1076,7 @@ mod tests {
             found.unwrap()
         };
         let (v, rev) = ix.get(key.clone()).await.unwrap().unwrap();
-        let rec: GcRecord = decode(&key, &v).unwrap();
+        let rec: GcRecord = objectio_cluster::store::decode(&key, &v).unwrap();
         // Some shards left: kept with them; then a stale step is refused.
         assert!(
             ix.gc_progress(&key, rev, rec.clone(), vec![seg.clone()], vec![])

@@ -387,6 +387,7 @@ impl Objects {
         shards: ShardClient,
         gateway_id: String,
     ) -> Self {
+        store.directory().set_compact(config.compact_records);
         Self {
             inner: Arc::new(Inner {
                 index: index::Index::etcd(store.clone()),
@@ -493,7 +494,11 @@ impl Objects {
                 )
                 .await?;
             for kv in resp.kvs() {
-                if !f(objectio_cluster::store::decode(kv.key(), kv.value())?) {
+                if !f(self
+                    .store()
+                    .decode(kv.key(), kv.value(), kv.mod_revision())
+                    .await?)
+                {
                     return Ok(());
                 }
             }
@@ -920,6 +925,7 @@ mod tests {
             ec: EcProfile::default(),
             created: 0,
             replicate_max: 4 << 10,
+            compact_records: true,
         };
         store.create(store.keys().config(), &cc).await.unwrap();
         let map = ClusterMap::start(store.clone(), std::time::Duration::from_secs(1))

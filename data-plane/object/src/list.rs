@@ -3,7 +3,6 @@
 use etcd_client::GetOptions;
 use objectio_cluster::ObjectRecord;
 use objectio_cluster::keys::prefix_end;
-use objectio_cluster::store::decode;
 
 use super::{Error, ListEntry, ListPage, Objects, Result, decode_token, encode_token};
 
@@ -58,7 +57,13 @@ impl Objects {
                 let rolled = delimiter
                     .filter(|d| !d.is_empty())
                     .is_some_and(|d| String::from_utf8_lossy(raw)[prefix.len()..].contains(d));
-                if rolled || !decode::<ObjectRecord>(kv.key(), kv.value())?.delete_marker {
+                if rolled
+                    || !self
+                        .store()
+                        .decode::<ObjectRecord>(kv.key(), kv.value(), kv.mod_revision())
+                        .await?
+                        .delete_marker
+                {
                     return Ok(true);
                 }
                 cursor = kv.key().to_vec();
@@ -159,7 +164,10 @@ impl Objects {
                 if count == max_keys {
                     continue 'outer;
                 }
-                let rec: ObjectRecord = decode(kv.key(), kv.value())?;
+                let rec: ObjectRecord = self
+                    .store()
+                    .decode(kv.key(), kv.value(), kv.mod_revision())
+                    .await?;
                 cursor = kv.key().to_vec();
                 cursor.push(0);
                 if rec.delete_marker {

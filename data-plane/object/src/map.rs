@@ -176,6 +176,7 @@ impl ClusterMap {
     /// etcd.
     pub async fn refresh(&self) -> objectio_cluster::Result<()> {
         if let Some(snap) = self.mirrored() {
+            self.store.directory().learn(snap.disks.values());
             *self.snap.write().expect("map lock") = Arc::new(snap);
             *self.refreshed.lock().expect("map lock") = std::time::Instant::now();
             return Ok(());
@@ -189,6 +190,7 @@ impl ClusterMap {
             .await?
             .into_keys()
             .collect();
+        self.store.directory().learn(disks.iter().map(|(_, d)| d));
         let snap = Snapshot {
             osds: osds.into_iter().map(|(_, o)| (o.id.clone(), o)).collect(),
             alive,

@@ -613,7 +613,7 @@ impl Objects {
         }
         let keys = self.store().keys();
         let (okey, value, when) = match home {
-            Home::Object => (keys.record(rec), encode(&new), Vec::new()),
+            Home::Object => (keys.record(rec), self.store().encode(&new), Vec::new()),
             Home::Part(p) => {
                 let mut p = p.clone();
                 p.shards = new.parts[0].shards.clone();

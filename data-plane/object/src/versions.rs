@@ -8,7 +8,6 @@
 
 use etcd_client::GetOptions;
 use objectio_cluster::keys::prefix_end;
-use objectio_cluster::store::decode;
 use objectio_cluster::{ObjectRecord, SCHEMA_VERSION, Versioning, now_millis};
 use uuid::Uuid;
 
@@ -82,7 +81,12 @@ impl Objects {
             .await?;
         let mut out = Vec::with_capacity(r.kvs().len());
         for kv in r.kvs() {
-            out.push((decode(kv.key(), kv.value())?, kv.mod_revision()));
+            out.push((
+                self.store()
+                    .decode(kv.key(), kv.value(), kv.mod_revision())
+                    .await?,
+                kv.mod_revision(),
+            ));
         }
         Ok(out)
     }
@@ -140,7 +144,7 @@ impl Objects {
             }
             let k = self.store().keys().record(&rec);
             change(&mut rec);
-            let put = Op::Put(k.clone(), objectio_cluster::store::encode(&rec));
+            let put = Op::Put(k.clone(), self.store().encode(&rec));
             if self
                 .index()
                 .when_then(vec![Cmp::ModRevision(k, rev)], vec![put])
@@ -186,7 +190,7 @@ impl Objects {
             }
             let k = self.store().keys().record(&rec);
             rec.retention = new;
-            let put = Op::Put(k.clone(), objectio_cluster::store::encode(&rec));
+            let put = Op::Put(k.clone(), self.store().encode(&rec));
             if self
                 .index()
                 .when_then(vec![Cmp::ModRevision(k, rev)], vec![put])
@@ -411,7 +415,10 @@ impl Objects {
                     count += 1;
                     continue 'outer;
                 }
-                let rec: ObjectRecord = decode(kv.key(), kv.value())?;
+                let rec: ObjectRecord = self
+                    .store()
+                    .decode(kv.key(), kv.value(), kv.mod_revision())
+                    .await?;
                 last = Some((rec.key.clone(), Some(rec.s3_version_id())));
                 page.versions.push(VersionEntry {
                     is_latest: !rec.noncurrent,

@@ -518,6 +518,15 @@ async fn publish_disks(
         }) {
             continue;
         }
+        // A disk gets its index once, the first time it is published (or
+        // the first time after an upgrade from a build without indexes).
+        let index = match published.contains_key(id) {
+            true => 0,
+            false => match store.get::<DiskRecord>(store.keys().disk(id)).await? {
+                Some((r, _)) if r.index != 0 => r.index,
+                _ => store.allocate_disk_index().await?,
+            },
+        };
         // Compare-and-swap on the record, so an in/out change made
         // meanwhile (by the meta's health controller or an operator) is
         // never overwritten with the state read before it.
@@ -527,6 +536,11 @@ async fn publish_disks(
                     .as_ref()
                     .map(|r| (r.state, r.auto_out, r.last_scrub, r.scrub_errors))
                     .unwrap_or((DiskState::In, false, 0, 0));
+                let index = prev
+                    .as_ref()
+                    .map(|r| r.index)
+                    .filter(|i| *i != 0)
+                    .unwrap_or(index);
                 // This process's scrub result, else the last one recorded.
                 let (last_scrub, scrub_errors) = if sc.finished > 0 {
                     (sc.finished, sc.errors)
@@ -548,6 +562,7 @@ async fn publish_disks(
                     auto_out,
                     last_scrub,
                     scrub_errors,
+                    index,
                 }))
             })
             .await?;

@@ -18,7 +18,6 @@ use std::time::Duration;
 
 use etcd_client::GetOptions;
 use objectio_cluster::keys::prefix_end;
-use objectio_cluster::store::decode;
 use objectio_cluster::{
     BucketRecord, LifecycleRule, ObjectRecord, Store, UploadRecord, now_millis,
 };
@@ -141,7 +140,9 @@ async fn walk_bucket(
             )
             .await?;
         for kv in resp.kvs() {
-            let rec: ObjectRecord = decode(kv.key(), kv.value())?;
+            let rec: ObjectRecord = store
+                .decode(kv.key(), kv.value(), kv.mod_revision())
+                .await?;
             if group.first().is_some_and(|g| g.key != rec.key) {
                 decide(
                     objects,

@@ -312,7 +312,9 @@ pub async fn step(
     let mut rebuilt = 0u64;
     let mut records = Vec::with_capacity(resp.kvs().len());
     for kv in resp.kvs() {
-        let rec: ObjectRecord = decode(kv.key(), kv.value())?;
+        let rec: ObjectRecord = store
+            .decode(kv.key(), kv.value(), kv.mod_revision())
+            .await?;
         records.push((kv, rec));
     }
     // Up to `in_flight` objects repaired at once; their outcomes are then
@@ -496,7 +498,9 @@ async fn plan_page(
     let resp = page_after(store, j.cursor.as_deref(), PLAN_PAGE).await?;
     let snap = objects.map();
     for kv in resp.kvs() {
-        let rec: ObjectRecord = decode(kv.key(), kv.value())?;
+        let rec: ObjectRecord = store
+            .decode(kv.key(), kv.value(), kv.mod_revision())
+            .await?;
         plan_record(j, &snap, known, rec.ec, &rec.all_segments());
         j.cursor = Some(String::from_utf8_lossy(&kv.key()[root.len()..]).into_owned());
     }

@@ -248,7 +248,10 @@ async fn test_chaos_every_acknowledged_object_survives_and_heals() {
                     continue;
                 }
                 let kv = &r.kvs()[rng.below(r.kvs().len() as u64) as usize];
-                let rec: ObjectRecord = serde_json::from_slice(kv.value()).unwrap();
+                let rec: ObjectRecord = store
+                    .decode(kv.key(), kv.value(), kv.mod_revision())
+                    .await
+                    .unwrap();
                 let i = rng.below(6) as u8;
                 let Some(loc) = rec.shards.get(i as usize).cloned().flatten() else {
                     continue;

@@ -26,6 +26,7 @@ mod multipart;
 mod ops;
 mod post;
 mod rebuild;
+mod records;
 mod recovery;
 mod repair;
 mod roundtrip;
