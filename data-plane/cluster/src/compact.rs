@@ -41,7 +41,7 @@ use uuid::Uuid;
 
 use crate::records::{
     CannedAcl, ChecksumAlgorithm, DiskRecord, EcProfile, ObjectChecksum, ObjectHeaders,
-    ObjectRecord, PartLocation, Retention, SCHEMA_VERSION, ShardLocation, Sse,
+    ObjectRecord, PartLocation, Retention, SCHEMA_VERSION, ShardLocation, Sse, Versioned,
 };
 use crate::{Error, Keys, Result};
 
@@ -125,15 +125,6 @@ impl DiskDirectory {
     pub fn set_read_at(&self, revision: i64) {
         let mut d = self.dir.write().expect("directory lock");
         d.read_at = d.read_at.max(revision);
-    }
-
-    /// How many disks it knows.
-    pub fn len(&self) -> usize {
-        self.dir.read().expect("directory lock").by_index.len()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
     }
 
     /// The compact value of `rec`, or `None` when it must be JSON: compact
@@ -390,28 +381,26 @@ impl DiskDirectory {
     }
 }
 
-impl ObjectRecord {
-    /// The etcd value of this record: compact when `dir` allows it, else
-    /// JSON.
-    pub fn to_value(&self, dir: &DiskDirectory) -> Vec<u8> {
-        dir.encode(self)
-            .unwrap_or_else(|| serde_json::to_vec(self).expect("records serialise"))
+/// An object record's etcd value is compact when `dir` allows it, else
+/// JSON; either form is read.
+impl Versioned for ObjectRecord {
+    fn schema_version(&self) -> u32 {
+        self.version
     }
-
-    /// Reads a value of either form stored under `key`.
-    pub fn from_value(
-        key: &[u8],
-        value: &[u8],
-        dir: &DiskDirectory,
-        lenient: bool,
-    ) -> Result<Self> {
-        if value.first() == Some(&TAG) {
+    fn from_value(key: &[u8], value: &[u8], dir: &DiskDirectory, lenient: bool) -> Result<Self> {
+        if Self::is_compact(value) {
             dir.decode(key, value, lenient)
         } else {
             crate::store::decode_json(key, value)
         }
     }
+    fn to_etcd(&self, dir: &DiskDirectory) -> Vec<u8> {
+        dir.encode(self)
+            .unwrap_or_else(|| crate::store::encode(self))
+    }
+}
 
+impl ObjectRecord {
     /// Whether an etcd value is in the compact form.
     pub fn is_compact(value: &[u8]) -> bool {
         value.first() == Some(&TAG)
@@ -642,7 +631,7 @@ mod tests {
     fn a_small_record_is_a_tenth_of_its_json_and_reads_back_whole() {
         let (keys, dir, disks) = setup(6);
         let rec = small(&disks);
-        let v = rec.to_value(&dir);
+        let v = rec.to_etcd(&dir);
         let json = serde_json::to_vec(&rec).unwrap();
         assert!(ObjectRecord::is_compact(&v));
         assert!(v.len() <= 70, "{} bytes", v.len());
@@ -664,7 +653,7 @@ mod tests {
                 full_object: i % 2 == 0,
             });
             r.content_type = (i == 3).then_some(r.content_type).flatten();
-            let v = r.to_value(&dir);
+            let v = r.to_etcd(&dir);
             assert!(
                 !v.windows(5).any(|w| w == b"check"),
                 "checksum went to JSON"
@@ -709,7 +698,7 @@ mod tests {
         };
         rec.parts = vec![part.clone()];
         rec.manifest = Some(part);
-        let v = rec.to_value(&dir);
+        let v = rec.to_etcd(&dir);
         assert!(ObjectRecord::is_compact(&v));
         // A noncurrent version's key carries the key, NUL and a suffix.
         let key = keys.record(&rec);
@@ -724,7 +713,7 @@ mod tests {
         dm.etag.clear();
         dm.size = 0;
         dm.delete_marker = true;
-        let v = dm.to_value(&dir);
+        let v = dm.to_etcd(&dir);
         same(
             &dm,
             &ObjectRecord::from_value(&keys.record(&dm), &v, &dir, false).unwrap(),
@@ -736,7 +725,7 @@ mod tests {
         let (keys, dir, mut disks) = setup(3);
         let rec = small(&disks);
         dir.set_compact(false);
-        let v = rec.to_value(&dir);
+        let v = rec.to_etcd(&dir);
         assert_eq!(v.first(), Some(&b'{'));
         same(
             &rec,
@@ -749,17 +738,17 @@ mod tests {
             osd: "osd2".into(),
             disk: Uuid::new_v4(),
         });
-        assert_eq!(other.to_value(&dir).first(), Some(&b'{'));
+        assert_eq!(other.to_etcd(&dir).first(), Some(&b'{'));
         disks[0].osd = "osd9".into();
         let moved = small(&disks);
-        assert_eq!(moved.to_value(&dir).first(), Some(&b'{'));
+        assert_eq!(moved.to_etcd(&dir).first(), Some(&b'{'));
     }
 
     #[test]
     fn an_unknown_index_is_an_error_until_lenient_and_hostile_bytes_are_refused() {
         let (keys, dir, disks) = setup(3);
         let rec = small(&disks);
-        let v = rec.to_value(&dir);
+        let v = rec.to_etcd(&dir);
         let key = keys.record(&rec);
         let empty = DiskDirectory::new(&keys);
         let e = ObjectRecord::from_value(&key, &v, &empty, false).unwrap_err();

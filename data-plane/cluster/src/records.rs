@@ -1272,23 +1272,6 @@ impl Versioned for OsdRecord {
     }
 }
 
-impl Versioned for ObjectRecord {
-    fn schema_version(&self) -> u32 {
-        self.version
-    }
-    fn from_value(
-        key: &[u8],
-        value: &[u8],
-        dir: &crate::compact::DiskDirectory,
-        lenient: bool,
-    ) -> crate::Result<Self> {
-        ObjectRecord::from_value(key, value, dir, lenient)
-    }
-    fn to_etcd(&self, dir: &crate::compact::DiskDirectory) -> Vec<u8> {
-        self.to_value(dir)
-    }
-}
-
 /// The next disk index to give ([`DiskRecord::index`]); starts at 1.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct DiskIndexNext {

@@ -294,11 +294,6 @@ impl Index {
         &self.keys
     }
 
-    /// The disk directory records are encoded and decoded with.
-    pub fn directory(&self) -> &objectio_cluster::compact::DiskDirectory {
-        &self.dir
-    }
-
     /// The etcd value of a record (an object record compact when it can).
     pub fn encode<T: serde::Serialize + objectio_cluster::Versioned>(&self, rec: &T) -> Vec<u8> {
         rec.to_etcd(&self.dir)
