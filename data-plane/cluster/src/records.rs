@@ -1,4 +1,5 @@
-//! Versioned records stored as JSON values in etcd.
+//! Versioned records stored as JSON values in etcd (object records also in
+//! the compact binary form of [`crate::compact`]).
 //!
 //! Every record carries `version` (its schema version). A reader refuses a
 //! record whose version is newer than it knows ([`crate::Error::UnknownVersion`]);
